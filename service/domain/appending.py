@@ -1,0 +1,345 @@
+"""Which appends are valid, decided without I/O.
+
+``plan_append`` takes the posted events and what the log knew about the streams and earlier
+events they touch, and either returns the exact rows and stream changes to write or raises a
+``Rejected``/``Conflict`` that says what is wrong and where. The store then writes the plan
+and re-checks the version expectations atomically in SQL, so a plan made from a snapshot that
+has gone stale is refused there, never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from schemas import (
+    ENVELOPE_FIELDS,
+    EVENT_TYPES,
+    AcquisitionAnnounced,
+    EntityMerged,
+    EntityRegistered,
+    EntityUpdated,
+    EventCorrected,
+    EventRetracted,
+    Fact,
+    FollowUp,
+    FundingRaised,
+    ModelFact,
+    NewEvent,
+    PersonAppointed,
+    PersonDeparted,
+)
+from service.domain.errors import Conflict, FieldProblem, Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class KnownStream:
+    """A stream as the log holds it: every stream is an entity's."""
+
+    version: int
+    kind: str
+    merged_into: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEvent:
+    """An earlier event that a follow-up refers to."""
+
+    type: str
+    stream: str
+    retracted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEvent:
+    id: UUID
+    stream: str
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    occurred: str | None
+
+
+@dataclass(slots=True)
+class StreamChange:
+    """How one stream moves: by ``count`` versions, from ``expected`` when the client said so."""
+
+    stream: str
+    count: int = 0
+    expected: int | None = None
+    registers_kind: str | None = None
+    merges_into: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendPlan:
+    events: list[PlannedEvent]
+    streams: list[StreamChange] = field(default_factory=list)
+
+
+# The roles a fact of each type must name, and the kinds of entity that can play a role.
+REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
+    "organization.founded": frozenset({"organization"}),
+    "person.appointed": frozenset({"appointee", "employer"}),
+    "person.departed": frozenset({"person", "employer"}),
+    "model.reported": frozenset({"model"}),
+    "model.announced": frozenset({"model"}),
+    "model.released": frozenset({"model"}),
+    "partnership.formed": frozenset({"partner"}),
+    "partnership.ended": frozenset({"partner"}),
+    "acquisition.announced": frozenset({"acquirer", "target"}),
+    "funding.raised": frozenset({"recipient"}),
+}
+ROLE_KINDS: Mapping[str, frozenset[str]] = {
+    "organization": frozenset({"organization"}),
+    "founder": frozenset({"person", "organization"}),
+    "appointee": frozenset({"person"}),
+    "person": frozenset({"person"}),
+    "employer": frozenset({"organization"}),
+    "model": frozenset({"model"}),
+    "developer": frozenset({"organization", "person"}),
+    "acquirer": frozenset({"organization"}),
+    "recipient": frozenset({"organization"}),
+}
+# Fields a correction may change beyond those every fact has, by the class that owns them.
+_TYPED_CORRECTIONS: Mapping[str, tuple[type[Fact], ...]] = {
+    "title": (PersonAppointed, PersonDeparted),
+    "parameters": (ModelFact,),
+    "parameters_qualifier": (ModelFact,),
+    "price": (AcquisitionAnnounced,),
+    "amount": (FundingRaised,),
+    "round": (FundingRaised,),
+}
+
+
+def stored_data(event: NewEvent) -> dict[str, Any]:
+    """The part of a posted event the log keeps as ``data``: everything but the envelope."""
+    data: dict[str, Any] = msgspec.to_builtins(event)
+    for name in ENVELOPE_FIELDS:
+        data.pop(name, None)
+    del data["type"]
+    return data
+
+
+def event_type(event: NewEvent) -> str:
+    return str(type(event).__struct_config__.tag)
+
+
+class _Planner:
+    """Walks the posted events in order, tracking what earlier events of the batch changed."""
+
+    def __init__(
+        self, streams: Mapping[str, KnownStream], earlier: Mapping[UUID, KnownEvent], paths: Sequence[str]
+    ) -> None:
+        self.streams = dict(streams)
+        self.earlier = dict(earlier)
+        self.paths = paths
+        self.problems: list[FieldProblem] = []
+        self.changes: dict[str, StreamChange] = {}
+        self.events: list[PlannedEvent] = []
+
+    def reject(self, index: int, name: str, reason: str) -> None:
+        self.problems.append(FieldProblem(f"{self.paths[index]}.{name}" if name else self.paths[index], reason))
+
+    def entity(self, index: int, name: str, slug: str) -> KnownStream | None:
+        known = self.streams.get(slug)
+        if known is None:
+            self.reject(index, name, f"no entity '{slug}' is registered; register it with entity.registered first")
+        return known
+
+    def plan(self, index: int, event: NewEvent, event_id: UUID) -> None:
+        stream = self.stream_of(index, event)
+        if stream is None:
+            return
+        change = self.changes.setdefault(stream, StreamChange(stream))
+        self.expect(index, event, change)
+        change.count += 1
+        self.events.append(
+            PlannedEvent(
+                id=event_id,
+                stream=stream,
+                type=event_type(event),
+                schema_version=event.SCHEMA_VERSION,
+                data=stored_data(event),
+                occurred=event.occurred if isinstance(event, Fact) else None,
+            )
+        )
+        if isinstance(event, Fact):
+            self.earlier[event_id] = KnownEvent(event_type(event), stream, retracted=False)
+
+    def expect(self, index: int, event: NewEvent, change: StreamChange) -> None:
+        """Fold the event's expected_version into the stream's expectation at the batch's start."""
+        if event.expected_version is None:
+            return
+        claimed = 0 if event.expected_version == "none" else event.expected_version
+        at_start = claimed - change.count
+        if at_start < 0 or (change.expected is not None and change.expected != at_start):
+            self.reject(
+                index,
+                "expected_version",
+                "contradicts the expected_version of an earlier event of the same stream in this batch",
+            )
+        elif change.expected is None:
+            change.expected = at_start
+
+    def stream_of(self, index: int, event: NewEvent) -> str | None:
+        match event:
+            case EntityRegistered():
+                return self.register(index, event)
+            case EntityUpdated() | EntityMerged():
+                return self.change_entity(index, event)
+            case FollowUp():
+                return self.follow(index, event)
+            case Fact():
+                return self.fact(index, event)
+
+    def claimed_stream(self, index: int, event: NewEvent, stream: str) -> str | None:
+        if event.stream is not None and event.stream != stream:
+            self.reject(index, "stream", f"this event belongs to stream '{stream}', not '{event.stream}'")
+            return None
+        return stream
+
+    def register(self, index: int, event: EntityRegistered) -> str | None:
+        if self.claimed_stream(index, event, event.slug) is None:
+            return None
+        if event.slug in self.streams:
+            raise Conflict(
+                f"entity '{event.slug}' is already registered",
+                stream=event.slug,
+                current_version=self.streams[event.slug].version,
+            )
+        self.streams[event.slug] = KnownStream(version=0, kind=event.kind, merged_into=None)
+        change = self.changes.setdefault(event.slug, StreamChange(event.slug))
+        change.registers_kind = event.kind
+        change.expected = 0
+        return event.slug
+
+    def change_entity(self, index: int, event: EntityUpdated | EntityMerged) -> str | None:
+        known = self.entity(index, "slug", event.slug)
+        if known is None or self.claimed_stream(index, event, event.slug) is None:
+            return None
+        if isinstance(event, EntityMerged):
+            into = self.entity(index, "into", event.into)
+            if into is None:
+                return None
+            if event.into == event.slug:
+                self.reject(index, "into", "an entity cannot be merged into itself")
+            elif known.merged_into is not None:
+                self.reject(index, "slug", f"'{event.slug}' was already merged into '{known.merged_into}'")
+            elif into.merged_into is not None:
+                self.reject(index, "into", f"'{event.into}' was itself merged into '{into.merged_into}'")
+            else:
+                self.streams[event.slug] = KnownStream(known.version, known.kind, event.into)
+                self.changes.setdefault(event.slug, StreamChange(event.slug)).merges_into = event.into
+        return event.slug
+
+    def fact(self, index: int, event: Fact) -> str | None:
+        self.check_entities(index, "entities", event)
+        present = {ref.role for ref in event.entities}
+        for role in sorted(REQUIRED_ROLES.get(event_type(event), frozenset()) - present):
+            self.reject(index, "entities", f"a {event_type(event)} event needs an entity with role '{role}'")
+        slugs = [ref.slug for ref in event.entities]
+        if event.stream is not None and event.stream not in slugs:
+            self.reject(index, "stream", f"'{event.stream}' is not one of the entities this event involves")
+            return None
+        return event.stream or slugs[0]
+
+    def check_entities(self, index: int, name: str, event: Fact | EventCorrected) -> None:
+        refs = event.changes.entities if isinstance(event, EventCorrected) else event.entities
+        seen: set[tuple[str, str]] = set()
+        for position, ref in enumerate(refs or ()):
+            path = f"{name}[{position}]"
+            if (ref.slug, ref.role) in seen:
+                self.reject(index, path, f"'{ref.slug}' is listed twice as {ref.role}")
+            seen.add((ref.slug, ref.role))
+            known = self.entity(index, f"{path}.slug", ref.slug)
+            kinds = ROLE_KINDS.get(ref.role)
+            if known is not None and kinds is not None and known.kind not in kinds:
+                self.reject(
+                    index,
+                    f"{path}.role",
+                    f"'{ref.slug}' is a {known.kind}; the role '{ref.role}' needs a {' or '.join(sorted(kinds))}",
+                )
+
+    def follow(self, index: int, event: FollowUp) -> str | None:
+        target = self.earlier.get(event.event_id)
+        if target is None:
+            self.reject(index, "event_id", f"no event {event.event_id} is in the log")
+            return None
+        if target.type.startswith(("entity.", "event.")):
+            self.reject(index, "event_id", f"a {target.type} event is not a fact and cannot be followed up")
+            return None
+        if target.retracted:
+            self.reject(index, "event_id", f"event {event.event_id} was retracted")
+            return None
+        if isinstance(event, EventCorrected):
+            self.check_correction(index, event, target)
+        if isinstance(event, EventRetracted):
+            self.earlier[event.event_id] = KnownEvent(target.type, target.stream, retracted=True)
+        return self.claimed_stream(index, event, target.stream)
+
+    def check_correction(self, index: int, event: EventCorrected, target: KnownEvent) -> None:
+        target_class = EVENT_TYPES[target.type]
+        for name, owners in _TYPED_CORRECTIONS.items():
+            if getattr(event.changes, name) is not None and not issubclass(target_class, owners):
+                self.reject(index, f"changes.{name}", f"a {target.type} event has no field '{name}'")
+        if event.changes.entities is not None:
+            self.check_entities(index, "changes.entities", event)
+
+
+def plan_append(
+    events: Sequence[NewEvent],
+    ids: Sequence[UUID],
+    streams: Mapping[str, KnownStream],
+    earlier: Mapping[UUID, KnownEvent],
+    paths: Sequence[str],
+) -> AppendPlan:
+    """The rows and stream changes that appending ``events`` (with ``ids``) makes.
+
+    ``streams`` must hold every slug the events name that the log knows, and ``earlier`` every
+    event they follow up on; ``paths`` locates each event in the request for error messages.
+    """
+    planner = _Planner(streams, earlier, paths)
+    seen_ids: set[UUID] = set()
+    for index, (event, event_id) in enumerate(zip(events, ids, strict=True)):
+        if event_id in seen_ids:
+            planner.reject(index, "id", f"id {event_id} is used twice in this request")
+        seen_ids.add(event_id)
+        planner.plan(index, event, event_id)
+    if planner.problems:
+        raise Rejected(planner.problems)
+    for change in planner.changes.values():
+        known = streams.get(change.stream)
+        if change.expected is not None and known is not None and known.version != change.expected:
+            raise Conflict(
+                f"stream '{change.stream}' is at version {known.version}, not {change.expected}",
+                stream=change.stream,
+                current_version=known.version,
+            )
+    return AppendPlan(planner.events, sorted(planner.changes.values(), key=lambda change: change.stream))
+
+
+def referenced_slugs(events: Sequence[NewEvent]) -> set[str]:
+    """Every slug the events name, so the store can look them all up at once."""
+    slugs: set[str] = set()
+    for event in events:
+        if event.stream is not None:
+            slugs.add(event.stream)
+        match event:
+            case EntityRegistered() | EntityUpdated():
+                slugs.add(event.slug)
+            case EntityMerged():
+                slugs.update((event.slug, event.into))
+            case EventCorrected():
+                slugs.update(ref.slug for ref in event.changes.entities or ())
+            case Fact():
+                slugs.update(ref.slug for ref in event.entities)
+    return slugs
+
+
+def followed_up_ids(events: Sequence[NewEvent]) -> set[UUID]:
+    return {event.event_id for event in events if isinstance(event, FollowUp)}

@@ -1,0 +1,166 @@
+"""The event log over HTTP: append one or many events, follow the log, read a stream."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any, cast
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import ValidationException
+from litestar.params import Body, Parameter
+
+from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
+from service import appender
+from service.domain.errors import NotFound
+from service.http.auth import requires_scope
+from service.http.body import StrictBody
+from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.store import events as log
+
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
+    supplied = request.headers.get("x-request-id", "")
+    request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    return {"author": request.state.author, "request_id": request_id}
+
+
+def _appended(row: log.AppendedRow) -> Appended:
+    return Appended(
+        id=row.id, stream=row.stream, version=row.version, position=row.position, recorded_at=row.recorded_at
+    )
+
+
+def _logged(row: asyncpg.Record) -> LoggedEvent:
+    # data and metadata leave as PostgreSQL wrote them: msgspec.Raw skips a decode and re-encode.
+    return LoggedEvent(
+        position=row["position"],
+        id=row["id"],
+        stream=row["stream"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        occurred=row["occurred"],
+        recorded_at=row["recorded_at"],
+        data=cast(dict[str, Any], msgspec.Raw(row["data"].encode())),
+        metadata=cast(dict[str, Any], msgspec.Raw(row["metadata"].encode())),
+    )
+
+
+def _cursor(after: str | None) -> log.LogCursor:
+    if after is None:
+        return log.START
+    try:
+        return log.LogCursor.decode(after)
+    except ValueError as reason:
+        raise ValidationException(extra=[{"key": "after", "source": "query", "message": str(reason)}]) from None
+
+
+Limit = Annotated[int, Parameter(ge=1, le=1000, description="How many events at most.")]
+
+
+class EventsController(Controller):
+    path = "/v1"
+    tags = ["events"]
+
+    @post(
+        "/events",
+        operation_id="appendEvent",
+        dto=StrictBody.of(NewEvent),
+        return_dto=None,
+        guards=[requires_scope("write")],
+        status_code=201,
+        security=[{"apiKey": []}],
+    )
+    async def append_event(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
+    ) -> Response[Appended]:
+        """Append one event; 200 instead of 201 when it repeats an event already appended."""
+        outcome = await appender.append(state.pool, [data], _metadata(request), ["$"])
+        row = outcome.rows[0]
+        return Response(
+            _appended(row),
+            status_code=200 if outcome.replayed else 201,
+            headers={"Location": f"/v1/events/{row.id}"},
+        )
+
+    @post(
+        "/events/batch",
+        operation_id="appendEvents",
+        dto=StrictBody.of(BatchAppend),
+        return_dto=None,
+        guards=[requires_scope("write")],
+        status_code=201,
+        security=[{"apiKey": []}],
+    )
+    async def append_batch(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[BatchAppend, Body(examples=BATCH_EXAMPLES)],
+    ) -> Response[BatchAppended]:
+        """Append up to 1,000 events atomically: all of them or none."""
+        paths = [f"$.events[{index}]" for index in range(len(data.events))]
+        outcome = await appender.append(state.pool, data.events, _metadata(request), paths)
+        return Response(
+            BatchAppended(events=[_appended(row) for row in outcome.rows]),
+            status_code=200 if outcome.replayed else 201,
+        )
+
+    @get("/events", operation_id="readLog")
+    async def read_log(
+        self,
+        state: State,
+        after: Annotated[
+            str | None,
+            Parameter(description="The `next` cursor of the previous page; the log's start when absent."),
+        ] = None,
+        limit: Limit = 100,
+    ) -> EventPage:
+        """Follow the global log in order; every event appears exactly once across pages."""
+        cursor = _cursor(after)
+        async with state.pool.acquire() as conn:
+            rows = await log.read_log(conn, cursor, limit)
+        following = log.cursor_after(rows[-1]) if rows else cursor
+        return EventPage(events=[_logged(row) for row in rows], next=following.encode())
+
+    @get("/events/{event_id:uuid}", operation_id="readEvent", cache_control=None)
+    async def read_event(self, state: State, event_id: UUID) -> Response[LoggedEvent]:
+        """One event as the log holds it; events never change, so it may be cached for good."""
+        async with state.pool.acquire() as conn:
+            row = await log.read_event(conn, event_id)
+        if row is None:
+            raise NotFound(f"No event {event_id} is in the log.")
+        return Response(_logged(row), headers={"Cache-Control": _IMMUTABLE})
+
+    @get("/streams/{stream:str}", operation_id="readStream")
+    async def read_stream(
+        self,
+        state: State,
+        stream: str,
+        from_version: Annotated[int, Parameter(ge=1, description="The first version to return.")] = 1,
+        limit: Limit = 100,
+    ) -> StreamPage:
+        """One entity's stream of events, in version order."""
+        async with state.pool.acquire() as conn:
+            version = await log.stream_version(conn, stream)
+            if version is None:
+                raise NotFound(f"No stream '{stream}': no entity with that slug is registered.")
+            rows = await log.read_stream(conn, stream, from_version, limit)
+        last = rows[-1]["version"] if rows else None
+        return StreamPage(
+            stream=stream,
+            version=version,
+            events=[_logged(row) for row in rows],
+            next_from_version=last + 1 if last is not None and last < version else None,
+        )
