@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import Meta, Struct
@@ -86,6 +86,31 @@ class Problem(Struct, kw_only=True, omit_defaults=True):
     current_version: int | None = None
 
 
-class Health(Struct, kw_only=True):
+class Health(Struct, kw_only=True, omit_defaults=True):
     status: str
     migration: str | None = None
+
+
+KeyName = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")]
+KeyScope = Literal["write", "admin"]
+
+
+class NewApiKey(Struct, kw_only=True, forbid_unknown_fields=True):
+    name: KeyName
+    scope: KeyScope = "write"
+
+
+class ApiKeyInfo(Struct, kw_only=True):
+    """A key's record; the key itself is never stored, only its hash."""
+
+    name: str
+    scope: KeyScope
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class CreatedApiKey(Struct, kw_only=True):
+    name: str
+    scope: KeyScope
+    key: str
+    """Shown once: store it now."""

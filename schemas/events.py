@@ -246,4 +246,3 @@ EVENT_TYPES: dict[str, type[NewEvent]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in NewEvent.__args__  # type: ignore[attr-defined]
 }
-

@@ -14,6 +14,7 @@ from service.database import create_pool
 from service.http.auth import KeyCache
 from service.http.events import EventsController
 from service.http.health import health, readiness
+from service.http.keys import KeysController
 from service.http.problems import exception_handlers
 from service.settings import Settings
 
@@ -51,14 +52,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             raise RuntimeError("DATABASE_URL is not set: start the service with `dateline run`")
         pool = await create_pool(settings.database_url, max_size=settings.pool_size)
         app.state.pool = pool
-        app.state.keys = KeyCache(pool, settings.key_cache_seconds)
+        app.state.api_keys = KeyCache(pool, settings.key_cache_seconds)
         try:
             yield
         finally:
             await pool.close()
 
     return Litestar(
-        route_handlers=[EventsController, health, readiness],
+        route_handlers=[EventsController, KeysController, health, readiness],
         lifespan=[database],
         exception_handlers=exception_handlers(),
         openapi_config=OPENAPI,

@@ -64,9 +64,13 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000")
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000"
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="API processes sharing the database.")
-@click.option("--demo/--no-demo", default=True, show_default=True, help="Load the seed story and print a key.")
+@click.option(
+    "--demo/--no-demo", default=True, show_default=True, help="Load the seed story and print a key."
+)
 def run(host: str, port: int, workers: int, demo: bool) -> None:
     """Migrate, load the demo data, and serve the API."""
     import uvicorn

@@ -143,12 +143,16 @@ class _Planner:
         self.events: list[PlannedEvent] = []
 
     def reject(self, index: int, name: str, reason: str) -> None:
-        self.problems.append(FieldProblem(f"{self.paths[index]}.{name}" if name else self.paths[index], reason))
+        self.problems.append(
+            FieldProblem(f"{self.paths[index]}.{name}" if name else self.paths[index], reason)
+        )
 
     def entity(self, index: int, name: str, slug: str) -> KnownStream | None:
         known = self.streams.get(slug)
         if known is None:
-            self.reject(index, name, f"no entity '{slug}' is registered; register it with entity.registered first")
+            self.reject(
+                index, name, f"no entity '{slug}' is registered; register it with entity.registered first"
+            )
         return known
 
     def plan(self, index: int, event: NewEvent, event_id: UUID) -> None:

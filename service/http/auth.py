@@ -42,18 +42,22 @@ class KeyCache:
         return found
 
 
-def requires_scope(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+def requires_scope(
+    scope: str,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         header = connection.headers.get("authorization", "")
         kind, _space, key = header.partition(" ")
         if kind.lower() != "bearer" or not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise NotAuthorizedException("Send an API key as 'Authorization: Bearer <key>'.")
-        cache: KeyCache = connection.app.state.keys
+        cache: KeyCache = connection.app.state.api_keys
         found = await cache.find(key.strip())
         if found is None:
             raise NotAuthorizedException("This API key is unknown or revoked.")
         if scope not in _GRANTS.get(found.scope, set()):
-            raise PermissionDeniedException(f"The key '{found.name}' has scope '{found.scope}'; this needs '{scope}'.")
+            raise PermissionDeniedException(
+                f"The key '{found.name}' has scope '{found.scope}'; this needs '{scope}'."
+            )
         connection.state.author = found.name
 
     return guard

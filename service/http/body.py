@@ -58,7 +58,9 @@ class StrictBody(AbstractDTO[Any]):
         cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
     ) -> Reference | Schema:
         schema: Reference | Schema = schema_creator.for_field_definition(
-            FieldDefinition.from_annotation(cls.model_type, kwarg_definition=field_definition.kwarg_definition)
+            FieldDefinition.from_annotation(
+                cls.model_type, kwarg_definition=field_definition.kwarg_definition
+            )
         )
         return schema
 

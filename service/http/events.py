@@ -12,13 +12,14 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, Parameter
 
 from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
 from service import appender
 from service.domain.errors import NotFound
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
+from service.http.docs import documented
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.store import events as log
 
@@ -60,7 +61,9 @@ def _cursor(after: str | None) -> log.LogCursor:
     try:
         return log.LogCursor.decode(after)
     except ValueError as reason:
-        raise ValidationException(extra=[{"key": "after", "source": "query", "message": str(reason)}]) from None
+        raise ValidationException(
+            extra=[{"key": "after", "source": "query", "message": str(reason)}]
+        ) from None
 
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="How many events at most.")]
@@ -78,6 +81,18 @@ class EventsController(Controller):
         guards=[requires_scope("write")],
         status_code=201,
         security=[{"apiKey": []}],
+        responses=documented(
+            201,
+            Appended,
+            "appended",
+            "Appended (200: a retry of an earlier append).",
+            400,
+            401,
+            403,
+            409,
+            413,
+            422,
+        ),
     )
     async def append_event(
         self,
@@ -102,6 +117,18 @@ class EventsController(Controller):
         guards=[requires_scope("write")],
         status_code=201,
         security=[{"apiKey": []}],
+        responses=documented(
+            201,
+            BatchAppended,
+            "batch",
+            "All appended (200: a retry of an earlier batch).",
+            400,
+            401,
+            403,
+            409,
+            413,
+            422,
+        ),
     )
     async def append_batch(
         self,
@@ -117,7 +144,11 @@ class EventsController(Controller):
             status_code=200 if outcome.replayed else 201,
         )
 
-    @get("/events", operation_id="readLog")
+    @get(
+        "/events",
+        operation_id="readLog",
+        responses=documented(200, EventPage, "page", "A page of the log.", 400),
+    )
     async def read_log(
         self,
         state: State,
@@ -134,8 +165,12 @@ class EventsController(Controller):
         following = log.cursor_after(rows[-1]) if rows else cursor
         return EventPage(events=[_logged(row) for row in rows], next=following.encode())
 
-    @get("/events/{event_id:uuid}", operation_id="readEvent", cache_control=None)
-    async def read_event(self, state: State, event_id: UUID) -> Response[LoggedEvent]:
+    @get(
+        "/events/{event_id:uuid}",
+        operation_id="readEvent",
+        responses=documented(200, LoggedEvent, "logged", "The event.", 400, 404),
+    )
+    async def read_event(self, state: State, event_id: FromPath[UUID]) -> Response[LoggedEvent]:
         """One event as the log holds it; events never change, so it may be cached for good."""
         async with state.pool.acquire() as conn:
             row = await log.read_event(conn, event_id)
@@ -143,11 +178,15 @@ class EventsController(Controller):
             raise NotFound(f"No event {event_id} is in the log.")
         return Response(_logged(row), headers={"Cache-Control": _IMMUTABLE})
 
-    @get("/streams/{stream:str}", operation_id="readStream")
+    @get(
+        "/streams/{stream:str}",
+        operation_id="readStream",
+        responses=documented(200, StreamPage, "stream", "A page of the stream.", 400, 404),
+    )
     async def read_stream(
         self,
         state: State,
-        stream: str,
+        stream: FromPath[str],
         from_version: Annotated[int, Parameter(ge=1, description="The first version to return.")] = 1,
         limit: Limit = 100,
     ) -> StreamPage:

@@ -13,7 +13,9 @@ _MAI_1_REPORT = str(demo_id("fact/mai-1-reported"))
 _SERVERS_REPORT = str(demo_id("fact/mai-1-servers"))
 
 
-def _fact(kind: str, occurred: str, headline: str, entities: list[tuple[str, str]], **fields: Any) -> dict[str, Any]:
+def _fact(
+    kind: str, occurred: str, headline: str, entities: list[tuple[str, str]], **fields: Any
+) -> dict[str, Any]:
     return {
         "type": kind,
         "occurred": occurred,
@@ -40,52 +42,93 @@ EVENT_BODIES: dict[str, dict[str, Any]] = {
     },
     "entity.merged": {"type": "entity.merged", "slug": "deepmind", "into": "google-deepmind"},
     "organization.founded": _fact(
-        "organization.founded", "2024-03", "Microsoft forms Microsoft AI, led by Mustafa Suleyman",
-        [("microsoft-ai", "organization"), ("microsoft", "founder")], status="confirmed",
+        "organization.founded",
+        "2024-03",
+        "Microsoft forms Microsoft AI, led by Mustafa Suleyman",
+        [("microsoft-ai", "organization"), ("microsoft", "founder")],
+        status="confirmed",
     ),
     "person.appointed": _fact(
-        "person.appointed", "2024-03-19", "Mustafa Suleyman joins Microsoft as executive vice president",
-        [("mustafa-suleyman", "appointee"), ("microsoft", "employer")], title="Executive Vice President",
+        "person.appointed",
+        "2024-03-19",
+        "Mustafa Suleyman joins Microsoft as executive vice president",
+        [("mustafa-suleyman", "appointee"), ("microsoft", "employer")],
+        title="Executive Vice President",
         status="confirmed",
     ),
     "person.departed": _fact(
-        "person.departed", "2024-03-19", "Mustafa Suleyman steps down as CEO of Inflection AI",
-        [("mustafa-suleyman", "person"), ("inflection-ai", "employer")], title="CEO", status="confirmed",
+        "person.departed",
+        "2024-03-19",
+        "Mustafa Suleyman steps down as CEO of Inflection AI",
+        [("mustafa-suleyman", "person"), ("inflection-ai", "employer")],
+        title="CEO",
+        status="confirmed",
     ),
     "model.reported": _fact(
-        "model.reported", "2024-05-06", "Microsoft reported to be readying MAI-1 to compete with Google and OpenAI",
-        [("mai-1", "model"), ("microsoft", "developer")], parameters=500_000_000_000,
-        parameters_qualifier="about", sources=[THE_INFORMATION], tags=["large-models"],
+        "model.reported",
+        "2024-05-06",
+        "Microsoft reported to be readying MAI-1 to compete with Google and OpenAI",
+        [("mai-1", "model"), ("microsoft", "developer")],
+        parameters=500_000_000_000,
+        parameters_qualifier="about",
+        sources=[THE_INFORMATION],
+        tags=["large-models"],
     ),
     "model.announced": _fact(
-        "model.announced", "2024-04-23", "Microsoft announces the Phi-3 family of small language models",
-        [("phi-3-mini", "model"), ("microsoft", "developer")], status="confirmed", tags=["small-models"],
+        "model.announced",
+        "2024-04-23",
+        "Microsoft announces the Phi-3 family of small language models",
+        [("phi-3-mini", "model"), ("microsoft", "developer")],
+        status="confirmed",
+        tags=["small-models"],
     ),
     "model.released": _fact(
-        "model.released", "2024-02-21", "Google releases Gemma in 2B and 7B sizes",
-        [("gemma", "model"), ("google", "developer")], parameters=7_000_000_000, status="confirmed",
+        "model.released",
+        "2024-02-21",
+        "Google releases Gemma in 2B and 7B sizes",
+        [("gemma", "model"), ("google", "developer")],
+        parameters=7_000_000_000,
+        status="confirmed",
     ),
     "partnership.formed": _fact(
-        "partnership.formed", "2023-01", "Microsoft extends its partnership with OpenAI",
-        [("microsoft", "partner"), ("openai", "partner")], status="confirmed", tags=["partnerships"],
+        "partnership.formed",
+        "2023-01",
+        "Microsoft extends its partnership with OpenAI",
+        [("microsoft", "partner"), ("openai", "partner")],
+        status="confirmed",
+        tags=["partnerships"],
     ),
     "partnership.ended": _fact(
-        "partnership.ended", "2024-07", "Microsoft gives up its observer seat on OpenAI's board",
-        [("microsoft", "partner"), ("openai", "partner")], status="reported",
+        "partnership.ended",
+        "2024-07",
+        "Microsoft gives up its observer seat on OpenAI's board",
+        [("microsoft", "partner"), ("openai", "partner")],
+        status="reported",
     ),
     "acquisition.announced": _fact(
-        "acquisition.announced", "2024-03", "Microsoft hires most of Inflection AI's staff in a licensing deal",
-        [("microsoft", "acquirer"), ("inflection-ai", "target")], price={"amount": 650_000_000, "currency": "USD"},
+        "acquisition.announced",
+        "2024-03",
+        "Microsoft hires most of Inflection AI's staff in a licensing deal",
+        [("microsoft", "acquirer"), ("inflection-ai", "target")],
+        price={"amount": 650_000_000, "currency": "USD"},
         status="reported",
     ),
     "funding.raised": _fact(
-        "funding.raised", "2023-06", "Inflection AI raises 1.3 billion dollars",
+        "funding.raised",
+        "2023-06",
+        "Inflection AI raises 1.3 billion dollars",
         [("inflection-ai", "recipient"), ("microsoft", "investor"), ("nvidia", "investor")],
-        amount={"amount": 1_300_000_000, "currency": "USD"}, round="Series B", status="confirmed",
+        amount={"amount": 1_300_000_000, "currency": "USD"},
+        round="Series B",
+        status="confirmed",
     ),
     "fact.reported": _fact(
-        "fact.reported", "2024-05", "MAI-1 could be previewed at Microsoft's Build conference",
-        [("mai-1", "model"), ("microsoft", "developer")], status="reported", sources=[THE_INFORMATION],
+        "fact.reported",
+        "2024-05",
+        "MAI-1 could be previewed at Microsoft's Build conference",
+        [("mai-1", "model"), ("microsoft", "developer")],
+        status="reported",
+        sources=[THE_INFORMATION],
     ),
     "event.confirmed": {
         "type": "event.confirmed",
@@ -120,11 +163,68 @@ BATCH_EXAMPLES = [
             "events": [
                 EVENT_BODIES["entity.registered"],
                 _fact(
-                    "funding.raised", "2024-06", "Mistral AI raises 600 million euros",
-                    [("mistral-ai", "recipient")], amount={"amount": 600_000_000, "currency": "EUR"},
+                    "funding.raised",
+                    "2024-06",
+                    "Mistral AI raises 600 million euros",
+                    [("mistral-ai", "recipient")],
+                    amount={"amount": 600_000_000, "currency": "EUR"},
                     status="reported",
                 ),
             ]
         },
     )
+]
+
+_LOGGED = {
+    "position": 21,
+    "id": _MAI_1_REPORT,
+    "stream": "mai-1",
+    "version": 2,
+    "type": "model.reported",
+    "schema_version": 1,
+    "occurred": "2024-05",
+    "recorded_at": "2024-05-07T08:12:30.123456Z",
+    "data": {
+        "occurred": "2024-05",
+        "headline": {"en": "Microsoft reported to be training MAI-1, up to 500 billion parameters"},
+        "entities": [{"slug": "mai-1", "role": "model"}, {"slug": "microsoft", "role": "developer"}],
+        "status": "reported",
+        "parameters": 500_000_000_000,
+        "parameters_qualifier": "up_to",
+    },
+    "metadata": {"author": "newsdesk", "request_id": "5b1f0c3e9a7d4f0e8c2b6a1d3e5f7a9b"},
+}
+_APPENDED = {
+    "id": _MAI_1_REPORT,
+    "stream": "mai-1",
+    "version": 2,
+    "position": 21,
+    "recorded_at": "2024-05-07T08:12:30.123456Z",
+}
+RESPONSE_EXAMPLES: dict[str, Any] = {
+    "appended": _APPENDED,
+    "batch": {"events": [_APPENDED, {**_APPENDED, "version": 3, "position": 22}]},
+    "logged": _LOGGED,
+    "page": {"events": [_LOGGED], "next": "NzU1LjIx"},
+    "stream": {"stream": "mai-1", "version": 3, "events": [_LOGGED], "next_from_version": 3},
+    "keys": [
+        {"name": "newsdesk", "scope": "write", "created_at": "2024-05-01T09:00:00Z"},
+        {
+            "name": "old-cms",
+            "scope": "write",
+            "created_at": "2024-01-10T09:00:00Z",
+            "revoked_at": "2024-04-30T17:00:00Z",
+        },
+    ],
+    "created_key": {
+        "name": "newsdesk",
+        "scope": "write",
+        "key": "dl_3q2W8m0Zb5Yt1kV7xR9cN4uH6pL2sD8fG0jA5eT1wQ",
+    },
+    "health": {"status": "ok"},
+    "ready": {"status": "ready", "migration": "0001"},
+    "revoked": None,
+}
+NEW_KEY_EXAMPLES = [
+    Example(summary="A key for the CMS", value={"name": "wordpress-newsroom", "scope": "write"})
 ]

@@ -7,16 +7,24 @@ from litestar import Response, get
 from litestar.datastructures import State
 
 from schemas import Health
+from service.http.docs import documented
 from service.migrations import current_revision, head_revision
 
 
-@get("/healthz", operation_id="health", tags=["operations"], cache_control=None)
+@get(
+    "/healthz", operation_id="health", tags=["operations"], responses=documented(200, Health, "health", "Up.")
+)
 async def health() -> Health:
     """The process is up."""
     return Health(status="ok")
 
 
-@get("/readyz", operation_id="readiness", tags=["operations"])
+@get(
+    "/readyz",
+    operation_id="readiness",
+    tags=["operations"],
+    responses=documented(200, Health, "ready", "Ready to serve.", 503),
+)
 async def readiness(state: State) -> Response[Health]:
     """The database answers and its schema is at the migrations' head."""
     try:

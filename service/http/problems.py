@@ -13,7 +13,14 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.types import ExceptionHandlersMap
 
 from schemas import FieldError, Problem
-from schemas.common import LANGUAGE_PATTERN, ROLE_PATTERN, SLUG_PATTERN, TAG_PATTERN, URL_PATTERN, WIKIDATA_PATTERN
+from schemas.common import (
+    LANGUAGE_PATTERN,
+    ROLE_PATTERN,
+    SLUG_PATTERN,
+    TAG_PATTERN,
+    URL_PATTERN,
+    WIKIDATA_PATTERN,
+)
 from service.domain.errors import Conflict, FieldProblem, NotFound, Rejected
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -33,18 +40,22 @@ _TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+# msgspec quotes a pattern with repr() in its messages, hence the repr() keys.
 _PATTERN_READINGS = {
-    SLUG_PATTERN: "a slug: lowercase letters and digits, words joined by single hyphens (mai-1)",
-    TAG_PATTERN: "a tag: lowercase letters and digits, words joined by - or _",
-    ROLE_PATTERN: "a role: lowercase words joined by _ (developer, appointee)",
-    LANGUAGE_PATTERN: "a BCP 47 language tag (en, fr, pt-BR)",
-    WIKIDATA_PATTERN: "a Wikidata item id (Q2283)",
-    URL_PATTERN: "an http or https URL",
+    repr(pattern): reading
+    for pattern, reading in {
+        SLUG_PATTERN: "a slug: lowercase letters and digits, words joined by single hyphens (mai-1)",
+        TAG_PATTERN: "a tag: lowercase letters and digits, words joined by - or _",
+        ROLE_PATTERN: "a role: lowercase words joined by _ (developer, appointee)",
+        LANGUAGE_PATTERN: "a BCP 47 language tag (en, fr, pt-BR)",
+        WIKIDATA_PATTERN: "a Wikidata item id (Q2283)",
+        URL_PATTERN: "an http or https URL",
+    }.items()
 }
 _AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
 _NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<field>[^`]+)`$")
 _LEADING_FIELD = re.compile(r"^(?P<field>[a-z_]+): (?P<reason>.*)$", re.DOTALL)
-_REGEX = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$", re.DOTALL)
+_REGEX = re.compile(r"^Expected `str` matching regex (?P<pattern>'.*')$", re.DOTALL)
 
 
 def problem(
@@ -123,7 +134,9 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
     """Litestar's own parameter checks (query, path, headers)."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        FieldError(path=f"{item.get('source', 'query')}.{item.get('key', '?')}", reason=str(item.get("message")))
+        FieldError(
+            path=f"{item.get('source', 'query')}.{item.get('key', '?')}", reason=str(item.get("message"))
+        )
         for item in extra
         if isinstance(item, dict)
     ]

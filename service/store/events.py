@@ -52,7 +52,9 @@ class LogCursor:
     position: int
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(f"{self.transaction_id}.{self.position}".encode()).decode().rstrip("=")
+        return (
+            base64.urlsafe_b64encode(f"{self.transaction_id}.{self.position}".encode()).decode().rstrip("=")
+        )
 
     @classmethod
     def decode(cls, text: str) -> LogCursor:
@@ -127,7 +129,9 @@ on conflict (stream) do nothing
 returning version
 """
 _ADVANCE = "update streams set version = version + $2 where stream = $1 returning version"
-_ADVANCE_FROM = "update streams set version = version + $2 where stream = $1 and version = $3 returning version"
+_ADVANCE_FROM = (
+    "update streams set version = version + $2 where stream = $1 and version = $3 returning version"
+)
 _MERGE = "update streams set merged_into = $2 where stream = $1"
 _INSERT = """
 insert into events (id, stream, version, type, schema_version, data, metadata, occurred)

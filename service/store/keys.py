@@ -53,7 +53,8 @@ async def create(conn: asyncpg.Connection, name: str, scope: str, *, replace: bo
 
 async def find(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> ApiKey | None:
     row = await conn.fetchrow(
-        "select name, scope, created_at from api_keys where key_hash = $1 and revoked_at is null", hash_key(key)
+        "select name, scope, created_at from api_keys where key_hash = $1 and revoked_at is null",
+        hash_key(key),
     )
     return None if row is None else ApiKey(row["name"], row["scope"], row["created_at"])
 
@@ -66,5 +67,7 @@ async def revoke(conn: asyncpg.Connection, name: str) -> bool:
 
 
 async def listing(conn: asyncpg.Connection) -> list[ApiKey]:
-    rows = await conn.fetch("select name, scope, created_at, revoked_at from api_keys order by created_at, id")
+    rows = await conn.fetch(
+        "select name, scope, created_at, revoked_at from api_keys order by created_at, id"
+    )
     return [ApiKey(row["name"], row["scope"], row["created_at"], row["revoked_at"]) for row in rows]

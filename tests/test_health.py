@@ -1,0 +1,42 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from service.database import with_database
+from tests.conftest import client_for
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+
+
+async def test_health_and_readiness(client: Client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+@asynccontextmanager
+async def _blank_database(server_url: str) -> AsyncIterator[str]:
+    name = f"blank_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    await conn.execute(f'create database "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        await conn.execute(f'drop database "{name}" with (force)')
+        await conn.close()
+
+
+async def test_not_ready_until_migrated(server_url: str) -> None:
+    async with _blank_database(server_url) as url, client_for(url) as client:
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["status"] == "migrations pending"
+        assert (await client.get("/healthz")).status_code == 200

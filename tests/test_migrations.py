@@ -1,0 +1,77 @@
+"""Every migration goes up, down and up again, and the schema at head is the one the code uses."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from service import migrations
+from service.database import with_database
+
+
+async def _run(url: str, query: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch(query)
+    finally:
+        await conn.close()
+
+
+def _tables(url: str) -> set[str]:
+    rows = asyncio.run(_run(url, "select tablename from pg_tables where schemaname = 'public'"))
+    return {row["tablename"] for row in rows}
+
+
+@pytest.fixture
+def blank_url(server_url: str) -> Iterator[str]:
+    name = f"stairway_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_run(server_url, f'create database "{name}"'))
+    yield with_database(server_url, name)
+    asyncio.run(_run(server_url, f'drop database "{name}" with (force)'))
+
+
+def test_one_head() -> None:
+    revisions = migrations.all_revisions()
+    assert revisions[-1] == migrations.head_revision()
+    assert len(revisions) == len(set(revisions))
+
+
+def test_stairway_up_down_up(blank_url: str) -> None:
+    previous = "base"
+    for revision in migrations.all_revisions():
+        migrations.upgrade(blank_url, revision)
+        after_upgrade = _tables(blank_url)
+        migrations.downgrade(blank_url, previous)
+        migrations.upgrade(blank_url, revision)
+        assert _tables(blank_url) == after_upgrade, f"{revision} does not come back the same"
+        previous = revision
+    migrations.downgrade(blank_url, "base")
+    assert _tables(blank_url) == {"alembic_version"}
+
+
+def test_head_has_the_tables_the_code_uses(blank_url: str) -> None:
+    migrations.upgrade(blank_url)
+    assert {"events", "streams", "api_keys"} <= _tables(blank_url)
+    columns = asyncio.run(
+        _run(
+            blank_url,
+            "select column_name from information_schema.columns where table_name = 'events' order by ordinal_position",
+        )
+    )
+    assert [row["column_name"] for row in columns] == [
+        "position",
+        "id",
+        "stream",
+        "version",
+        "type",
+        "schema_version",
+        "data",
+        "metadata",
+        "occurred",
+        "recorded_at",
+        "transaction_id",
+    ]
