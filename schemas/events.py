@@ -11,7 +11,7 @@ the rest as the event's ``data``.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 from uuid import UUID
 
 from msgspec import Meta, Struct
@@ -240,9 +240,6 @@ NewEvent = (
     | EventCorrected
     | EventRetracted
 )
-EntityEvent = EntityRegistered | EntityUpdated | EntityMerged
 
-EVENT_TYPES: dict[str, type[NewEvent]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in NewEvent.__args__  # type: ignore[attr-defined]
-}
+EVENT_TYPES: dict[str, type[NewEvent]] = {cls.__struct_config__.tag: cls for cls in get_args(NewEvent)}
+"""Each event type's class by its published tag."""

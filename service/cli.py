@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -87,6 +88,9 @@ def run(host: str, port: int, workers: int, demo: bool) -> None:
             f"http://{host}:{port}/v1/events -d @event.json"
         )
     click.echo(f"Serving on http://{host}:{port} (API contract at /schema/openapi.yaml)")
+    # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit instead of the
+    # signal's default action lets the embedded PostgreSQL be stopped on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
@@ -96,6 +100,10 @@ def run(host: str, port: int, workers: int, demo: bool) -> None:
         access_log=False,
         log_level="warning",
     )
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @main.group()

@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from service.store import Connection
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,7 +43,7 @@ def all_revisions() -> list[str]:
     return [revision.revision for revision in reversed(list(script.walk_revisions()))]
 
 
-async def current_revision(conn: asyncpg.Connection | asyncpg.Pool) -> str | None:
+async def current_revision(conn: Connection | asyncpg.Pool) -> str | None:
     exists = await conn.fetchval("select to_regclass('alembic_version') is not null")
     if not exists:
         return None

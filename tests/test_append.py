@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from litestar.testing import AsyncTestClient
-
+from tests.conftest import Client
 from tests.factories import bearer, registered, reported
-
-Client = AsyncTestClient  # type: ignore[type-arg]
 
 
 async def test_append_returns_where_the_event_landed(client: Client, write_key: str) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncpg
-from litestar.testing import AsyncTestClient
 
 from service.store.keys import hash_key
-from tests.conftest import make_key
+from tests.conftest import Client, make_key
 from tests.factories import bearer, registered
-
-Client = AsyncTestClient  # type: ignore[type-arg]
 
 
 async def test_writes_without_a_key_are_401(client: Client) -> None:

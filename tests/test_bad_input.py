@@ -6,11 +6,9 @@ import uuid
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
+from tests.conftest import Client
 from tests.factories import bearer, registered, reported
-
-Client = AsyncTestClient  # type: ignore[type-arg]
 
 
 async def _problem(response: Any, status: int) -> dict[str, Any]:

@@ -7,12 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from litestar.testing import AsyncTestClient
 
 from service.database import with_database
-from tests.conftest import client_for
-
-Client = AsyncTestClient  # type: ignore[type-arg]
+from tests.conftest import Client, client_for
 
 
 async def test_health_and_readiness(client: Client) -> None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from litestar.testing import AsyncTestClient
 
 from schemas import EVENT_TYPES
 from service.app import create_app
 from service.cli import contract_yaml
 from service.http.examples import BATCH_EXAMPLES, EVENT_BODIES
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, Client
 from tests.factories import bearer
-
-Client = AsyncTestClient  # type: ignore[type-arg]
 
 
 def test_checked_in_contract_equals_the_served_one() -> None:
@@ -40,7 +37,9 @@ def test_every_operation_has_examples_a_summary_and_problem_errors() -> None:
                 if status.startswith(("4", "5")):
                     assert "application/problem+json" in response["content"], f"{method} {path} {status}"
                 elif "content" in response:
-                    assert next(iter(response["content"].values())).get("examples"), f"{method} {path} {status}"
+                    assert next(iter(response["content"].values())).get("examples"), (
+                        f"{method} {path} {status}"
+                    )
             body = operation.get("requestBody")
             if body:
                 examples = body["content"]["application/json"]["schema"].get("examples")

@@ -23,6 +23,7 @@ from schemas import (
     EntityMerged,
     EntityRegistered,
     EntityUpdated,
+    Envelope,
     EventCorrected,
     EventRetracted,
     Fact,
@@ -125,7 +126,7 @@ def stored_data(event: NewEvent) -> dict[str, Any]:
     return data
 
 
-def event_type(event: NewEvent) -> str:
+def event_type(event: Envelope) -> str:
     return str(type(event).__struct_config__.tag)
 
 
@@ -201,7 +202,7 @@ class _Planner:
             case Fact():
                 return self.fact(index, event)
 
-    def claimed_stream(self, index: int, event: NewEvent, stream: str) -> str | None:
+    def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
         if event.stream is not None and event.stream != stream:
             self.reject(index, "stream", f"this event belongs to stream '{stream}', not '{event.stream}'")
             return None

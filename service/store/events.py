@@ -40,6 +40,7 @@ import msgspec
 
 from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
 from service.domain.errors import Conflict
+from service.store import Connection
 
 _encode = msgspec.json.Encoder().encode
 
@@ -93,6 +94,7 @@ class ExistingEvent:
 _LOG_COLUMNS = """position, id, stream, version, type, schema_version, occurred, recorded_at,
     data::text as data, metadata::text as metadata, transaction_id::text::bigint as transaction_id"""
 
+# The f-strings below only splice in the constant column list above.
 _READ_LOG = f"""
 select {_LOG_COLUMNS}
 from events
@@ -100,15 +102,15 @@ where (transaction_id, position) > ($1::text::xid8, $2)
   and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 order by transaction_id, position
 limit $3
-"""
+"""  # noqa: S608
 _READ_STREAM = f"""
 select {_LOG_COLUMNS}
 from events
 where stream = $1 and version >= $2
 order by version
 limit $3
-"""
-_READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"
+"""  # noqa: S608
+_READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"  # noqa: S608
 _STREAM_VERSION = "select version from streams where stream = $1"
 _KNOWN_STREAMS = "select stream, version, kind, merged_into from streams where stream = any($1::text[])"
 _KNOWN_EVENTS = """
@@ -143,19 +145,19 @@ returning id, position, recorded_at
 """
 
 
-async def known_streams(conn: asyncpg.Connection, slugs: Sequence[str]) -> dict[str, KnownStream]:
+async def known_streams(conn: Connection, slugs: Sequence[str]) -> dict[str, KnownStream]:
     rows = await conn.fetch(_KNOWN_STREAMS, list(slugs))
     return {row["stream"]: KnownStream(row["version"], row["kind"], row["merged_into"]) for row in rows}
 
 
-async def known_events(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
+async def known_events(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
     if not ids:
         return {}
     rows = await conn.fetch(_KNOWN_EVENTS, list(ids))
     return {row["id"]: KnownEvent(row["type"], row["stream"], row["retracted"]) for row in rows}
 
 
-async def existing_events(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
+async def existing_events(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
     rows = await conn.fetch(_EXISTING, list(ids))
     return {
         row["id"]: ExistingEvent(
@@ -167,12 +169,12 @@ async def existing_events(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict
     }
 
 
-async def stream_version(conn: asyncpg.Connection, stream: str) -> int | None:
+async def stream_version(conn: Connection, stream: str) -> int | None:
     version: int | None = await conn.fetchval(_STREAM_VERSION, stream)
     return version
 
 
-async def _move_stream(conn: asyncpg.Connection, change: StreamChange) -> int:
+async def _move_stream(conn: Connection, change: StreamChange) -> int:
     """Advance one stream, checking its expected version atomically; the version it ends at."""
     if change.registers_kind is not None:
         version = await conn.fetchval(_REGISTER, change.stream, change.count, change.registers_kind)
@@ -199,7 +201,7 @@ async def _move_stream(conn: asyncpg.Connection, change: StreamChange) -> int:
 
 
 async def write_plan(
-    conn: asyncpg.Connection, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
+    conn: Connection, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
 ) -> list[AppendedRow]:
     """Write a plan inside the caller's transaction; ``Conflict`` if a stream moved meanwhile."""
     next_version: dict[str, int] = {}
@@ -230,18 +232,19 @@ async def write_plan(
     ]
 
 
-async def read_log(conn: asyncpg.Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
+async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
+    return rows
 
 
-async def read_stream(
-    conn: asyncpg.Connection, stream: str, from_version: int, limit: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(_READ_STREAM, stream, from_version, limit)
+async def read_stream(conn: Connection, stream: str, from_version: int, limit: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(_READ_STREAM, stream, from_version, limit)
+    return rows
 
 
-async def read_event(conn: asyncpg.Connection, event_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(_READ_EVENT, event_id)
+async def read_event(conn: Connection, event_id: UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(_READ_EVENT, event_id)
+    return row
 
 
 def cursor_after(row: asyncpg.Record) -> LogCursor:

@@ -14,6 +14,8 @@ from datetime import datetime
 
 import asyncpg
 
+from service.store import Connection
+
 KEY_PREFIX = "dl_"
 SCOPES = ("write", "admin")
 
@@ -34,7 +36,7 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-async def create(conn: asyncpg.Connection, name: str, scope: str, *, replace: bool = False) -> str:
+async def create(conn: Connection, name: str, scope: str, *, replace: bool = False) -> str:
     """Store a new key's hash and return the key itself, which is never stored.
 
     ``replace`` revokes a live key of the same name first, in the same transaction.
@@ -51,7 +53,7 @@ async def create(conn: asyncpg.Connection, name: str, scope: str, *, replace: bo
     return key
 
 
-async def find(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> ApiKey | None:
+async def find(conn: Connection | asyncpg.Pool, key: str) -> ApiKey | None:
     row = await conn.fetchrow(
         "select name, scope, created_at from api_keys where key_hash = $1 and revoked_at is null",
         hash_key(key),
@@ -59,14 +61,14 @@ async def find(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> ApiKey | No
     return None if row is None else ApiKey(row["name"], row["scope"], row["created_at"])
 
 
-async def revoke(conn: asyncpg.Connection, name: str) -> bool:
+async def revoke(conn: Connection, name: str) -> bool:
     status: str = await conn.execute(
         "update api_keys set revoked_at = now() where name = $1 and revoked_at is null", name
     )
     return status != "UPDATE 0"
 
 
-async def listing(conn: asyncpg.Connection) -> list[ApiKey]:
+async def listing(conn: Connection) -> list[ApiKey]:
     rows = await conn.fetch(
         "select name, scope, created_at, revoked_at from api_keys order by created_at, id"
     )

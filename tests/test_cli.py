@@ -1,0 +1,124 @@
+"""The ``dateline`` command as a user runs it: a real process, a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+import psutil
+
+from service.database import _prune_dead_handles
+from tests.conftest import PROJECT_ROOT, Client
+from tests.factories import bearer, registered
+
+DATELINE = str(Path(sys.executable).parent / "dateline")
+
+
+def _dateline(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [DATELINE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+async def _count_events(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("select count(*) from events"))
+    finally:
+        await conn.close()
+
+
+async def test_keys_create_prints_a_key_that_writes(client: Client, database_url: str) -> None:
+    created = _dateline("keys", "create", "--name", "cms", "--scope", "write", database_url=database_url)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("dl_")
+
+    response = await client.post("/v1/events", json=registered("microsoft"), headers=bearer(key))
+    assert response.status_code == 201
+    listed = _dateline("keys", "list", database_url=database_url)
+    assert "cms\twrite" in listed.stdout
+    assert key not in listed.stdout
+    assert _dateline("keys", "create", "--name", "cms", database_url=database_url).returncode != 0
+    assert _dateline("keys", "revoke", "cms", database_url=database_url).returncode == 0
+    assert (
+        await client.post("/v1/events", json=registered("openai"), headers=bearer(key))
+    ).status_code == 401
+
+
+async def test_loading_the_demo_twice_appends_nothing_new(database_url: str) -> None:
+    first = _dateline("demo", "load", database_url=database_url)
+    count = await _count_events(database_url)
+    second = _dateline("demo", "load", database_url=database_url)
+
+    assert first.returncode == 0, first.stderr
+    assert "loaded" in first.stdout
+    assert second.returncode == 0
+    assert "nothing appended" in second.stdout
+    assert count >= 20
+    assert await _count_events(database_url) == count
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, dict[str, object]]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return response.status, json.loads(response.read())
+
+
+def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
+    """The README's first command, minus the virtual environment it creates."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(PORT=str(port), DATELINE_VAR_DIR=str(tmp_path))
+    process = subprocess.Popen(
+        [DATELINE, "run"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "the service did not become ready"
+                time.sleep(0.2)
+        assert (status, body["status"]) == (200, "ready")
+        _, page = _get(f"http://127.0.0.1:{port}/v1/events?limit=1000")
+        assert len(page["events"]) >= 20  # type: ignore[arg-type]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert "A write key to try the API with" in output
+    postmaster = tmp_path / "pgdata" / "postmaster.pid"
+    assert not postmaster.exists() or not psutil.pid_exists(int(postmaster.read_text().split()[0])), (
+        "the embedded PostgreSQL outlived the service"
+    )
+
+
+def test_dead_processes_are_pruned_from_the_embedded_servers_handles(tmp_path: Path) -> None:
+    dead = psutil.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    handles = tmp_path / ".handle_pids.json"
+    handles.write_text(json.dumps([os.getpid(), dead.pid]))
+    _prune_dead_handles(tmp_path)
+    assert json.loads(handles.read_text()) == [os.getpid()]

@@ -1,0 +1,113 @@
+"""The append rules as given / when / then, with no database."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+import pytest
+
+from schemas import NewEvent
+from service.domain.appending import AppendPlan, KnownEvent, KnownStream, plan_append
+from service.domain.errors import Conflict, Rejected
+from tests.factories import registered, reported
+
+MICROSOFT = KnownStream(version=3, kind="organization", merged_into=None)
+MAI_1 = KnownStream(version=1, kind="model", merged_into=None)
+
+
+def events(*bodies: dict[str, object]) -> list[NewEvent]:
+    return [msgspec.convert(body, NewEvent) for body in bodies]
+
+
+def plan(
+    posted: list[NewEvent],
+    streams: dict[str, KnownStream],
+    earlier: dict[uuid.UUID, KnownEvent] | None = None,
+) -> AppendPlan:
+    ids = [uuid.uuid4() for _ in posted]
+    return plan_append(posted, ids, streams, earlier or {}, [f"$[{i}]" for i in range(len(posted))])
+
+
+def test_given_a_known_entity_when_a_fact_is_appended_then_it_goes_to_that_stream() -> None:
+    result = plan(events(reported("microsoft")), {"microsoft": MICROSOFT})
+    [change] = result.streams
+    assert (change.stream, change.count, change.expected) == ("microsoft", 1, None)
+    assert result.events[0].occurred == "2024-05"
+    assert "stream" not in result.events[0].data
+    assert "type" not in result.events[0].data
+
+
+def test_given_a_batch_when_it_registers_then_uses_an_entity_then_it_is_valid() -> None:
+    result = plan(events(registered("openai"), reported("openai", "microsoft")), {"microsoft": MICROSOFT})
+    openai = next(change for change in result.streams if change.stream == "openai")
+    assert (openai.registers_kind, openai.expected, openai.count) == ("organization", 0, 2)
+
+
+def test_given_no_entity_when_a_fact_names_it_then_the_reference_is_rejected() -> None:
+    with pytest.raises(Rejected) as rejected:
+        plan(events(reported("microsoft", "ghost")), {"microsoft": MICROSOFT})
+    assert [problem.path for problem in rejected.value.problems] == ["$[0].entities[1].slug"]
+
+
+def test_given_version_three_when_expecting_two_then_conflict() -> None:
+    with pytest.raises(Conflict) as conflict:
+        plan(events(reported("microsoft", expected_version=2)), {"microsoft": MICROSOFT})
+    assert conflict.value.current_version == 3
+
+
+def test_given_expectations_in_a_batch_then_they_fold_to_the_start_version() -> None:
+    result = plan(
+        events(
+            reported("microsoft", expected_version=3),
+            reported("microsoft"),
+            reported("microsoft", expected_version=5),
+        ),
+        {"microsoft": MICROSOFT},
+    )
+    assert result.streams[0].expected == 3
+
+
+def test_given_a_stream_when_the_fact_claims_another_then_rejected() -> None:
+    with pytest.raises(Rejected) as rejected:
+        plan(events(reported("microsoft", stream="mai-1")), {"microsoft": MICROSOFT, "mai-1": MAI_1})
+    assert rejected.value.problems[0].path == "$[0].stream"
+
+
+def test_given_a_retraction_in_the_batch_then_later_follow_ups_are_rejected() -> None:
+    fact = uuid.uuid4()
+    earlier = {fact: KnownEvent("fact.reported", "microsoft", retracted=False)}
+    posted = events(
+        {"type": "event.retracted", "event_id": str(fact), "reason": {"en": "wrong"}},
+        {"type": "event.confirmed", "event_id": str(fact)},
+    )
+    with pytest.raises(Rejected) as rejected:
+        plan(posted, {"microsoft": MICROSOFT}, earlier)
+    assert rejected.value.problems[0].path == "$[1].event_id"
+
+
+def test_given_a_follow_up_then_it_joins_the_stream_of_its_fact() -> None:
+    fact = uuid.uuid4()
+    result = plan(
+        events({"type": "event.confirmed", "event_id": str(fact)}),
+        {},
+        {fact: KnownEvent("model.reported", "mai-1", retracted=False)},
+    )
+    assert result.events[0].stream == "mai-1"
+
+
+def test_given_a_merged_entity_then_it_cannot_be_merged_again() -> None:
+    merged = KnownStream(version=2, kind="organization", merged_into="microsoft")
+    with pytest.raises(Rejected):
+        plan(
+            events({"type": "entity.merged", "slug": "msft", "into": "microsoft"}),
+            {"msft": merged, "microsoft": MICROSOFT},
+        )
+
+
+def test_the_same_id_twice_in_one_request_is_rejected() -> None:
+    same = uuid.uuid4()
+    posted = events(reported("microsoft"), reported("microsoft"))
+    with pytest.raises(Rejected) as rejected:
+        plan_append(posted, [same, same], {"microsoft": MICROSOFT}, {}, ["$[0]", "$[1]"])
+    assert rejected.value.problems[0].path == "$[1].id"
