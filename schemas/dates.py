@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 _CALENDAR = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -36,6 +37,7 @@ def _first_of_next_month(year: int, month: int) -> datetime:
     return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=4096)  # newsrooms repeat the same dates; spans are immutable
 def parse_partial_date(text: str) -> PartialDateSpan:
     """The span a partial date covers; ``ValueError`` with a reader-friendly reason otherwise."""
     calendar = _CALENDAR.match(text)

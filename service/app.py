@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server
 
+from service.appender import Appender
 from service.database import create_pool
 from service.http.auth import KeyCache
 from service.http.events import EventsController
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.pool = pool
         app.state.api_keys = KeyCache(pool, settings.key_cache_seconds)
         try:
-            yield
+            async with Appender.running(pool) as appender:
+                app.state.appender = appender
+                yield
         finally:
             await pool.close()
 

@@ -1,21 +1,32 @@
-"""Appending events: one transaction that reads what the rules need, plans, and writes.
+"""Appending events: check them against what the log knows, plan, and write.
 
 Retries of the same request are safe: events posted with an ``id`` that is already in the log
 are answered with the original result when their content is the same, and refused with a
 conflict when it is not.
+
+Concurrent appends share transactions. Each commit waits for the WAL to reach disk, and on a
+busy newsroom day most of an append's cost is that wait, so requests that arrive while a write
+is in flight are written together in the next one (as long as they touch different streams),
+and each still gets its own answer. A group that fails for any reason is retried one request
+at a time, so one client's conflict never becomes another's error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import msgspec
 
-from schemas import NewEvent
+from schemas import Appended, EntityMerged, EntityRegistered, EntityUpdated, NewEvent
 from service.domain.appending import (
+    AppendPlan,
+    KnownStream,
     event_type,
     followed_up_ids,
     plan_append,
@@ -30,9 +41,18 @@ _EVENT_ID_UNIQUE = "events_id_key"
 
 @dataclass(frozen=True, slots=True)
 class AppendOutcome:
-    rows: list[log.AppendedRow]
+    rows: list[Appended]
     replayed: bool
     """True when every event was already in the log: nothing new was written."""
+
+
+@dataclass(slots=True)
+class _Write:
+    plan: AppendPlan
+    metadata: Sequence[Mapping[str, Any]]
+    done: asyncio.Future[list[Appended]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 def _replay(
@@ -47,48 +67,161 @@ def _replay(
                 "a retry must resend exactly the original request"
             )
         same_stream = event.stream is None or event.stream == found.row.stream
-        if found.type != event_type(event) or found.data != stored_data(event) or not same_stream:
+        same_data = found.data == msgspec.json.decode(stored_data(event))
+        if found.type != event_type(event) or not same_data or not same_stream:
             raise Conflict(f"event id {event_id} is already used by a different event")
     return AppendOutcome([existing[event_id].row for event_id in ids], replayed=True)
 
 
-async def append(
-    pool: asyncpg.Pool,
-    posted: Sequence[NewEvent],
-    metadata: Mapping[str, Any],
-    paths: Sequence[str],
-) -> AppendOutcome:
-    """Append ``posted`` atomically; ``paths`` name each event's place in the request body."""
-    ids = [event.id or uuid.uuid4() for event in posted]
-    client_ids = [event.id for event in posted if event.id is not None]
-    per_event_metadata = [
-        {
-            **metadata,
-            **({"correlation_id": event.correlation_id} if event.correlation_id else {}),
-            **({"causation_id": event.causation_id} if event.causation_id else {}),
-        }
+def _needs_stream_state(posted: Sequence[NewEvent]) -> bool:
+    """Whether the rules need stream versions or merges, not just which entities exist."""
+    return any(
+        event.expected_version is not None
+        or isinstance(event, EntityRegistered | EntityUpdated | EntityMerged)
         for event in posted
-    ]
-    slugs = sorted(referenced_slugs(posted))
-    targets = sorted(followed_up_ids(posted))
-    async with pool.acquire() as conn:
-        # Two identical retries can race past the id check; the loser's insert then hits the
-        # unique id, and the second pass answers it from the winner's rows.
-        for attempt in (1, 2):
+    )
+
+
+class Appender:
+    """Appends for one process: a cache of entity kinds and a few writers sharing commits."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        # Entities are never deleted and their kind never changes, so once seen, a slug's kind
+        # can be trusted for as long as the process lives: plain facts skip the lookup.
+        self.kinds: dict[str, str] = {}
+        self._queue: asyncio.Queue[_Write] = asyncio.Queue()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, pool: asyncpg.Pool, writers: int = 4) -> AsyncIterator[Appender]:
+        appender = cls(pool)
+        tasks = [asyncio.create_task(appender._write_forever()) for _ in range(writers)]
+        try:
+            yield appender
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def append(
+        self, posted: Sequence[NewEvent], metadata: Mapping[str, Any], paths: Sequence[str]
+    ) -> AppendOutcome:
+        """Append ``posted`` atomically; ``paths`` name each event's place in the request body."""
+        ids = [event.id or uuid.uuid4() for event in posted]
+        client_ids = [event.id for event in posted if event.id is not None]
+        if client_ids and (existing := await self._existing(client_ids)):
+            return _replay(posted, ids, existing)
+        # The rules are checked against a snapshot; the write re-checks atomically whatever can
+        # change meanwhile (stream versions, merges).
+        plan = plan_append(
+            posted, ids, await self._known_streams(posted), await self._known_events(posted), paths
+        )
+        write = _Write(plan, [_event_metadata(metadata, event) for event in posted])
+        await self._queue.put(write)
+        try:
+            rows = await write.done
+        except asyncpg.UniqueViolationError as error:
+            # Two identical retries raced past the id check: answer the loser from the winner's rows.
+            if error.constraint_name != _EVENT_ID_UNIQUE:
+                raise
+            return _replay(posted, ids, await self._existing(client_ids))
+        for change in plan.streams:
+            if change.registers_kind is not None:
+                self.kinds[change.stream] = change.registers_kind
+        return AppendOutcome(rows, replayed=False)
+
+    async def _existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, log.ExistingEvent]:
+        async with self.pool.acquire() as conn:
+            return await log.existing_events(conn, ids)
+
+    async def _known_streams(self, posted: Sequence[NewEvent]) -> dict[str, KnownStream]:
+        slugs = sorted(referenced_slugs(posted))
+        if not _needs_stream_state(posted) and all(slug in self.kinds for slug in slugs):
+            return {
+                slug: KnownStream(version=None, kind=self.kinds[slug], merged_into=None) for slug in slugs
+            }
+        async with self.pool.acquire() as conn:
+            known = await log.known_streams(conn, slugs)
+        self.kinds.update((slug, stream.kind) for slug, stream in known.items())
+        return known
+
+    async def _known_events(self, posted: Sequence[NewEvent]) -> dict[uuid.UUID, Any]:
+        targets = sorted(followed_up_ids(posted))
+        if not targets:
+            return {}
+        async with self.pool.acquire() as conn:
+            return await log.known_events(conn, targets)
+
+    async def _write_forever(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            together, later = _disjoint(group)
+            for write in later:  # they touch a stream already in this group: next round
+                self._queue.put_nowait(write)
+            await self._write_group(together)
+
+    async def _write_group(self, group: list[_Write]) -> None:
+        if len(group) > 1:
+            merged = AppendPlan(
+                [event for write in group for event in write.plan.events],
+                sorted((change for write in group for change in write.plan.streams), key=lambda c: c.stream),
+            )
             try:
-                async with conn.transaction():
-                    if client_ids and (existing := await log.existing_events(conn, client_ids)):
-                        return _replay(posted, ids, existing)
-                    plan = plan_append(
-                        posted,
-                        ids,
-                        await log.known_streams(conn, slugs),
-                        await log.known_events(conn, targets),
-                        paths,
+                async with self.pool.acquire() as conn:
+                    rows = await log.write_plan(
+                        conn, merged, [meta for write in group for meta in write.metadata]
                     )
-                    rows = await log.write_plan(conn, plan, per_event_metadata)
-                    return AppendOutcome(rows, replayed=False)
-            except asyncpg.UniqueViolationError as error:
-                if error.constraint_name != _EVENT_ID_UNIQUE or attempt == 2:
-                    raise
-    raise AssertionError("unreachable: the loop returns or raises")
+            except (asyncpg.PostgresError, Conflict):
+                pass  # someone's conflict or reused id: find out whose, one write at a time
+            except Exception as error:  # the database is gone: everyone gets the same news
+                for write in group:
+                    _settle(write, error=error)
+                return
+            else:
+                start = 0
+                for write in group:
+                    _settle(write, rows=rows[start : start + len(write.plan.events)])
+                    start += len(write.plan.events)
+                return
+        for write in group:
+            try:
+                async with self.pool.acquire() as conn:
+                    _settle(write, rows=await log.write_plan(conn, write.plan, write.metadata))
+            except Exception as error:
+                _settle(write, error=error)
+
+
+def _settle(write: _Write, *, rows: list[Appended] | None = None, error: Exception | None = None) -> None:
+    """Answer a waiting request, unless it gave up (its client went away)."""
+    if write.done.done():
+        return
+    if error is not None:
+        write.done.set_exception(error)
+    else:
+        write.done.set_result(rows or [])
+
+
+def _disjoint(group: list[_Write]) -> tuple[list[_Write], list[_Write]]:
+    """Split writes into those that can share a transaction and those that must wait."""
+    taken: set[str] = set()
+    together: list[_Write] = []
+    later: list[_Write] = []
+    for write in group:
+        streams = {change.stream for change in write.plan.streams}
+        if streams & taken:
+            later.append(write)
+        else:
+            taken |= streams
+            together.append(write)
+    return together, later
+
+
+def _event_metadata(metadata: Mapping[str, Any], event: NewEvent) -> dict[str, Any]:
+    return {
+        **metadata,
+        **({"correlation_id": event.correlation_id} if event.correlation_id else {}),
+        **({"causation_id": event.causation_id} if event.causation_id else {}),
+    }

@@ -14,7 +14,8 @@ import asyncpg
 import click
 import yaml
 
-from service import appender, migrations
+from service import migrations
+from service.appender import Appender
 from service.database import DATABASE_NAME, ensure_database, start_embedded
 from service.demo import demo_batch
 from service.store import keys
@@ -52,7 +53,8 @@ async def load_demo(url: str) -> bool:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
     try:
         paths = [f"demo[{index}]" for index in range(len(batch.events))]
-        outcome = await appender.append(pool, batch.events, {"author": "demo"}, paths)
+        async with Appender.running(pool, writers=1) as appender:
+            outcome = await appender.append(batch.events, {"author": "demo"}, paths)
     finally:
         await pool.close()
     return not outcome.replayed

@@ -60,7 +60,18 @@ async def ensure_database(server_url: str, database: str) -> str:
     return with_database(server_url, database)
 
 
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query when a connection goes back to the pool.
+
+    The default reset (RESET ALL, UNLISTEN *, unlock advisory locks...) is one more round trip
+    per request. Pooled connections here never change session state: listeners and session
+    locks live on dedicated connections, so there is nothing to undo.
+    """
+
+
 async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, command_timeout=30)
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=max_size, command_timeout=30, reset=_keep_session
+    )
     assert pool is not None
     return pool

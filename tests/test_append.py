@@ -21,7 +21,12 @@ async def test_append_returns_where_the_event_landed(client: Client, write_key: 
 
     logged = (await client.get(response.headers["location"])).json()
     assert logged["type"] == "entity.registered"
-    assert logged["data"] == {"slug": "microsoft", "kind": "organization", "name": "Microsoft"}
+    assert logged["data"] == {
+        "type": "entity.registered",
+        "slug": "microsoft",
+        "kind": "organization",
+        "name": "Microsoft",
+    }
     assert logged["metadata"]["author"] == "tester"
     assert logged["metadata"]["request_id"]
 

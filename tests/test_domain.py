@@ -34,8 +34,9 @@ def test_given_a_known_entity_when_a_fact_is_appended_then_it_goes_to_that_strea
     [change] = result.streams
     assert (change.stream, change.count, change.expected) == ("microsoft", 1, None)
     assert result.events[0].occurred == "2024-05"
-    assert "stream" not in result.events[0].data
-    assert "type" not in result.events[0].data
+    stored = msgspec.json.decode(result.events[0].data)
+    assert stored["type"] == "fact.reported"
+    assert "stream" not in stored
 
 
 def test_given_a_batch_when_it_registers_then_uses_an_entity_then_it_is_valid() -> None:

@@ -15,7 +15,6 @@ from litestar.exceptions import ValidationException
 from litestar.params import Body, FromPath, Parameter
 
 from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
-from service import appender
 from service.domain.errors import NotFound
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
@@ -31,12 +30,6 @@ def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
     supplied = request.headers.get("x-request-id", "")
     request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
     return {"author": request.state.author, "request_id": request_id}
-
-
-def _appended(row: log.AppendedRow) -> Appended:
-    return Appended(
-        id=row.id, stream=row.stream, version=row.version, position=row.position, recorded_at=row.recorded_at
-    )
 
 
 def _logged(row: asyncpg.Record) -> LoggedEvent:
@@ -101,10 +94,10 @@ class EventsController(Controller):
         data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
-        outcome = await appender.append(state.pool, [data], _metadata(request), ["$"])
+        outcome = await state.appender.append([data], _metadata(request), ["$"])
         row = outcome.rows[0]
         return Response(
-            _appended(row),
+            row,
             status_code=200 if outcome.replayed else 201,
             headers={"Location": f"/v1/events/{row.id}"},
         )
@@ -138,9 +131,9 @@ class EventsController(Controller):
     ) -> Response[BatchAppended]:
         """Append up to 1,000 events atomically: all of them or none."""
         paths = [f"$.events[{index}]" for index in range(len(data.events))]
-        outcome = await appender.append(state.pool, data.events, _metadata(request), paths)
+        outcome = await state.appender.append(data.events, _metadata(request), paths)
         return Response(
-            BatchAppended(events=[_appended(row) for row in outcome.rows]),
+            BatchAppended(events=outcome.rows),
             status_code=200 if outcome.replayed else 201,
         )
 

@@ -185,6 +185,7 @@ _LOGGED = {
     "occurred": "2024-05",
     "recorded_at": "2024-05-07T08:12:30.123456Z",
     "data": {
+        "type": "model.reported",
         "occurred": "2024-05",
         "headline": {"en": "Microsoft reported to be training MAI-1, up to 500 billion parameters"},
         "entities": [{"slug": "mai-1", "role": "model"}, {"slug": "microsoft", "role": "developer"}],

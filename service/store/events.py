@@ -22,7 +22,9 @@ a flush and throughput is capped by one commit at a time. ``bench/`` measures bo
 ``docs/architecture.md``.
 
 Appends to one stream are serialised by the row lock on ``streams``, which is also where the
-optimistic-concurrency check happens, atomically, in the UPDATE's WHERE clause.
+optimistic-concurrency check happens, atomically, in the UPDATE's WHERE clause. The whole write
+is one call to the ``append_events`` function (migration 0002): one round trip, one implicit
+transaction.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
+from schemas import Appended
 from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
 from service.domain.errors import Conflict
 from service.store import Connection
@@ -74,21 +76,13 @@ START = LogCursor(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
-class AppendedRow:
-    id: UUID
-    stream: str
-    version: int
-    position: int
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class ExistingEvent:
     """An event already in the log, for idempotent retries."""
 
-    row: AppendedRow
+    row: Appended
     type: str
     data: Any
+    """The stored data, decoded."""
 
 
 _LOG_COLUMNS = """position, id, stream, version, type, schema_version, occurred, recorded_at,
@@ -125,24 +119,11 @@ _EXISTING = """
 select id, stream, version, position, recorded_at, type, data::text as data
 from events where id = any($1::uuid[])
 """
-_REGISTER = """
-insert into streams (stream, version, kind) values ($1, $2, $3)
-on conflict (stream) do nothing
-returning version
+_APPEND = """
+select id, stream, version, position, recorded_at
+from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 """
-_ADVANCE = "update streams set version = version + $2 where stream = $1 returning version"
-_ADVANCE_FROM = (
-    "update streams set version = version + $2 where stream = $1 and version = $3 returning version"
-)
-_MERGE = "update streams set merged_into = $2 where stream = $1"
-_INSERT = """
-insert into events (id, stream, version, type, schema_version, data, metadata, occurred)
-select id, stream, version, type, schema_version, data::jsonb, metadata::jsonb, occurred
-from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[])
-     with ordinality as new (id, stream, version, type, schema_version, data, metadata, occurred, ord)
-order by ord
-returning id, position, recorded_at
-"""
+_STREAM_MOVED = "DL001"
 
 
 async def known_streams(conn: Connection, slugs: Sequence[str]) -> dict[str, KnownStream]:
@@ -161,7 +142,13 @@ async def existing_events(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, E
     rows = await conn.fetch(_EXISTING, list(ids))
     return {
         row["id"]: ExistingEvent(
-            AppendedRow(row["id"], row["stream"], row["version"], row["position"], row["recorded_at"]),
+            Appended(
+                id=row["id"],
+                stream=row["stream"],
+                version=row["version"],
+                position=row["position"],
+                recorded_at=row["recorded_at"],
+            ),
             row["type"],
             msgspec.json.decode(row["data"]),
         )
@@ -174,62 +161,68 @@ async def stream_version(conn: Connection, stream: str) -> int | None:
     return version
 
 
-async def _move_stream(conn: Connection, change: StreamChange) -> int:
-    """Advance one stream, checking its expected version atomically; the version it ends at."""
+async def _conflict(conn: Connection, change: StreamChange) -> Conflict:
+    """Why the database refused to move ``change.stream``, in the client's terms."""
+    current = await stream_version(conn, change.stream)
     if change.registers_kind is not None:
-        version = await conn.fetchval(_REGISTER, change.stream, change.count, change.registers_kind)
-        if version is None:
-            raise Conflict(
-                f"entity '{change.stream}' is already registered",
-                stream=change.stream,
-                current_version=await stream_version(conn, change.stream),
-            )
-    elif change.expected is None:
-        version = await conn.fetchval(_ADVANCE, change.stream, change.count)
+        detail = f"entity '{change.stream}' is already registered"
+    elif change.merges_into is not None and change.expected is None:
+        detail = f"'{change.stream}' was merged meanwhile"
     else:
-        version = await conn.fetchval(_ADVANCE_FROM, change.stream, change.count, change.expected)
-        if version is None:
-            current = await stream_version(conn, change.stream)
-            raise Conflict(
-                f"stream '{change.stream}' is at version {current}, not {change.expected}",
-                stream=change.stream,
-                current_version=current,
-            )
-    if change.merges_into is not None:
-        await conn.execute(_MERGE, change.stream, change.merges_into)
-    return int(version)
+        detail = f"stream '{change.stream}' is at version {current}, not {change.expected}"
+    return Conflict(detail, stream=change.stream, current_version=current)
 
 
 async def write_plan(
     conn: Connection, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
-) -> list[AppendedRow]:
-    """Write a plan inside the caller's transaction; ``Conflict`` if a stream moved meanwhile."""
-    next_version: dict[str, int] = {}
-    # Streams are locked in name order, so two batches touching the same streams cannot deadlock.
-    for change in plan.streams:
-        next_version[change.stream] = await _move_stream(conn, change) - change.count + 1
-    versions = []
-    for event in plan.events:
-        versions.append(next_version[event.stream])
-        next_version[event.stream] += 1
-    rows = await conn.fetch(
-        _INSERT,
-        [event.id for event in plan.events],
-        [event.stream for event in plan.events],
-        versions,
-        [event.type for event in plan.events],
-        [event.schema_version for event in plan.events],
-        [_encode(event.data).decode() for event in plan.events],
-        [_encode(meta).decode() for meta in metadata],
-        [event.occurred for event in plan.events],
-    )
+) -> list[Appended]:
+    """Write a plan in one statement; ``Conflict`` if a stream moved since the plan was made."""
+    changes = plan.streams
+    events = plan.events
+    seen: dict[str, int] = {}
+    nths = []
+    for event in events:
+        nths.append(seen.get(event.stream, 0))
+        seen[event.stream] = nths[-1] + 1
+    try:
+        rows = await conn.fetch(
+            _APPEND,
+            [change.stream for change in changes],
+            [change.count for change in changes],
+            [change.expected for change in changes],
+            [change.registers_kind for change in changes],
+            [change.merges_into for change in changes],
+            [event.id for event in events],
+            [event.stream for event in events],
+            nths,
+            [event.type for event in events],
+            [event.schema_version for event in events],
+            [event.data for event in events],
+            _encode_each(metadata),
+            [event.occurred for event in events],
+        )
+    except asyncpg.PostgresError as error:
+        if getattr(error, "sqlstate", None) != _STREAM_MOVED:
+            raise
+        moved = next(change for change in changes if change.stream == getattr(error, "detail", None))
+        raise await _conflict(conn, moved) from None
     landed = {row["id"]: row for row in rows}
     return [
-        AppendedRow(
-            event.id, event.stream, version, landed[event.id]["position"], landed[event.id]["recorded_at"]
+        Appended(
+            id=event.id,
+            stream=event.stream,
+            version=landed[event.id]["version"],
+            position=landed[event.id]["position"],
+            recorded_at=landed[event.id]["recorded_at"],
         )
-        for event, version in zip(plan.events, versions, strict=True)
+        for event in events
     ]
+
+
+def _encode_each(documents: Sequence[Mapping[str, Any]]) -> list[str]:
+    """JSON for each document; a batch usually repeats one metadata object, encoded once."""
+    encoded: dict[int, str] = {}
+    return [encoded.get(id(doc)) or encoded.setdefault(id(doc), _encode(doc).decode()) for doc in documents]
 
 
 async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:

