@@ -100,15 +100,22 @@ async def http_batch(base: str, key: str, settings: Settings) -> Rate:
 
 
 _RAW_TABLE = "create table raw_events (like events including all)"
+# The same columns and values as the service writes, metadata included.
+_META = msgspec.json.encode({"author": "bench", "request_id": uuid.uuid4().hex}).decode()
 _RAW_INSERT = """
 insert into raw_events (id, stream, version, type, schema_version, data, metadata, occurred)
-values ($1, $2, $3, 'fact.reported', 1, $4::jsonb, '{}'::jsonb, '2024-05')
+values ($1, $2, $3, $4, 1, $5::jsonb, $6::jsonb, $7)
 """
 _RAW_BATCH = """
 insert into raw_events (id, stream, version, type, schema_version, data, metadata, occurred)
-select id, stream, version, 'fact.reported', 1, data::jsonb, '{}'::jsonb, '2024-05'
-from unnest($1::uuid[], $2::text[], $3::int[], $4::text[]) as new (id, stream, version, data)
+select id, stream, version, type, 1, data::jsonb, metadata::jsonb, occurred
+from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[])
+     as new (id, stream, version, type, data, metadata, occurred)
 """
+
+
+def _raw_row(stream: str, version: int) -> tuple[Any, ...]:
+    return uuid.uuid4(), stream, version, "fact.reported", _DATA, _META, "2024-05"
 
 
 async def raw_single(url: str, clients: int, settings: Settings, *, global_lock: bool = False) -> Rate:
@@ -123,9 +130,9 @@ async def raw_single(url: str, clients: int, settings: Settings, *, global_lock:
                 if global_lock:
                     async with conn.transaction():
                         await conn.execute("select pg_advisory_xact_lock(7)")
-                        await conn.execute(_RAW_INSERT, uuid.uuid4(), f"{label}-{client}", n + 1, _DATA)
+                        await conn.execute(_RAW_INSERT, *_raw_row(f"{label}-{client}", n + 1))
                 else:
-                    await conn.execute(_RAW_INSERT, uuid.uuid4(), f"{label}-{client}", n + 1, _DATA)
+                    await conn.execute(_RAW_INSERT, *_raw_row(f"{label}-{client}", n + 1))
             return 1
 
         return await measure(clients, settings.seconds, settings.max_ops, insert)
@@ -144,7 +151,16 @@ async def raw_batch(url: str, settings: Settings) -> Rate:
             ids = [uuid.uuid4() for _ in range(BATCH)]
             versions = list(range(n * BATCH + 1, (n + 1) * BATCH + 1))
             async with pool.acquire() as conn:
-                await conn.execute(_RAW_BATCH, ids, [f"{label}-b{client}"] * BATCH, versions, [_DATA] * BATCH)
+                await conn.execute(
+                    _RAW_BATCH,
+                    ids,
+                    [f"{label}-b{client}"] * BATCH,
+                    versions,
+                    ["fact.reported"] * BATCH,
+                    [_DATA] * BATCH,
+                    [_META] * BATCH,
+                    ["2024-05"] * BATCH,
+                )
             return BATCH
 
         return await measure(clients, settings.seconds, settings.max_ops // BATCH, insert)

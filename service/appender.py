@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from schemas import Appended, EntityMerged, EntityRegistered, EntityUpdated, NewEvent
+from schemas import Appended, Fact, FollowUp, NewEvent
 from service.domain.appending import (
     AppendPlan,
     KnownStream,
@@ -55,12 +55,10 @@ class _Write:
     )
 
 
-def _replay(
-    posted: Sequence[NewEvent], ids: Sequence[uuid.UUID], existing: Mapping[uuid.UUID, log.ExistingEvent]
-) -> AppendOutcome:
+def _replay(posted: Sequence[NewEvent], existing: Mapping[uuid.UUID, log.ExistingEvent]) -> AppendOutcome:
     """The original result of a retried request, or ``Conflict`` if the ids were reused."""
-    for event, event_id in zip(posted, ids, strict=True):
-        found = existing.get(event_id)
+    for event in posted:
+        found = existing.get(event.id) if event.id is not None else None
         if found is None:
             raise Conflict(
                 "some events of this request are already in the log and others are not: "
@@ -69,16 +67,14 @@ def _replay(
         same_stream = event.stream is None or event.stream == found.row.stream
         same_data = found.data == msgspec.json.decode(stored_data(event))
         if found.type != event_type(event) or not same_data or not same_stream:
-            raise Conflict(f"event id {event_id} is already used by a different event")
-    return AppendOutcome([existing[event_id].row for event_id in ids], replayed=True)
+            raise Conflict(f"event id {event.id} is already used by a different event")
+    return AppendOutcome([existing[event.id].row for event in posted if event.id is not None], replayed=True)
 
 
 def _needs_stream_state(posted: Sequence[NewEvent]) -> bool:
     """Whether the rules need stream versions or merges, not just which entities exist."""
     return any(
-        event.expected_version is not None
-        or isinstance(event, EntityRegistered | EntityUpdated | EntityMerged)
-        for event in posted
+        event.expected_version is not None or not isinstance(event, Fact | FollowUp) for event in posted
     )
 
 
@@ -108,15 +104,12 @@ class Appender:
         self, posted: Sequence[NewEvent], metadata: Mapping[str, Any], paths: Sequence[str]
     ) -> AppendOutcome:
         """Append ``posted`` atomically; ``paths`` name each event's place in the request body."""
-        ids = [event.id or uuid.uuid4() for event in posted]
         client_ids = [event.id for event in posted if event.id is not None]
         if client_ids and (existing := await self._existing(client_ids)):
-            return _replay(posted, ids, existing)
+            return _replay(posted, existing)
         # The rules are checked against a snapshot; the write re-checks atomically whatever can
         # change meanwhile (stream versions, merges).
-        plan = plan_append(
-            posted, ids, await self._known_streams(posted), await self._known_events(posted), paths
-        )
+        plan = plan_append(posted, await self._known_streams(posted), await self._known_events(posted), paths)
         write = _Write(plan, [_event_metadata(metadata, event) for event in posted])
         await self._queue.put(write)
         try:
@@ -125,7 +118,7 @@ class Appender:
             # Two identical retries raced past the id check: answer the loser from the winner's rows.
             if error.constraint_name != _EVENT_ID_UNIQUE:
                 raise
-            return _replay(posted, ids, await self._existing(client_ids))
+            return _replay(posted, await self._existing(client_ids))
         for change in plan.streams:
             if change.registers_kind is not None:
                 self.kinds[change.stream] = change.registers_kind
@@ -219,9 +212,10 @@ def _disjoint(group: list[_Write]) -> tuple[list[_Write], list[_Write]]:
     return together, later
 
 
-def _event_metadata(metadata: Mapping[str, Any], event: NewEvent) -> dict[str, Any]:
-    return {
-        **metadata,
-        **({"correlation_id": event.correlation_id} if event.correlation_id else {}),
-        **({"causation_id": event.causation_id} if event.causation_id else {}),
-    }
+def _event_metadata(metadata: Mapping[str, Any], event: NewEvent) -> Mapping[str, Any]:
+    """The request's metadata plus the event's own trace ids; the very same object when it has none,
+    so that a batch's metadata is encoded once."""
+    if event.correlation_id is None and event.causation_id is None:
+        return metadata
+    traces = {"correlation_id": event.correlation_id, "causation_id": event.causation_id}
+    return {**metadata, **{name: value for name, value in traces.items() if value is not None}}

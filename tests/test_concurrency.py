@@ -88,16 +88,19 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
         headers=bearer(write_key),
     )
     start = (await client.get("/v1/events")).json()["next"]
-    slow_event = FactReported(
-        occurred="2024", headline={"en": "slow"}, entities=[EntityRef(slug="slow", role="subject")]
-    )
     slow_id = uuid.uuid4()
+    slow_event = FactReported(
+        id=slow_id,
+        occurred="2024",
+        headline={"en": "slow"},
+        entities=[EntityRef(slug="slow", role="subject")],
+    )
 
     conn = await asyncpg.connect(database_url)
     try:
         transaction = conn.transaction()
         await transaction.start()
-        plan = plan_append([slow_event], [slow_id], await log.known_streams(conn, ["slow"]), {}, ["$"])
+        plan = plan_append([slow_event], await log.known_streams(conn, ["slow"]), {}, ["$"])
         [slow_row] = await log.write_plan(conn, plan, [{"author": "test"}])
 
         fast = await client.post("/v1/events", json=reported("fast"), headers=bearer(write_key))
@@ -128,7 +131,7 @@ async def test_a_rolled_back_append_leaves_no_trace(
         event = FactReported(
             occurred="2024", headline={"en": "x"}, entities=[EntityRef(slug="microsoft", role="subject")]
         )
-        plan = plan_append([event], [uuid.uuid4()], await log.known_streams(conn, ["microsoft"]), {}, ["$"])
+        plan = plan_append([event], await log.known_streams(conn, ["microsoft"]), {}, ["$"])
         await log.write_plan(conn, plan, [{}])
         await transaction.rollback()
     finally:

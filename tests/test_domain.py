@@ -25,8 +25,7 @@ def plan(
     streams: dict[str, KnownStream],
     earlier: dict[uuid.UUID, KnownEvent] | None = None,
 ) -> AppendPlan:
-    ids = [uuid.uuid4() for _ in posted]
-    return plan_append(posted, ids, streams, earlier or {}, [f"$[{i}]" for i in range(len(posted))])
+    return plan_append(posted, streams, earlier or {}, [f"$[{i}]" for i in range(len(posted))])
 
 
 def test_given_a_known_entity_when_a_fact_is_appended_then_it_goes_to_that_stream() -> None:
@@ -107,8 +106,8 @@ def test_given_a_merged_entity_then_it_cannot_be_merged_again() -> None:
 
 
 def test_the_same_id_twice_in_one_request_is_rejected() -> None:
-    same = uuid.uuid4()
-    posted = events(reported("microsoft"), reported("microsoft"))
+    same = str(uuid.uuid4())
+    posted = events(reported("microsoft", id=same), reported("microsoft", id=same))
     with pytest.raises(Rejected) as rejected:
-        plan_append(posted, [same, same], {"microsoft": MICROSOFT}, {}, ["$[0]", "$[1]"])
+        plan(posted, {"microsoft": MICROSOFT})
     assert rejected.value.problems[0].path == "$[1].id"

@@ -27,11 +27,14 @@ UPGRADE = [
     """,
     # Readers follow the log in (transaction_id, position) order and only below the oldest
     # transaction still running: see service/store/events.py.
+    # `stream` has no foreign key to streams: the only writer, append_events (0002), moves the
+    # stream's row in the same transaction as it inserts, so the row exists by construction, and
+    # a per-row foreign-key check cost a sixth of a 1,000-event batch's write time.
     """
     create table events (
         position bigint generated always as identity primary key,
         id uuid not null unique,
-        stream text not null references streams (stream),
+        stream text not null,
         version integer not null check (version >= 1),
         type text not null,
         schema_version smallint not null,

@@ -22,7 +22,8 @@ UPGRADE = [
         change_streams text[], change_counts int[], change_expected int[], change_kinds text[],
         change_merges text[],
         event_ids uuid[], event_streams text[], event_nths int[], event_types text[],
-        event_schema_versions smallint[], event_data text[], event_metadata text[], event_occurred text[]
+        event_schema_versions smallint[], event_data text[], event_metadata text[], event_occurred text[],
+        batch_metadata jsonb
     ) returns table (id uuid, stream text, version int, "position" bigint, recorded_at timestamptz)
     language plpgsql as $$
     declare
@@ -30,6 +31,7 @@ UPGRADE = [
         moved_to int;
         first_versions int[] := '{}';
     begin
+        -- An event's metadata is batch_metadata (parsed once) unless event_metadata has its own.
         -- event_nths says where each event falls among the batch's events of its stream, so its
         -- version is the stream's first new version plus that.
         -- Streams come sorted by name, so concurrent appends lock them in the same order.
@@ -61,13 +63,14 @@ UPGRADE = [
 
         return query
         insert into events as e (id, stream, version, type, schema_version, data, metadata, occurred)
-        select n.id, n.stream, f.first_version + n.nth,
-               n.type, n.schema_version, n.data::jsonb, n.metadata::jsonb, n.occurred
+        select coalesce(n.id, gen_random_uuid()), n.stream, f.first_version + n.nth,
+               n.type, n.schema_version, n.data::jsonb, coalesce(n.metadata::jsonb, batch_metadata), n.occurred
         from unnest(event_ids, event_streams, event_nths, event_types, event_schema_versions, event_data,
                     event_metadata, event_occurred)
              with ordinality as n (id, stream, nth, type, schema_version, data, metadata, occurred, ord)
         join unnest(change_streams, first_versions) as f (stream, first_version) on f.stream = n.stream
         order by n.ord
+        -- Positions are drawn in the batch's order, so sorting by position gives it back.
         returning e.id, e.stream, e.version, e.position, e.recorded_at;
     end
     $$
@@ -76,7 +79,7 @@ UPGRADE = [
 DOWNGRADE = [
     """
     drop function append_events(text[], int[], int[], text[], text[], uuid[], text[], int[], text[],
-                                smallint[], text[], text[], text[])
+                                smallint[], text[], text[], text[], jsonb)
     """,
 ]
 

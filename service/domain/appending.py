@@ -56,7 +56,8 @@ class KnownEvent(msgspec.Struct, frozen=True):
 
 
 class PlannedEvent(msgspec.Struct, frozen=True):
-    id: UUID
+    id: UUID | None
+    """The client's id, or None for the database to generate one."""
     stream: str
     type: str
     schema_version: int
@@ -133,8 +134,11 @@ def stored_data(event: NewEvent) -> str:
     return _encode(event).decode()
 
 
+_TAGS: Mapping[type, str] = {cls: tag for tag, cls in EVENT_TYPES.items()}
+
+
 def event_type(event: Envelope) -> str:
-    return str(type(event).__struct_config__.tag)
+    return _TAGS[type(event)]
 
 
 class _Planner:
@@ -158,30 +162,30 @@ class _Planner:
     def entity(self, index: int, name: str, slug: str) -> KnownStream | None:
         known = self.streams.get(slug)
         if known is None:
-            self.reject(
-                index, name, f"no entity '{slug}' is registered; register it with entity.registered first"
-            )
+            self.reject(index, name, _unknown(slug))
         return known
 
-    def plan(self, index: int, event: NewEvent, event_id: UUID) -> None:
+    def plan(self, index: int, event: NewEvent) -> None:
         stream = self.stream_of(index, event)
         if stream is None:
             return
         change = self.changes.get(stream) or self.changes.setdefault(stream, StreamChange(stream))
         self.expect(index, event, change)
         change.count += 1
+        kind = event_type(event)
+        occurred = event.occurred if isinstance(event, Fact) else None
         self.events.append(
             PlannedEvent(
-                id=event_id,
+                id=event.id,
                 stream=stream,
-                type=event_type(event),
+                type=kind,
                 schema_version=event.SCHEMA_VERSION,
                 data=stored_data(event),
-                occurred=event.occurred if isinstance(event, Fact) else None,
+                occurred=occurred,
             )
         )
-        if isinstance(event, Fact):
-            self.earlier[event_id] = KnownEvent(event_type(event), stream, retracted=False)
+        if occurred is not None and event.id is not None:  # a later event of the batch may follow it up
+            self.earlier[event.id] = KnownEvent(kind, stream, retracted=False)
 
     def expect(self, index: int, event: NewEvent, change: StreamChange) -> None:
         """Fold the event's expected_version into the stream's expectation at the batch's start."""
@@ -199,15 +203,16 @@ class _Planner:
             change.expected = at_start
 
     def stream_of(self, index: int, event: NewEvent) -> str | None:
+        # Facts first: they are most of any batch, and each class pattern costs an isinstance.
         match event:
+            case Fact():
+                return self.fact(index, event)
+            case FollowUp():
+                return self.follow(index, event)
             case EntityRegistered():
                 return self.register(index, event)
             case EntityUpdated() | EntityMerged():
                 return self.change_entity(index, event)
-            case FollowUp():
-                return self.follow(index, event)
-            case Fact():
-                return self.fact(index, event)
 
     def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
         if event.stream is not None and event.stream != stream:
@@ -308,23 +313,23 @@ class _Planner:
 
 def plan_append(
     events: Sequence[NewEvent],
-    ids: Sequence[UUID],
     streams: Mapping[str, KnownStream],
     earlier: Mapping[UUID, KnownEvent],
     paths: Sequence[str],
 ) -> AppendPlan:
-    """The rows and stream changes that appending ``events`` (with ``ids``) makes.
+    """The rows and stream changes that appending ``events`` makes.
 
     ``streams`` must hold every slug the events name that the log knows, and ``earlier`` every
     event they follow up on; ``paths`` locates each event in the request for error messages.
     """
     planner = _Planner(streams, earlier, paths)
     seen_ids: set[UUID] = set()
-    for index, (event, event_id) in enumerate(zip(events, ids, strict=True)):
-        if event_id in seen_ids:
-            planner.reject(index, "id", f"id {event_id} is used twice in this request")
-        seen_ids.add(event_id)
-        planner.plan(index, event, event_id)
+    for index, event in enumerate(events):
+        if event.id is not None:
+            if event.id in seen_ids:
+                planner.reject(index, "id", f"id {event.id} is used twice in this request")
+            seen_ids.add(event.id)
+        planner.plan(index, event)
     if planner.problems:
         raise Rejected(planner.problems)
     for change in planner.changes.values():
@@ -345,14 +350,14 @@ def referenced_slugs(events: Sequence[NewEvent]) -> set[str]:
         if event.stream is not None:
             slugs.add(event.stream)
         match event:
+            case Fact():
+                slugs.update(ref.slug for ref in event.entities)
+            case EventCorrected():
+                slugs.update(ref.slug for ref in event.changes.entities or ())
             case EntityRegistered() | EntityUpdated():
                 slugs.add(event.slug)
             case EntityMerged():
                 slugs.update((event.slug, event.into))
-            case EventCorrected():
-                slugs.update(ref.slug for ref in event.changes.entities or ())
-            case Fact():
-                slugs.update(ref.slug for ref in event.entities)
     return slugs
 
 

@@ -121,7 +121,7 @@ from events where id = any($1::uuid[])
 """
 _APPEND = """
 select id, stream, version, position, recorded_at
-from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
 """
 _STREAM_MOVED = "DL001"
 
@@ -179,6 +179,8 @@ async def write_plan(
     """Write a plan in one statement; ``Conflict`` if a stream moved since the plan was made."""
     changes = plan.streams
     events = plan.events
+    # A batch's events usually share one metadata object: it is sent, and parsed, once.
+    shared = metadata[0] if metadata else {}
     seen: dict[str, int] = {}
     nths = []
     for event in events:
@@ -198,31 +200,26 @@ async def write_plan(
             [event.type for event in events],
             [event.schema_version for event in events],
             [event.data for event in events],
-            _encode_each(metadata),
+            [None if meta is shared else _encode(meta).decode() for meta in metadata],
             [event.occurred for event in events],
+            _encode(shared).decode(),
         )
     except asyncpg.PostgresError as error:
         if getattr(error, "sqlstate", None) != _STREAM_MOVED:
             raise
         moved = next(change for change in changes if change.stream == getattr(error, "detail", None))
         raise await _conflict(conn, moved) from None
-    landed = {row["id"]: row for row in rows}
+    # Positions are drawn in the batch's order, so position order is the batch's order.
     return [
         Appended(
-            id=event.id,
-            stream=event.stream,
-            version=landed[event.id]["version"],
-            position=landed[event.id]["position"],
-            recorded_at=landed[event.id]["recorded_at"],
+            id=row["id"],
+            stream=row["stream"],
+            version=row["version"],
+            position=row["position"],
+            recorded_at=row["recorded_at"],
         )
-        for event in events
+        for row in sorted(rows, key=lambda row: row["position"])
     ]
-
-
-def _encode_each(documents: Sequence[Mapping[str, Any]]) -> list[str]:
-    """JSON for each document; a batch usually repeats one metadata object, encoded once."""
-    encoded: dict[int, str] = {}
-    return [encoded.get(id(doc)) or encoded.setdefault(id(doc), _encode(doc).decode()) for doc in documents]
 
 
 async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:
