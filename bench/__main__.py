@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench import appends
 from bench.harness import postgres_server
+from bench.plot import plot_appends
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,15 +34,13 @@ def main() -> None:
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"{args.suite}-{stamp}.json").write_text(
-        json.dumps(
-            {
-                name: {"events_per_second": rate.per_second, "p50_ms": rate.p50_ms, "p99_ms": rate.p99_ms}
-                for name, rate in settings.results.items()
-            },
-            indent=2,
-        )
-    )
+    results = {
+        name: {"events_per_second": rate.per_second, "p50_ms": rate.p50_ms, "p99_ms": rate.p99_ms}
+        for name, rate in settings.results.items()
+    }
+    (RESULTS / f"{args.suite}-{stamp}.json").write_text(json.dumps(results, indent=2))
+    plot_appends(results, RESULTS / f"{args.suite}-{stamp}.png")
+    print(f"Results and plot: {RESULTS}/{args.suite}-{stamp}.json and .png")
 
 
 if __name__ == "__main__":

@@ -256,14 +256,18 @@ class _Planner:
 
     def fact(self, index: int, event: Fact) -> str | None:
         self.check_entities(index, "entities", event)
-        present = {ref.role for ref in event.entities}
-        for role in sorted(REQUIRED_ROLES.get(event_type(event), frozenset()) - present):
-            self.reject(index, "entities", f"a {event_type(event)} event needs an entity with role '{role}'")
-        slugs = [ref.slug for ref in event.entities]
-        if event.stream is not None and event.stream not in slugs:
+        required = REQUIRED_ROLES.get(event_type(event))
+        if required is not None:
+            for role in sorted(required - {ref.role for ref in event.entities}):
+                self.reject(
+                    index, "entities", f"a {event_type(event)} event needs an entity with role '{role}'"
+                )
+        if event.stream is None:
+            return event.entities[0].slug
+        if all(ref.slug != event.stream for ref in event.entities):
             self.reject(index, "stream", f"'{event.stream}' is not one of the entities this event involves")
             return None
-        return event.stream or slugs[0]
+        return event.stream
 
     def check_entities(self, index: int, name: str, event: Fact | EventCorrected) -> None:
         refs = event.changes.entities if isinstance(event, EventCorrected) else event.entities
