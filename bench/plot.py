@@ -25,7 +25,7 @@ def plot_appends(results: dict[str, dict[str, float]], output: Path) -> None:
         values = [results.get(f"{prefix} {suffix}", {}).get("events_per_second", 0.0) for _, suffix in groups]
         positions = [index + (offset - 1) * width for index in range(len(groups))]
         bars = singles.bar(positions, values, width, label=label)
-        singles.bar_label(bars, fmt="%.0f", fontsize=7)
+        singles.bar_label(bars, labels=[f"{value:.0f}" if value else "" for value in values], fontsize=7)
     singles.set_xticks(range(len(groups)), [name for name, _ in groups])
     singles.set_ylabel("events per second")
     singles.set_title("One event per request / transaction")
