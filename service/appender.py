@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ from service.domain.appending import (
     referenced_slugs,
     stored_data,
 )
-from service.domain.errors import Conflict
+from service.domain.errors import Conflict, FieldProblem, Rejected
 from service.store import events as log
 
 _EVENT_ID_UNIQUE = "events_id_key"
@@ -114,6 +114,9 @@ class Appender:
         await self._queue.put(write)
         try:
             rows = await write.done
+        except asyncpg.UntranslatableCharacterError:
+            # PostgreSQL text cannot hold U+0000; say where it is instead of failing.
+            raise Rejected(list(_nul_characters(posted, paths))) from None
         except asyncpg.UniqueViolationError as error:
             # Two identical retries raced past the id check: answer the loser from the winner's rows.
             if error.constraint_name != _EVENT_ID_UNIQUE:
@@ -210,6 +213,23 @@ def _disjoint(group: list[_Write]) -> tuple[list[_Write], list[_Write]]:
             taken |= streams
             together.append(write)
     return together, later
+
+
+def _nul_characters(posted: Sequence[NewEvent], paths: Sequence[str]) -> Iterator[FieldProblem]:
+    def walk(value: Any, path: str) -> Iterator[FieldProblem]:
+        if isinstance(value, str) and "\x00" in value:
+            yield FieldProblem(path, "contains U+0000 (NUL), which cannot be stored")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    yield FieldProblem(path, "a key contains U+0000 (NUL), which cannot be stored")
+                yield from walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, f"{path}[{index}]")
+
+    for event, path in zip(posted, paths, strict=True):
+        yield from walk(msgspec.to_builtins(event), path)
 
 
 def _event_metadata(metadata: Mapping[str, Any], event: NewEvent) -> Mapping[str, Any]:

@@ -227,3 +227,20 @@ async def test_entity_events_follow_the_rules(client: Client, write_key: str) ->
     assert "already merged" in again.json()["errors"][0]["reason"]
     assert updated.status_code == 201
     assert empty_update.status_code == 422
+
+
+async def test_trace_ids_and_request_id_are_kept_in_metadata(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    response = await client.post(
+        "/v1/events",
+        json=reported("microsoft", correlation_id="story-42", causation_id="cms-edit-7"),
+        headers={**bearer(write_key), "X-Request-Id": "req-123"},
+    )
+    logged = (await client.get(response.headers["location"])).json()
+    assert logged["metadata"] == {
+        "author": "tester",
+        "request_id": "req-123",
+        "correlation_id": "story-42",
+        "causation_id": "cms-edit-7",
+    }
+    assert "correlation_id" not in logged["data"]

@@ -201,3 +201,11 @@ async def test_bad_reads_are_problems(client: Client, url: str, status: int) -> 
 
 async def test_wrong_method_is_405(client: Client) -> None:
     await _problem(await client.delete("/v1/events"), 405)
+
+
+async def test_a_nul_character_is_422_at_its_field(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    body = reported("microsoft", headline="before\x00after")
+    problem = await _problem(await client.post("/v1/events", json=body, headers=bearer(write_key)), 422)
+    assert problem["errors"][0]["path"] == "$.headline.en"
+    assert "U+0000" in problem["errors"][0]["reason"]

@@ -24,6 +24,7 @@ from service.store import events as log
 
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
 _IMMUTABLE = "public, max-age=31536000, immutable"
+_WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422)
 
 
 def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -79,12 +80,7 @@ class EventsController(Controller):
             Appended,
             "appended",
             "Appended (200: a retry of an earlier append).",
-            400,
-            401,
-            403,
-            409,
-            413,
-            422,
+            *_WRITE_PROBLEMS,
         ),
     )
     async def append_event(
@@ -115,12 +111,7 @@ class EventsController(Controller):
             BatchAppended,
             "batch",
             "All appended (200: a retry of an earlier batch).",
-            400,
-            401,
-            403,
-            409,
-            413,
-            422,
+            *_WRITE_PROBLEMS,
         ),
     )
     async def append_batch(
@@ -180,7 +171,9 @@ class EventsController(Controller):
         self,
         state: State,
         stream: FromPath[str],
-        from_version: Annotated[int, Parameter(ge=1, description="The first version to return.")] = 1,
+        from_version: Annotated[
+            int, Parameter(ge=1, le=2**31 - 1, description="The first version to return.")
+        ] = 1,
         limit: Limit = 100,
     ) -> StreamPage:
         """One entity's stream of events, in version order."""

@@ -67,7 +67,7 @@ class LogCursor:
             transaction_id, position = (int(part) for part in raw.split("."))
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise ValueError("not a cursor from this API: pass back a `next` value unchanged") from None
-        if transaction_id < 0 or position < 0 or transaction_id >= 2**63:
+        if not (0 <= transaction_id < 2**63 and 0 <= position < 2**63):
             raise ValueError("not a cursor from this API: pass back a `next` value unchanged")
         return cls(transaction_id, position)
 
@@ -142,13 +142,7 @@ async def existing_events(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, E
     rows = await conn.fetch(_EXISTING, list(ids))
     return {
         row["id"]: ExistingEvent(
-            Appended(
-                id=row["id"],
-                stream=row["stream"],
-                version=row["version"],
-                position=row["position"],
-                recorded_at=row["recorded_at"],
-            ),
+            _appended(row),
             row["type"],
             msgspec.json.decode(row["data"]),
         )
@@ -210,16 +204,17 @@ async def write_plan(
         moved = next(change for change in changes if change.stream == getattr(error, "detail", None))
         raise await _conflict(conn, moved) from None
     # Positions are drawn in the batch's order, so position order is the batch's order.
-    return [
-        Appended(
-            id=row["id"],
-            stream=row["stream"],
-            version=row["version"],
-            position=row["position"],
-            recorded_at=row["recorded_at"],
-        )
-        for row in sorted(rows, key=lambda row: row["position"])
-    ]
+    return [_appended(row) for row in sorted(rows, key=lambda row: row["position"])]
+
+
+def _appended(row: asyncpg.Record) -> Appended:
+    return Appended(
+        id=row["id"],
+        stream=row["stream"],
+        version=row["version"],
+        position=row["position"],
+        recorded_at=row["recorded_at"],
+    )
 
 
 async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:
