@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +14,15 @@ from litestar.openapi.spec import Components, SecurityScheme, Server
 from service.appender import Appender
 from service.database import create_pool
 from service.http.auth import KeyCache
+from service.http.entities import EntitiesController
 from service.http.events import EventsController
 from service.http.health import health, readiness
 from service.http.keys import KeysController
 from service.http.problems import exception_handlers
+from service.http.projections import projections
+from service.http.timelines import TimelineController
+from service.projections import PROJECTIONS
+from service.projections.engine import Announcer, Runner, running
 from service.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -54,15 +60,36 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = await create_pool(settings.database_url, max_size=settings.pool_size)
         app.state.pool = pool
         app.state.api_keys = KeyCache(pool, settings.key_cache_seconds)
+        runners = (
+            [
+                Runner(settings.database_url, projection, poll_seconds=settings.projection_poll_seconds)
+                for projection in PROJECTIONS
+            ]
+            if settings.run_projections
+            else []
+        )
+        announcer = Announcer(pool, [runner.wake for runner in runners])
         try:
-            async with Appender.running(pool) as appender:
+            async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
                 app.state.appender = appender
                 yield
         finally:
-            await pool.close()
+            await announcer.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
 
     return Litestar(
-        route_handlers=[EventsController, KeysController, health, readiness],
+        route_handlers=[
+            EventsController,
+            KeysController,
+            EntitiesController,
+            TimelineController,
+            projections,
+            health,
+            readiness,
+        ],
         lifespan=[database],
         exception_handlers=exception_handlers(),
         openapi_config=OPENAPI,

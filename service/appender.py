@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +81,9 @@ def _needs_stream_state(posted: Sequence[NewEvent]) -> bool:
 class Appender:
     """Appends for one process: a cache of entity kinds and a few writers sharing commits."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, on_commit: Callable[[], None] | None = None) -> None:
         self.pool = pool
+        self.on_commit = on_commit
         # Entities are never deleted and their kind never changes, so once seen, a slug's kind
         # can be trusted for as long as the process lives: plain facts skip the lookup.
         self.kinds: dict[str, str] = {}
@@ -90,8 +91,10 @@ class Appender:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls, pool: asyncpg.Pool, writers: int = 4) -> AsyncIterator[Appender]:
-        appender = cls(pool)
+    async def running(
+        cls, pool: asyncpg.Pool, writers: int = 4, on_commit: Callable[[], None] | None = None
+    ) -> AsyncIterator[Appender]:
+        appender = cls(pool, on_commit)
         tasks = [asyncio.create_task(appender._write_forever()) for _ in range(writers)]
         try:
             yield appender
@@ -158,6 +161,8 @@ class Appender:
             for write in later:  # they touch a stream already in this group: next round
                 self._queue.put_nowait(write)
             await self._write_group(together)
+            if self.on_commit is not None:  # wake the projections (a failed group costs one idle look)
+                self.on_commit()
 
     async def _write_group(self, group: list[_Write]) -> None:
         if len(group) > 1:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import click
@@ -18,6 +19,9 @@ from service import migrations
 from service.appender import Appender
 from service.database import DATABASE_NAME, ensure_database, start_embedded
 from service.demo import demo_batch
+from service.projections import PROJECTIONS
+from service.projections.engine import Projection, Runner, running
+from service.projections.rebuild import rebuild
 from service.store import keys
 
 T = TypeVar("T")
@@ -159,6 +163,49 @@ def revoke(name: str) -> None:
     if not _with_connection(database_url(), lambda conn: keys.revoke(conn, name)):
         raise click.ClickException(f"no live key named '{name}'")
     click.echo(f"Revoked '{name}'.")
+
+
+@main.group()
+def projections() -> None:
+    """Read models folded from the log."""
+
+
+def _chosen(name: str | None) -> list[Projection]:
+    chosen = [projection for projection in PROJECTIONS if name in (None, projection.name)]
+    if not chosen:
+        raise click.BadParameter(f"no projection '{name}'; there is {', '.join(p.name for p in PROJECTIONS)}")
+    return chosen
+
+
+@projections.command(name="run")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks at the log.")
+def run_projections(poll: float) -> None:
+    """Keep every projection up to date (for deployments whose API runs with DATELINE_PROJECTIONS=off)."""
+    url = database_url()
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+    async def forever() -> None:
+        async with running([Runner(url, projection, poll_seconds=poll) for projection in PROJECTIONS]):
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(forever())
+
+
+@projections.command(name="rebuild")
+@click.argument("name", required=False)
+def rebuild_projections(name: str | None) -> None:
+    """Rebuild NAME (or every projection) from the log and switch over atomically."""
+    url = database_url()
+    for projection in _chosen(name):
+        with click.progressbar(length=1, label=f"Rebuilding {projection.name}", show_pos=True) as bar:
+
+            def progress(done: int, total: int, bar: Any = bar) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            applied = asyncio.run(rebuild(url, projection, progress=progress))
+        click.echo(f"{projection.name}: {applied} events applied; now serving the rebuilt tables.")
 
 
 @main.group()

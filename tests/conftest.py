@@ -108,10 +108,15 @@ async def make_key(database_url: str, name: str = "tester", scope: str = "write"
         await conn.close()
 
 
-def client_for(database_url: str) -> Client:
-    return AsyncTestClient(
-        create_app(Settings(database_url=database_url, pool_size=20, key_cache_seconds=0.0))
+def client_for(database_url: str, *, projections: bool = True) -> Client:
+    settings = Settings(
+        database_url=database_url,
+        pool_size=20,
+        key_cache_seconds=0.0,
+        run_projections=projections,
+        projection_poll_seconds=0.05,
     )
+    return AsyncTestClient(create_app(settings))
 
 
 @pytest.fixture

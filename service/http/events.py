@@ -12,7 +12,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import Body, FromPath, QueryParameter
 
 from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
 from service.domain.errors import NotFound
@@ -60,7 +60,7 @@ def _cursor(after: str | None) -> log.LogCursor:
         ) from None
 
 
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="How many events at most.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="How many events at most.")]
 
 
 class EventsController(Controller):
@@ -138,7 +138,9 @@ class EventsController(Controller):
         state: State,
         after: Annotated[
             str | None,
-            Parameter(description="The `next` cursor of the previous page; the log's start when absent."),
+            QueryParameter(
+                description="The `next` cursor of the previous page; the log's start when absent."
+            ),
         ] = None,
         limit: Limit = 100,
     ) -> EventPage:
@@ -172,7 +174,7 @@ class EventsController(Controller):
         state: State,
         stream: FromPath[str],
         from_version: Annotated[
-            int, Parameter(ge=1, le=2**31 - 1, description="The first version to return.")
+            int, QueryParameter(ge=1, le=2**31 - 1, description="The first version to return.")
         ] = 1,
         limit: Limit = 100,
     ) -> StreamPage:

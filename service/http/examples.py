@@ -225,6 +225,91 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
     "health": {"status": "ok"},
     "ready": {"status": "ready", "migration": "0001"},
     "revoked": None,
+    "timeline": {
+        "items": [
+            {
+                "id": _MAI_1_REPORT,
+                "type": "model.reported",
+                "stream": "mai-1",
+                "occurred": {
+                    "value": "2024-05",
+                    "precision": "month",
+                    "start": "2024-05-01T00:00:00Z",
+                    "end": "2024-06-01T00:00:00Z",
+                },
+                "display_date": "May 2024",
+                "headline": "Microsoft reported to be training MAI-1, up to 500 billion parameters",
+                "language": "en",
+                "status": "reported",
+                "entities": [
+                    {"slug": "mai-1", "role": "model"},
+                    {"slug": "microsoft", "role": "developer"},
+                    {"slug": "mustafa-suleyman", "role": "overseer"},
+                ],
+                "sources": [THE_INFORMATION],
+                "tags": ["large-models"],
+                "details": {"parameters": 500_000_000_000, "parameters_qualifier": "up_to"},
+                "position": 21,
+                "recorded_at": "2024-05-07T08:12:30Z",
+                "updated_at": "2024-05-07T10:02:11Z",
+                "link": f"/v1/events/{_MAI_1_REPORT}",
+                "corrections": [
+                    {
+                        "event_id": str(demo_id("correction/mai-1-name")),
+                        "date": "2024-05-07T10:02:11Z",
+                        "note": "The model is called MAI-1; an earlier version of this item used the report's "
+                        "spelling, MIA-1.",
+                        "language": "en",
+                        "changed": ["headline"],
+                    }
+                ],
+            }
+        ],
+        "next": "MTcxNDUyMTYwMC4wfDEwfDIx",
+    },
+    "entities": {
+        "entities": [
+            {"slug": "mai-1", "kind": "model", "name": "MAI-1", "aliases": ["MIA-1", "MAI 1"]},
+        ],
+        "next": None,
+    },
+    "entity": {
+        "slug": "mai-1",
+        "kind": "model",
+        "name": "MAI-1",
+        "aliases": ["MIA-1", "MAI 1"],
+        "facts": {
+            "stage": {
+                "value": "reported",
+                "status": "reported",
+                "occurred": "2024-05",
+                "event": f"/v1/events/{_MAI_1_REPORT}",
+            },
+            "developer": {
+                "value": "microsoft",
+                "status": "reported",
+                "occurred": "2024-05",
+                "event": f"/v1/events/{_MAI_1_REPORT}",
+            },
+            "parameters": {
+                "value": {"count": 500_000_000_000, "qualifier": "up_to"},
+                "status": "reported",
+                "occurred": "2024-05",
+                "event": f"/v1/events/{_MAI_1_REPORT}",
+            },
+        },
+        "timeline": "/v1/entities/mai-1/timeline",
+    },
+    "projections": [
+        {
+            "name": "newsroom",
+            "state": "running",
+            "checkpoint": 24,
+            "head": 24,
+            "lag_events": 0,
+            "lag_seconds": 0.0,
+        }
+    ],
 }
 NEW_KEY_EXAMPLES = [
     Example(summary="A key for the CMS", value={"name": "wordpress-newsroom", "scope": "write"})

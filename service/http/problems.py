@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -154,6 +155,17 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
     return problem(request, exc.status_code, kind, exc.detail, headers=headers)
 
 
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    _log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return problem(
+        request,
+        503,
+        "database-unavailable",
+        "The database did not answer in time; retry shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal-error", "Something went wrong on our side; it has been logged.")
@@ -168,6 +180,11 @@ def exception_handlers() -> ExceptionHandlersMap:
         NotFound: _not_found,
         ValidationException: _validation,
         HTTPException: _http,
+        TimeoutError: _database_unavailable,
+        OSError: _database_unavailable,
+        asyncpg.InterfaceError: _database_unavailable,
+        asyncpg.PostgresConnectionError: _database_unavailable,
+        asyncpg.CannotConnectNowError: _database_unavailable,
         Exception: _unexpected,
     }
     return handlers  # type: ignore[return-value]

@@ -1,0 +1,198 @@
+"""Timelines over HTTP: every fact about a set of entities, tags, types or words, in the order it
+happened, shown in the reader's language with its corrections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.params import FromPath, QueryParameter
+
+from schemas import TimelinePage, parse_partial_date
+from service.domain.display import entry
+from service.domain.errors import NotFound
+from service.http import reads
+from service.http.docs import documented
+from service.projections import queries
+
+_TYPES = Annotated[
+    str | None, QueryParameter(description="Comma-separated event types, e.g. model.reported,model.released.")
+]
+_STATUSES = Annotated[str | None, QueryParameter(description="Comma-separated: reported, confirmed, denied.")]
+_TAGS = Annotated[str | None, QueryParameter(description="Comma-separated tags; items with any of them.")]
+_TEXT = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=200, description="Words to search for, in English or French; accents do not matter."
+    ),
+]
+_FROM = Annotated[
+    str | None,
+    QueryParameter(name="from", description="A partial date; items whose date overlaps it or comes later."),
+]
+_TO = Annotated[
+    str | None,
+    QueryParameter(name="to", description="A partial date; items whose date overlaps it or comes earlier."),
+]
+_LIMIT = Annotated[int, QueryParameter(ge=1, le=100, description="How many items at most.")]
+_CURSOR = Annotated[str | None, QueryParameter(description="The `next` value of the previous page.")]
+_ORDER = Annotated[
+    Literal["asc", "desc"], QueryParameter(description="Oldest first (asc) or newest first (desc).")
+]
+_INCLUDE = Annotated[
+    Literal["retracted"] | None,
+    QueryParameter(description="`retracted` to show retracted items too, marked as such."),
+]
+_STATUS_VALUES = {"reported", "confirmed", "denied"}
+
+
+def _words(name: str, value: str | None, allowed: set[str] | None = None) -> list[str]:
+    found = [part.strip() for part in (value or "").split(",") if part.strip()]
+    for word in found:
+        if (allowed is not None and word not in allowed) or len(word) > 60:
+            raise reads.bad_parameter(name, f"'{word}' is not one of {', '.join(sorted(allowed or []))}")
+    return found
+
+
+def _date(name: str, value: str | None, end: bool) -> Any:
+    if value is None:
+        return None
+    try:
+        span = parse_partial_date(value)
+    except ValueError as reason:
+        raise reads.bad_parameter(name, str(reason)) from None
+    return span.end if end else span.start
+
+
+def _query(
+    entities: list[str],
+    tags: str | None,
+    types: str | None,
+    status: str | None,
+    q: str | None,
+    from_: str | None,
+    to: str | None,
+    limit: int,
+    cursor: str | None,
+    order: str,
+    include: str | None,
+) -> queries.TimelineQuery:
+    after = None
+    if cursor:
+        try:
+            after = queries.TimelineCursor.decode(cursor)
+        except ValueError as reason:
+            raise reads.bad_parameter("cursor", str(reason)) from None
+    return queries.TimelineQuery(
+        entities=entities,
+        tags=_words("tags", tags),
+        types=_words("types", types),
+        statuses=_words("status", status, _STATUS_VALUES),
+        text=q or None,
+        start=_date("from", from_, end=False),
+        end=_date("to", to, end=True),
+        include_retracted=include == "retracted",
+        descending=order == "desc",
+        after=after,
+        limit=limit,
+    )
+
+
+async def _page(
+    request: Request[Any, Any, Any], state: State, query: queries.TimelineQuery, lang: str, checkpoint: int
+) -> Response[Any]:
+    if (unchanged := reads.not_modified(request, checkpoint)) is not None:
+        return unchanged
+    items = await queries.timeline(state.pool, query)
+    following = None
+    if len(items) > query.limit:
+        items = items[: query.limit]
+        last = items[-1]
+        span = parse_partial_date(last.occurred)
+        following = queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
+    return reads.cacheable(
+        TimelinePage(items=[entry(item, lang) for item in items], next=following), checkpoint
+    )
+
+
+class TimelineController(Controller):
+    tags = ["timelines"]
+
+    @get(
+        "/v1/timeline",
+        operation_id="readTimeline",
+        responses=documented(200, TimelinePage, "timeline", "A page of the timeline.", 400, 503),
+    )
+    async def timeline(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        entities: Annotated[
+            str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
+        ] = None,
+        tags: _TAGS = None,
+        types: _TYPES = None,
+        status: _STATUSES = None,
+        q: _TEXT = None,
+        from_: _FROM = None,
+        to: _TO = None,
+        lang: reads.Language = "en",
+        limit: _LIMIT = 20,
+        cursor: _CURSOR = None,
+        order: _ORDER = "asc",
+        include: _INCLUDE = None,
+        min_position: reads.MinPosition = None,
+    ) -> Response[Any]:
+        """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
+        checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
+        query = _query(
+            reads.slugs("entities", entities),
+            tags,
+            types,
+            status,
+            q,
+            from_,
+            to,
+            limit,
+            cursor,
+            order,
+            include,
+        )
+        return await _page(request, state, query, lang, checkpoint)
+
+    @get(
+        "/v1/entities/{slug:str}/timeline",
+        operation_id="readEntityTimeline",
+        responses=documented(
+            200, TimelinePage, "timeline", "A page of the entity's timeline.", 400, 404, 503
+        ),
+    )
+    async def entity_timeline(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        slug: FromPath[str],
+        tags: _TAGS = None,
+        types: _TYPES = None,
+        status: _STATUSES = None,
+        q: _TEXT = None,
+        from_: _FROM = None,
+        to: _TO = None,
+        lang: reads.Language = "en",
+        limit: _LIMIT = 20,
+        cursor: _CURSOR = None,
+        order: _ORDER = "asc",
+        include: _INCLUDE = None,
+        min_position: reads.MinPosition = None,
+    ) -> Response[Any]:
+        """One entity's timeline, including the history of entities merged into it; aliases work too."""
+        checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
+        resolved = await queries.resolve_entity(state.pool, slug)
+        if resolved is None:
+            raise NotFound(f"No entity '{slug}'.")
+        profile, merged = resolved
+        query = _query(
+            [profile.slug, *merged], tags, types, status, q, from_, to, limit, cursor, order, include
+        )
+        return await _page(request, state, query, lang, checkpoint)

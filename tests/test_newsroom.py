@@ -1,0 +1,198 @@
+"""The seed story through the read API: entity states, timelines, corrections, retractions, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.demo import demo_id
+from tests.conftest import Client
+from tests.factories import bearer, registered, reported
+
+MAI_1_REPORT = str(demo_id("fact/mai-1-reported"))
+SERVERS_REPORT = str(demo_id("fact/mai-1-servers"))
+
+
+async def _latest_position(client: Client) -> int:
+    page = (await client.get("/v1/events", params={"limit": 1000})).json()
+    return int(max(event["position"] for event in page["events"]))
+
+
+async def _get(client: Client, url: str, **params: Any) -> Any:
+    """A read that waits for the projection to include everything appended so far."""
+    response = await client.get(url, params={"min_position": await _latest_position(client), **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_suleyman_is_ceo_of_microsoft_ai_and_was_ceo_of_inflection(demo_client: Client) -> None:
+    suleyman = await _get(demo_client, "/v1/entities/mustafa-suleyman")
+    roles = {(role["organization"], role["title"]): role for role in suleyman["facts"]["roles"]}
+
+    current = roles[("microsoft-ai", "CEO")]
+    assert current["since"] == "2024-03"
+    assert "until" not in current
+    assert current["status"] == "confirmed"
+    former = roles[("inflection-ai", "CEO")]
+    assert (former["since"], former["until"]) == ("2022", "2024-03")
+    assert {ref["value"][0] for ref in suleyman["facts"]["founded"]} == {"deepmind", "inflection-ai"}
+
+
+async def test_mai_1_is_reported_by_microsoft_up_to_500_billion(demo_client: Client) -> None:
+    mai = await _get(demo_client, "/v1/entities/mai-1")
+    facts = mai["facts"]
+    assert facts["stage"]["value"] == "reported"
+    assert facts["stage"]["status"] == "reported"
+    assert facts["developer"]["value"] == "microsoft"
+    assert facts["parameters"]["value"] == {"count": 500_000_000_000, "qualifier": "up_to"}
+    assert facts["overseen_by"]["value"] == ["mustafa-suleyman"]
+    assert facts["developer"]["event"] == f"/v1/events/{MAI_1_REPORT}"
+
+
+async def test_searching_mia_1_finds_mai_1(demo_client: Client) -> None:
+    found = await _get(demo_client, "/v1/entities", q="MIA-1")
+    assert found["entities"][0]["slug"] == "mai-1"
+    by_alias = await _get(demo_client, "/v1/entities/MIA-1")
+    assert by_alias["slug"] == "mai-1"
+    timeline = await _get(demo_client, "/v1/timeline", q="MIA-1")
+    assert MAI_1_REPORT in [item["id"] for item in timeline["items"]]
+
+
+async def test_search_ignores_accents_and_stems_french(demo_client: Client) -> None:
+    # "paramètres" in the French headline; the reader types it without the accent, singular.
+    timeline = await _get(demo_client, "/v1/timeline", q="parametre", lang="fr")
+    assert MAI_1_REPORT in [item["id"] for item in timeline["items"]]
+    english = await _get(demo_client, "/v1/timeline", q="releases")
+    assert {item["type"] for item in english["items"]} == {"model.released"}
+
+
+async def test_the_corrected_headline_shows_with_its_note(demo_client: Client) -> None:
+    timeline = await _get(demo_client, "/v1/entities/mai-1/timeline", lang="fr")
+    [item] = [item for item in timeline["items"] if item["id"] == MAI_1_REPORT]
+    assert "MAI-1" in item["headline"]
+    assert item["language"] == "fr"
+    assert item["display_date"] == "mai 2024"
+    [correction] = item["corrections"]
+    assert correction["changed"] == ["headline"]
+    assert "MIA-1" in correction["note"]
+    assert correction["language"] == "fr"
+
+
+async def test_timeline_is_in_the_order_things_happened(demo_client: Client) -> None:
+    timeline = await _get(demo_client, "/v1/entities/mustafa-suleyman/timeline", limit=100)
+    dates = [item["occurred"]["value"] for item in timeline["items"]]
+    assert dates == sorted(dates, key=lambda d: (d[:4], len(d), d))
+    assert dates[0] == "2010"
+    assert timeline["items"][0]["display_date"] == "2010"
+    newest_first = await _get(demo_client, "/v1/entities/mustafa-suleyman/timeline", order="desc", limit=100)
+    assert [item["id"] for item in newest_first["items"]] == [item["id"] for item in timeline["items"]][::-1]
+
+
+async def test_pages_follow_each_other_without_gaps(demo_client: Client) -> None:
+    everything = await _get(demo_client, "/v1/timeline", limit=100)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await _get(demo_client, "/v1/timeline", limit=3, **({"cursor": cursor} if cursor else {}))
+        seen.extend(item["id"] for item in page["items"])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == [item["id"] for item in everything["items"]]
+
+
+async def test_filters_narrow_the_timeline(demo_client: Client) -> None:
+    small = await _get(demo_client, "/v1/timeline", tags="small-models")
+    assert {item["id"] for item in small["items"]} == {
+        str(demo_id("fact/gemma-released")),
+        str(demo_id("fact/phi-3-mini-released")),
+    }
+    reported_only = await _get(demo_client, "/v1/timeline", status="reported")
+    assert {item["status"] for item in reported_only["items"]} == {"reported"}
+    in_2024 = await _get(demo_client, "/v1/timeline", **{"from": "2024-03", "to": "2024-04"})
+    assert {item["occurred"]["value"] for item in in_2024["items"]} == {"2024-03", "2024-04"}
+    models = await _get(demo_client, "/v1/timeline", types="model.released,model.reported")
+    assert {item["type"] for item in models["items"]} == {"model.released", "model.reported"}
+
+
+async def test_a_retraction_leaves_the_timeline_but_not_the_record(
+    demo_client: Client, demo_key: str
+) -> None:
+    retraction = {
+        "type": "event.retracted",
+        "event_id": SERVERS_REPORT,
+        "reason": {"en": "The source withdrew it."},
+    }
+    assert (
+        await demo_client.post("/v1/events", json=retraction, headers=bearer(demo_key))
+    ).status_code == 201
+
+    default = await _get(demo_client, "/v1/entities/microsoft/timeline", limit=100)
+    assert SERVERS_REPORT not in [item["id"] for item in default["items"]]
+    everything = await _get(demo_client, "/v1/entities/microsoft/timeline", include="retracted", limit=100)
+    [item] = [item for item in everything["items"] if item["id"] == SERVERS_REPORT]
+    assert item["retracted"]["reason"] == "The source withdrew it."
+    assert item["retracted"]["date"]
+
+
+async def test_confirmation_and_denial_change_the_status(demo_client: Client, demo_key: str) -> None:
+    confirm = {"type": "event.confirmed", "event_id": MAI_1_REPORT, "note": {"en": "Confirmed at Build."}}
+    assert (await demo_client.post("/v1/events", json=confirm, headers=bearer(demo_key))).status_code == 201
+    mai = await _get(demo_client, "/v1/entities/mai-1")
+    assert mai["facts"]["developer"]["status"] == "confirmed"
+
+
+async def test_a_merged_entity_resolves_to_the_survivor_with_its_history(
+    demo_client: Client, demo_key: str
+) -> None:
+    merge = {"type": "entity.merged", "slug": "deepmind", "into": "google-deepmind"}
+    assert (await demo_client.post("/v1/events", json=merge, headers=bearer(demo_key))).status_code == 201
+
+    survivor = await _get(demo_client, "/v1/entities/deepmind")
+    assert survivor["slug"] == "google-deepmind"
+    assert survivor["merged_from"] == ["deepmind"]
+    timeline = await _get(demo_client, "/v1/entities/google-deepmind/timeline")
+    assert str(demo_id("fact/deepmind-founded")) in [item["id"] for item in timeline["items"]]
+
+
+async def test_reads_send_an_etag_and_honour_if_none_match(demo_client: Client) -> None:
+    first = await demo_client.get("/v1/timeline")
+    assert first.headers["cache-control"].startswith("public")
+    again = await demo_client.get("/v1/timeline", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+async def test_read_your_writes(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    appended = (await client.post("/v1/events", json=reported("microsoft"), headers=bearer(write_key))).json()
+    timeline = await client.get(
+        "/v1/entities/microsoft/timeline", params={"min_position": appended["position"]}
+    )
+    assert [item["id"] for item in timeline.json()["items"]] == [appended["id"]]
+    never = await client.get("/v1/timeline", params={"min_position": appended["position"] + 1000})
+    assert never.status_code == 503
+    assert never.headers["retry-after"] == "1"
+
+
+async def test_projection_status_reports_progress(demo_client: Client) -> None:
+    await _get(demo_client, "/v1/timeline")
+    [status] = (await demo_client.get("/v1/projections")).json()
+    assert status["name"] == "newsroom"
+    assert status["state"] == "running"
+    assert status["checkpoint"] == status["head"]
+    assert status["lag_events"] == 0
+
+
+async def test_unknown_entities_and_bad_parameters(demo_client: Client) -> None:
+    assert (await demo_client.get("/v1/entities/nobody")).status_code == 404
+    assert (await demo_client.get("/v1/entities/nobody/timeline")).status_code == 404
+    for params in (
+        {"from": "2024-13"},
+        {"status": "rumoured"},
+        {"cursor": "???"},
+        {"lang": "!!"},
+        {"limit": 0},
+    ):
+        response = await demo_client.get("/v1/timeline", params=params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
