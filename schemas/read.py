@@ -35,7 +35,7 @@ class RetractionShown(Struct, kw_only=True):
     language: str
 
 
-class TimelineEntry(Struct, kw_only=True, omit_defaults=True):
+class TimelineEntry(Struct, kw_only=True):
     """One fact as a reader sees it now, in the requested language where it exists."""
 
     id: UUID

@@ -55,7 +55,16 @@ def test_stairway_up_down_up(blank_url: str) -> None:
 
 def test_head_has_the_tables_the_code_uses(blank_url: str) -> None:
     migrations.upgrade(blank_url)
-    assert {"events", "streams", "api_keys"} <= _tables(blank_url)
+    assert _tables(blank_url) == {
+        "alembic_version",
+        "events",
+        "streams",
+        "api_keys",
+        "projection_checkpoints",
+        "timeline_items",
+        "entity_items",
+        "entity_states",
+    }
     columns = asyncio.run(
         _run(
             blank_url,

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
 from schemas import EntityPage, EntitySummary, EntityView
+from service import history
 from service.domain.entities import Profile, facts_about
 from service.domain.errors import NotFound
 from service.http import reads
@@ -95,6 +96,7 @@ class EntitiesController(Controller):
         state: State,
         slug: FromPath[str],
         min_position: reads.MinPosition = None,
+        as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """An entity with the facts known about it; merged slugs and aliases resolve to it."""
         checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
@@ -104,7 +106,14 @@ class EntitiesController(Controller):
         if resolved is None:
             raise NotFound(f"No entity '{slug}'.")
         profile, merged = resolved
-        items = await queries.items_involving(state.pool, [profile.slug, *merged])
+        if (at := reads.instant(as_of)) is not None:
+            earlier = await history.profile_as_of(state.pool, profile.slug, at)
+            if earlier is None:
+                raise NotFound(f"No entity '{slug}' was registered by {at.isoformat()}.")
+            profile, merged = earlier, await history.merged_as_of(state.pool, profile.slug, at)
+            items = await history.items_as_of(state.pool, at, [profile.slug, *merged])
+        else:
+            items = await queries.items_involving(state.pool, [profile.slug, *merged])
         view = EntityView(
             slug=profile.slug,
             kind=profile.kind,

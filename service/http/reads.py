@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -33,6 +34,20 @@ MinPosition = Annotated[
         description="Answer only once the projection includes the event at this position (read your writes).",
     ),
 ]
+
+
+AsOf = Annotated[
+    datetime | None,
+    QueryParameter(
+        description="An RFC 3339 instant: answer from only what had been recorded by then (corrections too)."
+    ),
+]
+
+
+def instant(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise bad_parameter("as_of", "needs a time zone: add Z or an offset such as +02:00")
+    return value
 
 
 def bad_parameter(name: str, reason: str) -> ValidationException:

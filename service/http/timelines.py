@@ -3,6 +3,7 @@ happened, shown in the reader's language with its corrections."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
@@ -10,6 +11,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
 from schemas import TimelinePage, parse_partial_date
+from service import history
 from service.domain.display import entry
 from service.domain.errors import NotFound
 from service.http import reads
@@ -100,11 +102,19 @@ def _query(
 
 
 async def _page(
-    request: Request[Any, Any, Any], state: State, query: queries.TimelineQuery, lang: str, checkpoint: int
+    request: Request[Any, Any, Any],
+    state: State,
+    query: queries.TimelineQuery,
+    lang: str,
+    checkpoint: int,
+    as_of: datetime | None,
 ) -> Response[Any]:
     if (unchanged := reads.not_modified(request, checkpoint)) is not None:
         return unchanged
-    items = await queries.timeline(state.pool, query)
+    if as_of is None:
+        items = await queries.timeline(state.pool, query)
+    else:
+        items = history.page(await history.items_as_of(state.pool, as_of, query.entities or None), query)
     following = None
     if len(items) > query.limit:
         items = items[: query.limit]
@@ -143,6 +153,7 @@ class TimelineController(Controller):
         order: _ORDER = "asc",
         include: _INCLUDE = None,
         min_position: reads.MinPosition = None,
+        as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
         checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
@@ -159,7 +170,7 @@ class TimelineController(Controller):
             order,
             include,
         )
-        return await _page(request, state, query, lang, checkpoint)
+        return await _page(request, state, query, lang, checkpoint, reads.instant(as_of))
 
     @get(
         "/v1/entities/{slug:str}/timeline",
@@ -185,6 +196,7 @@ class TimelineController(Controller):
         order: _ORDER = "asc",
         include: _INCLUDE = None,
         min_position: reads.MinPosition = None,
+        as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
         checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
@@ -195,4 +207,4 @@ class TimelineController(Controller):
         query = _query(
             [profile.slug, *merged], tags, types, status, q, from_, to, limit, cursor, order, include
         )
-        return await _page(request, state, query, lang, checkpoint)
+        return await _page(request, state, query, lang, checkpoint, reads.instant(as_of))
