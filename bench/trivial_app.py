@@ -54,7 +54,10 @@ app = Litestar(route_handlers=[trivial])
 def serve(port: int, workers: int = 2) -> Iterator[str]:
     """This app under uvicorn with ``workers`` processes, as ``bench.harness.service`` runs the real one;
     its base URL."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     process = subprocess.Popen(
         [
             sys.executable,

@@ -39,7 +39,8 @@ UPGRADE = [
         recorded_at timestamptz not null,
         tags text[] not null,
         search tsvector not null,
-        item jsonb not null
+        -- json, not jsonb: it is only ever handed back whole, so it is kept as written.
+        item json not null
     )
     """,
     "create index timeline_items_in_order on timeline_items (occurred_start, precision, position)",

@@ -55,6 +55,8 @@ def evolve_profile(
 
 def search_key(text: str) -> str:
     """Lowercase, accents removed: how names, aliases and queries are compared."""
+    if text.isascii():  # most text: nothing to take apart
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 

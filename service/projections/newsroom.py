@@ -7,7 +7,7 @@ are read once, folded in memory with the pure rules of ``service.domain``, and w
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -27,23 +27,33 @@ _STEMMERS = {"en": "english", "fr": "french"}
 
 _LOAD_ITEMS = "select event_id, item::text from timeline_items where event_id = any($1::uuid[])"
 _LOAD_PROFILES = "select slug, state::text from entity_states where slug = any($1::text[])"
-_SAVE_ITEM = """
+# Rows are written a batch at a time, as arrays: one statement instead of one per row. Tags
+# travel joined by the unit separator (U+001F), which the tag pattern never lets in.
+_SAVE_ITEMS = """
 insert into timeline_items
     (event_id, position, occurred_start, occurred_end, precision, type, status, retracted, recorded_at, tags,
      search, item)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-        setweight(to_tsvector('english', $11), 'A') || setweight(to_tsvector('french', $12), 'A')
-            || to_tsvector('simple', $13),
-        $14::jsonb)
+select n.event_id, n.position, n.occurred_start, n.occurred_end, n.precision, n.type, n.status, n.retracted,
+       n.recorded_at, string_to_array(n.tags, E'\\x1f'),
+       setweight(to_tsvector('english', n.english), 'A') || setweight(to_tsvector('french', n.french), 'A')
+           || to_tsvector('simple', n.simple),
+       n.item::json
+from unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::smallint[], $6::text[],
+            $7::text[], $8::bool[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[],
+            $14::text[])
+     as n (event_id, position, occurred_start, occurred_end, precision, type, status, retracted, recorded_at,
+           tags, english, french, simple, item)
 on conflict (event_id) do update set
     occurred_start = excluded.occurred_start, occurred_end = excluded.occurred_end,
     precision = excluded.precision, status = excluded.status,
     retracted = excluded.retracted, tags = excluded.tags, search = excluded.search, item = excluded.item
 """
-_RETIRE_INVOLVEMENT = "update entity_items set current = false where event_id = $1"
+_RETIRE_INVOLVEMENT = "update entity_items set current = false where event_id = any($1::uuid[])"
 _SAVE_INVOLVEMENT = """
 insert into entity_items (slug, event_id, occurred_start, precision, position, role, current)
-values ($1, $2, $3, $4, $5, $6, true)
+select n.slug, n.event_id, n.occurred_start, n.precision, n.position, n.role, true
+from unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::smallint[], $5::bigint[], $6::text[])
+     as n (slug, event_id, occurred_start, precision, position, role)
 on conflict (slug, event_id, role) do update set
     occurred_start = excluded.occurred_start, precision = excluded.precision, current = true
 """
@@ -73,7 +83,9 @@ class Batch:
         self.conn = conn
         self.items: dict[UUID, Item] = {}
         self.profiles: dict[str, Profile] = {}
-        self.changed_items: dict[UUID, bool] = {}  # item id -> whether its involvement changed
+        # item id -> how its involvement rows change: "new" ones are inserted, "moved" ones (a
+        # correction changed its entities or date) are retired and written again.
+        self.changed_items: dict[UUID, Literal["new", "moved", "same"]] = {}
         self.changed_profiles: dict[str, int] = {}
 
     async def load(self, events: Sequence[LoggedFact]) -> None:
@@ -95,7 +107,7 @@ class Batch:
         match event:
             case Fact():
                 self.items[logged.id] = start(logged)
-                self.changed_items[logged.id] = True
+                self.changed_items[logged.id] = "new"
             case FollowUp():
                 before = self.items.get(event.event_id)
                 if before is None:
@@ -103,16 +115,17 @@ class Batch:
                 after = evolve(before, logged)
                 self.items[event.event_id] = after
                 moved = after.entities != before.entities or after.occurred != before.occurred
-                self.changed_items[event.event_id] = self.changed_items.get(event.event_id, False) or moved
+                earlier = self.changed_items.get(event.event_id, "same")
+                self.changed_items[event.event_id] = "moved" if moved and earlier != "new" else earlier
             case EntityRegistered() | EntityUpdated() | EntityMerged():
                 self.profiles[event.slug] = evolve_profile(self.profiles.get(event.slug), event)
                 self.changed_profiles[event.slug] = logged.position
 
     async def save(self) -> None:
-        item_rows: list[tuple[Any, ...]] = []
-        involvement_rows: list[tuple[Any, ...]] = []
-        retired: list[tuple[UUID]] = []
-        for event_id, involvement_changed in self.changed_items.items():
+        items: list[list[Any]] = [[] for _ in range(14)]
+        involvement: list[list[Any]] = [[] for _ in range(6)]
+        retired: list[UUID] = []
+        for event_id, change in self.changed_items.items():
             item = self.items[event_id]
             span = parse_partial_date(item.occurred)
             # In the item's own order: a set's order changes from process to process, and the
@@ -122,30 +135,31 @@ class Batch:
                 name for slug in slugs if (p := self.profiles.get(slug)) for name in (p.name, *p.aliases)
             ]
             english, french, simple = _texts(item, names)
-            item_rows.append(
-                (
-                    item.id,
-                    item.position,
-                    span.start,
-                    span.end,
-                    int(span.precision),
-                    item.type,
-                    item.status,
-                    item.retracted is not None,
-                    item.recorded_at,
-                    item.tags,
-                    english,
-                    french,
-                    simple,
-                    _encode(item).decode(),
-                )
+            row = (
+                item.id,
+                item.position,
+                span.start,
+                span.end,
+                int(span.precision),
+                item.type,
+                item.status,
+                item.retracted is not None,
+                item.recorded_at,
+                "\x1f".join(item.tags),
+                english,
+                french,
+                simple,
+                _encode(item).decode(),
             )
-            if involvement_changed:
-                retired.append((item.id,))
-                involvement_rows.extend(
-                    (ref.slug, item.id, span.start, int(span.precision), item.position, ref.role)
-                    for ref in item.entities
-                )
+            for column, value in zip(items, row, strict=True):
+                column.append(value)
+            if change == "moved":
+                retired.append(item.id)
+            if change != "same":
+                for ref in item.entities:
+                    values = (ref.slug, item.id, span.start, int(span.precision), item.position, ref.role)
+                    for column, value in zip(involvement, values, strict=True):
+                        column.append(value)
         profile_rows = [
             (
                 slug,
@@ -162,12 +176,12 @@ class Batch:
         ]
         if profile_rows:
             await self.conn.executemany(_SAVE_PROFILE, profile_rows)
-        if item_rows:
-            await self.conn.executemany(_SAVE_ITEM, item_rows)
+        if items[0]:
+            await self.conn.execute(_SAVE_ITEMS, *items)
         if retired:
-            await self.conn.executemany(_RETIRE_INVOLVEMENT, retired)
-        if involvement_rows:
-            await self.conn.executemany(_SAVE_INVOLVEMENT, involvement_rows)
+            await self.conn.execute(_RETIRE_INVOLVEMENT, retired)
+        if involvement[0]:
+            await self.conn.execute(_SAVE_INVOLVEMENT, *involvement)
 
 
 async def apply(conn: asyncpg.Connection, events: Sequence[LoggedFact]) -> None:

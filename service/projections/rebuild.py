@@ -23,13 +23,29 @@ def schema_for(name: str) -> str:
     return f"rebuild_{name}"
 
 
-async def _prepare(conn: asyncpg.Connection, projection: Projection, schema: str) -> None:
+_SECONDARY_INDEXES = """
+select i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as definition
+from pg_index i where i.indrelid = $1::regclass and not i.indisunique
+"""
+
+
+async def _prepare(conn: asyncpg.Connection, projection: Projection, schema: str) -> list[str]:
+    """Fresh, empty tables; the secondary indexes to build once they are full."""
     await conn.execute(f"drop schema if exists {schema} cascade")
     await conn.execute(f"create schema {schema}")
+    later: list[str] = []
     for table in (*TABLES[projection.name], "projection_checkpoints"):
         await conn.execute(f"create table {schema}.{table} (like public.{table} including all)")
+        # Filling an index row by row costs several times building it at the end, so the copies
+        # keep only their unique indexes (upserts need them) until the tables are full; the
+        # others are made again from the live tables' own definitions, names included.
+        for shadow in await conn.fetch(_SECONDARY_INDEXES, f"{schema}.{table}"):
+            await conn.execute(f"drop index {shadow['name']}")
+        for live in await conn.fetch(_SECONDARY_INDEXES, f"public.{table}"):
+            later.append(live["definition"].replace(f" ON public.{table} ", f" ON {schema}.{table} "))
     await conn.execute(f"insert into {schema}.projection_checkpoints (name) values ($1)", projection.name)
     await conn.execute(f"set search_path = {schema}, public")
+    return later
 
 
 async def rebuild(
@@ -42,13 +58,15 @@ async def rebuild(
     schema = schema_for(projection.name)
     conn = await asyncpg.connect(database_url)
     try:
-        await _prepare(conn, projection, schema)
+        indexes = await _prepare(conn, projection, schema)
         total = await conn.fetchval("select count(*) from events")
         done = 0
         while applied := await step(conn, projection, batch, live=False):
             done += applied
             if progress is not None:
                 progress(done, total)
+        for definition in indexes:
+            await conn.execute(definition)
         async with conn.transaction():
             await conn.execute(
                 "select pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK.format(projection.name)
