@@ -20,6 +20,7 @@ from service.http.health import health, readiness
 from service.http.keys import KeysController
 from service.http.problems import exception_handlers
 from service.http.projections import projections
+from service.http.reads import ReadCache
 from service.http.timelines import TimelineController
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = await create_pool(settings.database_url, max_size=settings.pool_size)
         app.state.pool = pool
         app.state.api_keys = KeyCache(pool, settings.key_cache_seconds)
+        app.state.reads = ReadCache(pool)
         runners = (
             [
                 Runner(settings.database_url, projection, poll_seconds=settings.projection_poll_seconds)

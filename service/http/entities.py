@@ -74,16 +74,20 @@ class EntitiesController(Controller):
         min_position: reads.MinPosition = None,
     ) -> Response[Any]:
         """Entities by slug, or the best matches for `q` first (`MIA-1` finds MAI-1 by its alias)."""
-        checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
-        if (unchanged := reads.not_modified(request, checkpoint)) is not None:
-            return unchanged
+        checkpoint = await reads.cache(state).checkpoint(min_position)
         after, offset = _cursor(cursor)
-        found = await queries.entities(state.pool, kind, q, after, offset, limit + 1)
-        following = None
-        if len(found) > limit:
-            found = found[:limit]
-            following = _encode_cursor("o", str(offset + limit)) if q else _encode_cursor("s", found[-1].slug)
-        return reads.cacheable(EntityPage(entities=[_summary(p) for p in found], next=following), checkpoint)
+
+        async def build() -> EntityPage:
+            found = await queries.entities(state.pool, kind, q, after, offset, limit + 1)
+            following = None
+            if len(found) > limit:
+                found = found[:limit]
+                following = (
+                    _encode_cursor("o", str(offset + limit)) if q else _encode_cursor("s", found[-1].slug)
+                )
+            return EntityPage(entities=[_summary(p) for p in found], next=following)
+
+        return await reads.cache(state).respond(request, checkpoint, build)
 
     @get(
         "/{slug:str}",
@@ -99,9 +103,7 @@ class EntitiesController(Controller):
         as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """An entity with the facts known about it; merged slugs and aliases resolve to it."""
-        checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
-        if (unchanged := reads.not_modified(request, checkpoint)) is not None:
-            return unchanged
+        checkpoint = await reads.cache(state).checkpoint(min_position)
         resolved = await queries.resolve_entity(state.pool, slug)
         if resolved is None:
             raise NotFound(f"No entity '{slug}'.")
@@ -114,17 +116,20 @@ class EntitiesController(Controller):
             items = await history.items_as_of(state.pool, at, [profile.slug, *merged])
         else:
             items = await queries.items_involving(state.pool, [profile.slug, *merged])
-        view = EntityView(
-            slug=profile.slug,
-            kind=profile.kind,
-            name=profile.name,
-            aliases=profile.aliases,
-            description=profile.description,
-            wikidata_id=profile.wikidata_id,
-            merged_from=merged,
-            facts=facts_about({profile.slug, *merged}, profile.kind, items),
-            timeline=f"/v1/entities/{profile.slug}/timeline",
-        )
-        response = reads.cacheable(view, checkpoint)
-        response.headers["Content-Location"] = f"/v1/entities/{profile.slug}"
-        return response
+        found, merged_from = profile, merged
+
+        async def build() -> EntityView:
+            return EntityView(
+                slug=found.slug,
+                kind=found.kind,
+                name=found.name,
+                aliases=found.aliases,
+                description=found.description,
+                wikidata_id=found.wikidata_id,
+                merged_from=merged_from,
+                facts=facts_about({found.slug, *merged_from}, found.kind, items),
+                timeline=f"/v1/entities/{found.slug}/timeline",
+            )
+
+        location = {"Content-Location": f"/v1/entities/{profile.slug}"}
+        return await reads.cache(state).respond(request, checkpoint, build, location)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 from litestar import Request, Response
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import QueryParameter
 
@@ -19,6 +24,7 @@ READ_YOUR_WRITES_SECONDS = 3.0
 # Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 _SLUG = re.compile(SLUG_PATTERN)
+_encode = msgspec.json.Encoder().encode
 
 Language = Annotated[
     str,
@@ -71,29 +77,69 @@ class NotCaughtUp(HTTPException):
     status_code = 503
 
 
-async def fresh_checkpoint(pool: asyncpg.Pool, min_position: int | None) -> int:
-    """The newsroom's checkpoint, after waiting (bounded) for ``min_position`` if asked."""
-    if min_position is not None and not await queries.wait_until_includes(
-        pool, NEWSROOM, min_position, READ_YOUR_WRITES_SECONDS
-    ):
-        raise NotCaughtUp(
-            detail=f"The timeline does not include position {min_position} yet; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
-    return await queries.checkpoint_position(pool, NEWSROOM)
+class ReadCache:
+    """Per process: the newsroom's checkpoint, re-read at most every ``ttl`` seconds, and encoded
+    responses by URL and checkpoint.
+
+    A read's answer is a function of its URL and the projection's checkpoint, so a repeated read
+    costs one dictionary lookup until the projection moves. The checkpoint itself may be up to
+    ``ttl`` old, which public reads can afford (a CDN holds them for seconds); a read that needs
+    its own write says so with ``min_position`` and gets a fresh one.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, ttl: float = 0.1, size: int = 2048) -> None:
+        self.pool = pool
+        self.ttl = ttl
+        self.size = size
+        self._checkpoint = (-1.0, 0)
+        self._bodies: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+
+    async def checkpoint(self, min_position: int | None) -> int:
+        """The newsroom's checkpoint, after waiting (bounded) for ``min_position`` if asked."""
+        if min_position is not None:
+            if not await queries.wait_until_includes(
+                self.pool, NEWSROOM, min_position, READ_YOUR_WRITES_SECONDS
+            ):
+                raise NotCaughtUp(
+                    detail=f"The timeline does not include position {min_position} yet; retry shortly.",
+                    headers={"Retry-After": "1"},
+                )
+        elif time.monotonic() - self._checkpoint[0] < self.ttl:
+            return self._checkpoint[1]
+        position = await queries.checkpoint_position(self.pool, NEWSROOM)
+        self._checkpoint = (time.monotonic(), position)
+        return position
+
+    async def respond(
+        self,
+        request: Request[Any, Any, Any],
+        checkpoint: int,
+        build: Callable[[], Awaitable[Any]],
+        headers: dict[str, str] | None = None,
+    ) -> Response[Any]:
+        """304 if the client has it; else the body, built once per URL and checkpoint."""
+        tag = etag(checkpoint)
+        common = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+        if tag in {part.strip() for part in request.headers.get("if-none-match", "").split(",")}:
+            return Response(None, status_code=304, headers=common)
+        key = str(request.url)
+        cached = self._bodies.get(key)
+        if cached is not None and cached[0] == checkpoint:
+            self._bodies.move_to_end(key)
+            body = cached[1]
+        else:
+            body = _encode(await build())
+            self._bodies[key] = (checkpoint, body)
+            if len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
+        return Response(body, media_type="application/json", headers=common)
+
+
+def cache(state: State) -> ReadCache:
+    found: ReadCache = state.reads
+    return found
 
 
 def etag(checkpoint: int) -> str:
     # Everything a newsroom read returns is a function of the URL and the checkpoint.
     return f'W/"{NEWSROOM}-{checkpoint}"'
-
-
-def not_modified(request: Request[Any, Any, Any], checkpoint: int) -> Response[None] | None:
-    tag = etag(checkpoint)
-    if tag in {part.strip() for part in request.headers.get("if-none-match", "").split(",")}:
-        return Response(None, status_code=304, headers={"ETag": tag, "Cache-Control": CACHE_CONTROL})
-    return None
-
-
-def cacheable(body: Any, checkpoint: int) -> Response[Any]:
-    return Response(body, headers={"ETag": etag(checkpoint), "Cache-Control": CACHE_CONTROL})

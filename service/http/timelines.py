@@ -109,21 +109,20 @@ async def _page(
     checkpoint: int,
     as_of: datetime | None,
 ) -> Response[Any]:
-    if (unchanged := reads.not_modified(request, checkpoint)) is not None:
-        return unchanged
-    if as_of is None:
-        items = await queries.timeline(state.pool, query)
-    else:
-        items = history.page(await history.items_as_of(state.pool, as_of, query.entities or None), query)
-    following = None
-    if len(items) > query.limit:
-        items = items[: query.limit]
-        last = items[-1]
-        span = parse_partial_date(last.occurred)
-        following = queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
-    return reads.cacheable(
-        TimelinePage(items=[entry(item, lang) for item in items], next=following), checkpoint
-    )
+    async def build() -> TimelinePage:
+        if as_of is None:
+            items = await queries.timeline(state.pool, query)
+        else:
+            items = history.page(await history.items_as_of(state.pool, as_of, query.entities or None), query)
+        following = None
+        if len(items) > query.limit:
+            items = items[: query.limit]
+            last = items[-1]
+            span = parse_partial_date(last.occurred)
+            following = queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
+        return TimelinePage(items=[entry(item, lang) for item in items], next=following)
+
+    return await reads.cache(state).respond(request, checkpoint, build)
 
 
 class TimelineController(Controller):
@@ -156,7 +155,7 @@ class TimelineController(Controller):
         as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
-        checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
+        checkpoint = await reads.cache(state).checkpoint(min_position)
         query = _query(
             reads.slugs("entities", entities),
             tags,
@@ -199,7 +198,7 @@ class TimelineController(Controller):
         as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
-        checkpoint = await reads.fresh_checkpoint(state.pool, min_position)
+        checkpoint = await reads.cache(state).checkpoint(min_position)
         resolved = await queries.resolve_entity(state.pool, slug)
         if resolved is None:
             raise NotFound(f"No entity '{slug}'.")
