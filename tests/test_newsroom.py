@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from service.demo import demo_id
@@ -196,3 +201,41 @@ async def test_unknown_entities_and_bad_parameters(demo_client: Client) -> None:
         response = await demo_client.get("/v1/timeline", params=params)
         assert response.status_code == 400, (params, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_pages_stay_stable_while_new_events_arrive(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    dates = ["2020", "2021", "2022", "2023"]
+    for date in dates:
+        await client.post("/v1/events", json=reported("microsoft", occurred=date), headers=bearer(write_key))
+    first = await _get(client, "/v1/timeline", limit=2)
+    # Something that happened earlier, and something later, are appended between two pages.
+    for date in ("2019", "2025"):
+        await client.post("/v1/events", json=reported("microsoft", occurred=date), headers=bearer(write_key))
+    second = await _get(client, "/v1/timeline", limit=10, cursor=first["next"])
+
+    shown = [item["occurred"]["value"] for item in first["items"] + second["items"]]
+    assert shown == ["2020", "2021", "2022", "2023", "2025"]
+
+
+def _dateline(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dateline"), *args],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_the_rebuild_command_reports_progress(demo_database_url: str, demo_client: Client) -> None:
+    before = await _get(demo_client, "/v1/timeline", limit=100)
+    # In a thread: the rebuild waits for the API's own runner, which runs on this test's clock.
+    done = await asyncio.to_thread(_dateline, demo_database_url, "projections", "rebuild", "newsroom")
+    assert done.returncode == 0, done.stderr
+    assert "newsroom: 23 events applied" in done.stdout
+    assert await _get(demo_client, "/v1/timeline", limit=100) == before
+    unknown = await asyncio.to_thread(_dateline, demo_database_url, "projections", "rebuild", "nope")
+    assert unknown.returncode != 0
+    assert "no projection 'nope'" in unknown.stderr
