@@ -104,10 +104,7 @@ class EntitiesController(Controller):
     ) -> Response[Any]:
         """An entity with the facts known about it; merged slugs and aliases resolve to it."""
         checkpoint = await reads.cache(state).checkpoint(min_position)
-        resolved = await queries.resolve_entity(state.pool, slug)
-        if resolved is None:
-            raise NotFound(f"No entity '{slug}'.")
-        profile, merged = resolved
+        profile, merged = await reads.entity(state, slug)
         if (at := reads.instant(as_of)) is not None:
             earlier = await history.profile_as_of(state.pool, profile.slug, at)
             if earlier is None:

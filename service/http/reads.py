@@ -17,6 +17,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import QueryParameter
 
 from schemas.common import LANGUAGE_PATTERN, SLUG_PATTERN
+from service.domain.entities import Profile
+from service.domain.errors import NotFound
 from service.projections import queries
 from service.projections.newsroom import NAME as NEWSROOM
 
@@ -133,6 +135,14 @@ class ReadCache:
             if len(self._bodies) > self.size:
                 self._bodies.popitem(last=False)
         return Response(body, media_type="application/json", headers=common)
+
+
+async def entity(state: State, name: str) -> tuple[Profile, list[str]]:
+    """The entity a slug or alias names, through merges, and the slugs merged into it; else 404."""
+    resolved = await queries.resolve_entity(state.pool, name)
+    if resolved is None:
+        raise NotFound(f"No entity '{name}'.")
+    return resolved
 
 
 def cache(state: State) -> ReadCache:

@@ -13,7 +13,6 @@ from litestar.params import FromPath, QueryParameter
 from schemas import TimelinePage, parse_partial_date
 from service import history
 from service.domain.display import entry
-from service.domain.errors import NotFound
 from service.http import reads
 from service.http.docs import documented
 from service.projections import queries
@@ -199,10 +198,7 @@ class TimelineController(Controller):
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
         checkpoint = await reads.cache(state).checkpoint(min_position)
-        resolved = await queries.resolve_entity(state.pool, slug)
-        if resolved is None:
-            raise NotFound(f"No entity '{slug}'.")
-        profile, merged = resolved
+        profile, merged = await reads.entity(state, slug)
         query = _query(
             [profile.slug, *merged], tags, types, status, q, from_, to, limit, cursor, order, include
         )
