@@ -28,7 +28,7 @@ DATELINE = str(Path(sys.executable).parent / "dateline")
 _SNAPSHOT = {
     "timeline_items": "select event_id, position, occurred_start, occurred_end, precision, type, status, retracted,"
     " recorded_at, tags, search::text, item::text from timeline_items order by event_id",
-    "entity_items": "select * from entity_items order by slug, event_id, role",
+    "entity_items": "select * from entity_items order by slug, event_id",
     "entity_states": "select slug, kind, merged_into, alias_keys, search::text, position, state::text"
     " from entity_states order by slug",
     "checkpoint": "select transaction_id::text, position from projection_checkpoints where name = 'newsroom'",

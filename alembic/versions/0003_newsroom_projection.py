@@ -55,9 +55,8 @@ UPGRADE = [
         occurred_start timestamptz not null,
         precision smallint not null,
         position bigint not null,
-        role text not null,
         current boolean not null,
-        primary key (slug, event_id, role)
+        primary key (slug, event_id)
     )
     """,
     """

@@ -50,11 +50,11 @@ on conflict (event_id) do update set
 """
 _RETIRE_INVOLVEMENT = "update entity_items set current = false where event_id = any($1::uuid[])"
 _SAVE_INVOLVEMENT = """
-insert into entity_items (slug, event_id, occurred_start, precision, position, role, current)
-select n.slug, n.event_id, n.occurred_start, n.precision, n.position, n.role, true
-from unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::smallint[], $5::bigint[], $6::text[])
-     as n (slug, event_id, occurred_start, precision, position, role)
-on conflict (slug, event_id, role) do update set
+insert into entity_items (slug, event_id, occurred_start, precision, position, current)
+select n.slug, n.event_id, n.occurred_start, n.precision, n.position, true
+from unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::smallint[], $5::bigint[])
+     as n (slug, event_id, occurred_start, precision, position)
+on conflict (slug, event_id) do update set
     occurred_start = excluded.occurred_start, precision = excluded.precision, current = true
 """
 _SAVE_PROFILE = """
@@ -123,7 +123,7 @@ class Batch:
 
     async def save(self) -> None:
         items: list[list[Any]] = [[] for _ in range(14)]
-        involvement: list[list[Any]] = [[] for _ in range(6)]
+        involvement: list[list[Any]] = [[] for _ in range(5)]
         retired: list[UUID] = []
         for event_id, change in self.changed_items.items():
             item = self.items[event_id]
@@ -156,8 +156,8 @@ class Batch:
             if change == "moved":
                 retired.append(item.id)
             if change != "same":
-                for ref in item.entities:
-                    values = (ref.slug, item.id, span.start, int(span.precision), item.position, ref.role)
+                for slug in slugs:
+                    values = (slug, item.id, span.start, int(span.precision), item.position)
                     for column, value in zip(involvement, values, strict=True):
                         column.append(value)
         profile_rows = [

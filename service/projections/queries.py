@@ -74,12 +74,24 @@ class TimelineQuery:
             params.append(value)
             return f"${len(params)}"
 
+        # One entity (the common case) walks its own index in timeline order and stops at the
+        # limit; several entities, or none, go through timeline_items' order instead.
+        single = len(self.entities) == 1
+        key = "e" if single else "t"
+        source = (
+            "entity_items e join timeline_items t on t.event_id = e.event_id"
+            if single
+            else "timeline_items t"
+        )
+        if single:
+            conditions.append(f"e.slug = {param(self.entities[0])} and e.current")
+        elif self.entities:
+            conditions.append(
+                "t.event_id in (select event_id from entity_items"
+                f" where current and slug = any({param(self.entities)}::text[]))"
+            )
         if not self.include_retracted:
             conditions.append("not t.retracted")
-        if self.entities:
-            conditions.append(
-                f"t.event_id in (select event_id from entity_items where current and slug = any({param(self.entities)}::text[]))"
-            )
         if self.tags:
             conditions.append(f"t.tags && {param(self.tags)}::text[]")
         if self.types:
@@ -95,14 +107,14 @@ class TimelineQuery:
         if self.after is not None:
             comparison = "<" if self.descending else ">"
             conditions.append(
-                f"(t.occurred_start, t.precision, t.position) {comparison} "
+                f"({key}.occurred_start, {key}.precision, {key}.position) {comparison} "
                 f"({param(self.after.start)}, {param(self.after.precision)}, {param(self.after.position)})"
             )
         direction = "desc" if self.descending else "asc"
         where = " and ".join(conditions) or "true"
         query = (
-            f"select t.item::text from timeline_items t where {where}"
-            f" order by t.occurred_start {direction}, t.precision {direction}, t.position {direction}"
+            f"select t.item::text from {source} where {where}"
+            f" order by {key}.occurred_start {direction}, {key}.precision {direction}, {key}.position {direction}"
             f" limit {param(self.limit + 1)}"
         )
         return query, params
