@@ -101,7 +101,12 @@ class TimelineQuery:
         if self.text:
             conditions.append(f"t.search @@ {_QUERY.format(q=param(search_key(self.text)))}")
         if self.start is not None:
-            conditions.append(f"t.occurred_end > {param(self.start)}")
+            # A partial date spans a year at most, so the redundant lower bound on the start lets
+            # the ordered index begin near `from` instead of at the first fact ever.
+            since = param(self.start)
+            conditions.append(
+                f"t.occurred_end > {since} and {key}.occurred_start > {since}::timestamptz - interval '1 year'"
+            )
         if self.end is not None:
             conditions.append(f"t.occurred_start < {param(self.end)}")
         if self.after is not None:
