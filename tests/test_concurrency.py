@@ -151,3 +151,16 @@ async def test_the_log_refuses_updates_and_deletes(client: Client, write_key: st
                 await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def test_following_the_log_walks_its_index_instead_of_sorting(database_url: str) -> None:
+    """At a million events a sort of the whole log per page took a second: it must not come back."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            await conn.execute(f"set {setting} = off")
+        plan = "\n".join(row[0] for row in await conn.fetch("explain " + log._READ_LOG, "0", 0, 100))
+    finally:
+        await conn.close()
+    assert "events_in_commit_order" in plan
+    assert "Sort" not in plan

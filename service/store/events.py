@@ -94,7 +94,9 @@ select {_LOG_COLUMNS}
 from events
 where (transaction_id, position) > ($1::text::xid8, $2)
   and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-order by transaction_id, position
+-- Qualified: the select list renames transaction_id (as a bigint), and ordering by that
+-- would sort the whole log instead of walking events_in_commit_order.
+order by events.transaction_id, events.position
 limit $3
 """  # noqa: S608
 _READ_STREAM = f"""
