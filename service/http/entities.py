@@ -104,29 +104,29 @@ class EntitiesController(Controller):
     ) -> Response[Any]:
         """An entity with the facts known about it; merged slugs and aliases resolve to it."""
         checkpoint = await reads.cache(state).checkpoint(min_position)
-        profile, merged = await reads.entity(state, slug)
-        if (at := reads.instant(as_of)) is not None:
-            earlier = await history.profile_as_of(state.pool, profile.slug, at)
-            if earlier is None:
-                raise NotFound(f"No entity '{slug}' was registered by {at.isoformat()}.")
-            profile, merged = earlier, await history.merged_as_of(state.pool, profile.slug, at)
-            items = await history.items_as_of(state.pool, at, [profile.slug, *merged])
-        else:
-            items = await queries.items_involving(state.pool, [profile.slug, *merged])
-        found, merged_from = profile, merged
+        at = reads.instant(as_of)
 
+        # Everything that reads the database happens in build(), which a repeated read skips.
         async def build() -> EntityView:
+            profile, merged = await reads.entity(state, slug)
+            if at is not None:
+                earlier = await history.profile_as_of(state.pool, profile.slug, at)
+                if earlier is None:
+                    raise NotFound(f"No entity '{slug}' was registered by {at.isoformat()}.")
+                profile, merged = earlier, await history.merged_as_of(state.pool, profile.slug, at)
+                items = await history.items_as_of(state.pool, at, [profile.slug, *merged])
+            else:
+                items = await queries.items_involving(state.pool, [profile.slug, *merged])
             return EntityView(
-                slug=found.slug,
-                kind=found.kind,
-                name=found.name,
-                aliases=found.aliases,
-                description=found.description,
-                wikidata_id=found.wikidata_id,
-                merged_from=merged_from,
-                facts=facts_about({found.slug, *merged_from}, found.kind, items),
-                timeline=f"/v1/entities/{found.slug}/timeline",
+                slug=profile.slug,
+                kind=profile.kind,
+                name=profile.name,
+                aliases=profile.aliases,
+                description=profile.description,
+                wikidata_id=profile.wikidata_id,
+                merged_from=merged,
+                facts=facts_about({profile.slug, *merged}, profile.kind, items),
+                timeline=f"/v1/entities/{profile.slug}/timeline",
             )
 
-        location = {"Content-Location": f"/v1/entities/{profile.slug}"}
-        return await reads.cache(state).respond(request, checkpoint, build, location)
+        return await reads.cache(state).respond(request, checkpoint, build)

@@ -117,11 +117,10 @@ class ReadCache:
         request: Request[Any, Any, Any],
         checkpoint: int,
         build: Callable[[], Awaitable[Any]],
-        headers: dict[str, str] | None = None,
     ) -> Response[Any]:
         """304 if the client has it; else the body, built once per URL and checkpoint."""
         tag = etag(checkpoint)
-        common = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+        common = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
         if tag in {part.strip() for part in request.headers.get("if-none-match", "").split(",")}:
             return Response(None, status_code=304, headers=common)
         key = str(request.url)

@@ -3,6 +3,7 @@ happened, shown in the reader's language with its corrections."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -103,12 +104,14 @@ def _query(
 async def _page(
     request: Request[Any, Any, Any],
     state: State,
-    query: queries.TimelineQuery,
+    make_query: Callable[[], Awaitable[queries.TimelineQuery]],
     lang: str,
     checkpoint: int,
     as_of: datetime | None,
 ) -> Response[Any]:
+    # Everything that reads the database happens in build(), which a repeated read skips.
     async def build() -> TimelinePage:
+        query = await make_query()
         if as_of is None:
             items = await queries.timeline(state.pool, query)
         else:
@@ -168,7 +171,11 @@ class TimelineController(Controller):
             order,
             include,
         )
-        return await _page(request, state, query, lang, checkpoint, reads.instant(as_of))
+
+        async def make_query() -> queries.TimelineQuery:
+            return query
+
+        return await _page(request, state, make_query, lang, checkpoint, reads.instant(as_of))
 
     @get(
         "/v1/entities/{slug:str}/timeline",
@@ -198,8 +205,12 @@ class TimelineController(Controller):
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
         checkpoint = await reads.cache(state).checkpoint(min_position)
-        profile, merged = await reads.entity(state, slug)
-        query = _query(
-            [profile.slug, *merged], tags, types, status, q, from_, to, limit, cursor, order, include
-        )
-        return await _page(request, state, query, lang, checkpoint, reads.instant(as_of))
+        _query([], tags, types, status, q, from_, to, limit, cursor, order, include)  # 400s before any lookup
+
+        async def make_query() -> queries.TimelineQuery:
+            profile, merged = await reads.entity(state, slug)
+            return _query(
+                [profile.slug, *merged], tags, types, status, q, from_, to, limit, cursor, order, include
+            )
+
+        return await _page(request, state, make_query, lang, checkpoint, reads.instant(as_of))
