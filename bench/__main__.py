@@ -4,43 +4,127 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
+import shutil
+import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
-from bench import appends
+from bench import appends, projections
 from bench.harness import postgres_server
-from bench.plot import plot_appends
+from bench.plot import plot_appends, plot_reads
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parent.parent
+
+
+def code_version() -> str:
+    """The commit measured, and how many files of the service differ from it."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    try:
+        head = subprocess.run(
+            [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            [git, "status", "--porcelain", "--", "service", "schemas", "alembic"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (f" + {len(changed)} changed files" if changed else "")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: an empty measurement is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _save_appends(settings: appends.Settings, stamp: str) -> None:
+    results = {
+        name: {"events_per_second": rate.per_second, "p50_ms": rate.p50_ms, "p99_ms": rate.p99_ms}
+        for name, rate in settings.results.items()
+    }
+    (RESULTS / f"appends-{stamp}.json").write_text(json.dumps(results, indent=2))
+    plot_appends(results, RESULTS / f"appends-{stamp}.png")
+    print(f"Results and plot: {RESULTS}/appends-{stamp}.json and .png")
+
+
+def _save_projections(settings: projections.Settings, stamp: str) -> None:
+    (RESULTS / f"projections-{stamp}.json").write_text(json.dumps(_finite(settings.results), indent=2))
+    plot_reads(settings.results, RESULTS / f"projections-{stamp}.png")
+    print(f"Results and plot: {RESULTS}/projections-{stamp}.json and .png")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suite", nargs="?", default="appends", choices=["appends"])
+    parser.add_argument("suite", nargs="?", default="appends", choices=["appends", "projections", "all"])
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")
     parser.add_argument("--quick", action="store_true", help="a smoke run: short and small")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="projections: events in the large log (default 1,000,000; 5,000 with --quick)",
+    )
     args = parser.parse_args()
 
     settings = appends.Settings(seconds=args.seconds)
     if args.quick:
         settings = appends.Settings(seconds=0.3, max_ops=2_000, clients=(1, 16), batch_clients=1)
+    projection_settings = projections.Settings(read_seconds=args.seconds)
+    if args.quick:
+        projection_settings = projections.Settings(
+            events=5_000,
+            small_events=1_000,
+            read_seconds=0.5,
+            read_max_ops=5_000,
+            lag_seconds=2.0,
+            generate_seconds=60.0,
+            rebuild_seconds=60.0,
+            catch_up_seconds=60.0,
+        )
+    if args.events is not None:
+        projection_settings.events = args.events
+    suites = ["appends", "projections"] if args.suite == "all" else [args.suite]
     print(
         f"Dateline benchmarks on {platform.node()}: {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; {settings.seconds:g} s per measurement"
+        f"Python {platform.python_version()}; {settings.seconds:g} s per append measurement"
+        + (
+            f"; projections: logs of {projection_settings.small_events:,} and {projection_settings.events:,} events, "
+            f"{projection_settings.read_seconds:g} s per read measurement"
+            if "projections" in suites
+            else ""
+        )
     )
-    with postgres_server() as server:
-        lines = appends.run(server, settings)
-    print("\n".join(lines))
+    code = code_version()
+    print(f"Code: {code}")
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    results = {
-        name: {"events_per_second": rate.per_second, "p50_ms": rate.p50_ms, "p99_ms": rate.p99_ms}
-        for name, rate in settings.results.items()
-    }
-    (RESULTS / f"{args.suite}-{stamp}.json").write_text(json.dumps(results, indent=2))
-    plot_appends(results, RESULTS / f"{args.suite}-{stamp}.png")
-    print(f"Results and plot: {RESULTS}/{args.suite}-{stamp}.json and .png")
+    with postgres_server() as server:
+        if "appends" in suites:
+            lines = appends.run(server, settings)
+            print("\n".join(lines))
+            _save_appends(settings, stamp)
+        if "projections" in suites:
+            projection_settings.results["code"] = code
+            lines = projections.run(server, projection_settings)
+            print("\n".join(lines))
+            _save_projections(projection_settings, stamp)
+    if (after := code_version()) != code:
+        print(f"WARNING: the code changed during the run ({code} -> {after}): figures may mix versions")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import asyncpg
 from service import migrations
 from service.database import with_database
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @dataclass(frozen=True)
 class Rate:
@@ -157,42 +159,37 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def service(database_url: str, workers: int = 2) -> Iterator[str]:
-    """The real service in its own processes, as production runs it; its base URL."""
+def uvicorn_app(
+    target: str, ready_path: str, *, env: dict[str, str], workers: int = 2, factory: bool = False
+) -> Iterator[str]:
+    """``target`` served by uvicorn with ``workers`` processes, once ``ready_path`` answers; its base URL."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "service.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
+    arguments = [sys.executable, "-m", "uvicorn", target, *(["--factory"] if factory else [])]
+    arguments += ["--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    process = subprocess.Popen(arguments, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=2):  # noqa: S310 - loopback
+                with urllib.request.urlopen(f"{base}{ready_path}", timeout=2):  # noqa: S310 - loopback
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the service did not start") from None
+                    raise RuntimeError(f"{target} did not start") from None
                 time.sleep(0.1)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def service(database_url: str, workers: int = 2) -> Iterator[str]:
+    """The real service in its own processes, as production runs it; its base URL."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with uvicorn_app("service.app:create_app", "/readyz", env=env, workers=workers, factory=True) as base:
+        yield base
 
 
 def ratio(value: float, baseline: float) -> str:

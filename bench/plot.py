@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -40,6 +41,49 @@ def plot_appends(results: dict[str, dict[str, float]], output: Path) -> None:
     figure.savefig(output, dpi=110)
 
 
+def plot_reads(results: dict[str, Any], output: Path) -> None:
+    """Timeline read latency (p50 and p99) against the log's size, next to the trivial route."""
+    reads: dict[str, dict[str, dict[str, Any]]] = results["reads"]
+    sizes = sorted(reads, key=int)
+    figure, axes = plt.subplots(figsize=(11, 5))
+    names = [name for name in reads[sizes[0]] if name != "trivial route"]
+    for index, name in enumerate(names):
+        points = [(int(size), reads[size][name]) for size in sizes if name in reads[size]]
+        xs = [size for size, _ in points]
+        color = f"C{index}"
+        axes.plot(xs, [found["p99_ms"] for _, found in points], "o-", color=color, label=f"{name}: p99")
+        axes.plot(
+            xs, [found["p50_ms"] for _, found in points], "s--", color=color, label=f"{name}: p50", alpha=0.7
+        )
+    trivial = [(int(size), reads[size]["trivial route"]) for size in sizes if "trivial route" in reads[size]]
+    if trivial:
+        xs = [size for size, _ in trivial]
+        axes.plot(
+            xs, [found["p99_ms"] for _, found in trivial], "o-", color="0.5", label="trivial route: p99"
+        )
+        axes.plot(
+            xs, [found["p50_ms"] for _, found in trivial], "s--", color="0.5", label="trivial route: p50"
+        )
+    axes.set_xscale("log")
+    axes.set_xticks([int(size) for size in sizes], [f"{int(size):,}" for size in sizes])
+    axes.minorticks_off()
+    axes.set_xlabel("events in the log")
+    axes.set_ylabel("latency, ms (log scale)")
+    axes.set_yscale("log")
+    settings = results.get("settings", {})
+    axes.set_title(
+        f"Timeline reads, limit=20: {settings.get('readers', 64)} concurrent readers unless marked 1 reader"
+        " (same PostgreSQL, same run)"
+    )
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.tight_layout()
+    figure.savefig(output, dpi=110)
+
+
 if __name__ == "__main__":
     source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    plot_appends(json.loads(source.read_text()), target)
+    data = json.loads(source.read_text())
+    if "reads" in data:
+        plot_reads(data, target)
+    else:
+        plot_appends(data, target)

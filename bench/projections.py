@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -31,11 +31,11 @@ import msgspec
 from yarl import URL
 
 from bench import trivial_app
-from bench.harness import Rate, fresh_database, free_port, measure, ratio, service
+from bench.harness import Rate, fresh_database, measure, ratio, service
 from schemas import BatchAppend
 from service.appender import Appender
 from service.database import create_pool
-from service.projections import PROJECTIONS
+from service.projections import PROJECTIONS, queries
 from service.projections.engine import PROJECTIONS_CHANNEL, logged
 from service.projections.rebuild import rebuild
 from service.store import events as log
@@ -60,12 +60,16 @@ class Settings:
     read_seconds: float = 5.0
     read_max_ops: int = 200_000
     readers: int = 64
+    request_seconds: float = 10.0
+    """A read that takes longer is given up and counted as an error."""
     lag_rate: float = 500.0
     lag_seconds: float = 10.0
     lag_clients: int = 8
     generate_seconds: float = 480.0
     """A deadline for generating one log; a log cut short is reported at its real size."""
-    rebuild_seconds: float = 600.0
+    rebuild_seconds: float = 360.0
+    """A deadline for the timed rebuild; one cut short is reported with how far it got."""
+    log_read_seconds: float = 60.0
     catch_up_seconds: float = 300.0
     analyze: bool = True
     """VACUUM ANALYZE once the projection is built, before reading: steady state, not the minute
@@ -75,8 +79,28 @@ class Settings:
 
 # --- a newsroom's log -------------------------------------------------------------------------
 
-_FIRST = ["open", "deep", "neural", "quantum", "blue", "bright", "silicon", "vector", "tensor", "cedar",
-          "polar", "north", "signal", "lumen", "atlas", "nova", "granite", "harbor", "meridian", "orbit"]  # fmt: skip
+_FIRST = [
+    "open",
+    "deep",
+    "neural",
+    "quantum",
+    "blue",
+    "bright",
+    "silicon",
+    "vector",
+    "tensor",
+    "cedar",
+    "polar",
+    "north",
+    "signal",
+    "lumen",
+    "atlas",
+    "nova",
+    "granite",
+    "harbor",
+    "meridian",
+    "orbit",
+]
 _SECOND = [
     "labs",
     "ai",
@@ -89,15 +113,54 @@ _SECOND = [
     "mind",
     "works",
 ]
-_TOPICS = ["a frontier language model", "custom inference chips", "a robotics foundation model",
-           "an open-weights model", "a coding assistant", "a sovereign cloud", "speech recognition",
-           "a search engine", "an AI safety institute", "a data-centre campus", "protein design",
-           "autonomous driving software"]  # fmt: skip
-_TOPICS_FR = ["un grand modèle de langage", "des puces d'inférence", "un modèle pour la robotique",
-              "un modèle ouvert", "un assistant de programmation", "un cloud souverain"]  # fmt: skip
-_TAGS = ["large-models", "chips", "funding", "open-source", "regulation", "robotics", "cloud", "safety",
-         "acquisitions", "partnerships", "europe", "china", "us", "research", "hiring", "data-centres",
-         "speech", "vision", "agents", "enterprise", "consumer", "health", "autonomous-driving", "energy"]  # fmt: skip
+_TOPICS = [
+    "a frontier language model",
+    "custom inference chips",
+    "a robotics foundation model",
+    "an open-weights model",
+    "a coding assistant",
+    "a sovereign cloud",
+    "speech recognition",
+    "a search engine",
+    "an AI safety institute",
+    "a data-centre campus",
+    "protein design",
+    "autonomous driving software",
+]
+_TOPICS_FR = [
+    "un grand modèle de langage",
+    "des puces d'inférence",
+    "un modèle pour la robotique",
+    "un modèle ouvert",
+    "un assistant de programmation",
+    "un cloud souverain",
+]
+_TAGS = [
+    "large-models",
+    "chips",
+    "funding",
+    "open-source",
+    "regulation",
+    "robotics",
+    "cloud",
+    "safety",
+    "acquisitions",
+    "partnerships",
+    "europe",
+    "china",
+    "us",
+    "research",
+    "hiring",
+    "data-centres",
+    "speech",
+    "vision",
+    "agents",
+    "enterprise",
+    "consumer",
+    "health",
+    "autonomous-driving",
+    "energy",
+]
 _PUBLISHERS = ["Example News", "The Daily Byte", "Le Quotidien Tech", "Wire Report", "Silicon Ledger"]
 _ROUNDS = ["Seed", "Series A", "Series B", "Series C", "Series D"]
 
@@ -304,36 +367,91 @@ async def generate(url: str, total: int, settings: Settings) -> Generated:
 # --- rebuild ----------------------------------------------------------------------------------
 
 
-async def timed_rebuild(url: str, settings: Settings) -> Rate:
+@dataclass(frozen=True)
+class Rebuilt:
+    events: int
+    seconds: float
+    finished: bool
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "seconds": self.seconds,
+            "events_per_second": self.per_second,
+            "finished": self.finished,
+        }
+
+
+async def timed_rebuild(url: str, seconds: float) -> Rebuilt:
+    """``rebuild(url, newsroom, batch=2000)``, timed; cut short after ``seconds``, with how far it got."""
+    done = 0
+
+    def progress(applied: int, _total: int) -> None:
+        nonlocal done
+        done = applied
+
     begin = time.perf_counter()
-    applied = await asyncio.wait_for(rebuild(url, NEWSROOM, batch=2000), settings.rebuild_seconds)
-    return Rate(applied, time.perf_counter() - begin, [])
+    try:
+        applied = await asyncio.wait_for(rebuild(url, NEWSROOM, batch=2000, progress=progress), seconds)
+    except TimeoutError:
+        return Rebuilt(done, time.perf_counter() - begin, finished=False)
+    return Rebuilt(applied, time.perf_counter() - begin, finished=True)
 
 
-async def read_log_only(url: str, settings: Settings, batch: int = 2000) -> Rate:
+async def read_log_only(url: str, seconds: float, batch: int = 2000) -> Rebuilt:
     """The rebuild's baseline: the same reader and decoder over the same log, nothing applied."""
     conn = await asyncpg.connect(url)
     read = 0
     begin = time.perf_counter()
-    deadline = begin + settings.rebuild_seconds
+    deadline = begin + seconds
+    finished = False
     try:
         cursor = log.START
         while time.perf_counter() < deadline:
             rows = await log.read_log(conn, cursor, batch)
             if not rows:
+                finished = True
                 break
             decoded = [logged(row) for row in rows]
             read += len(decoded)
             cursor = log.LogCursor(rows[-1]["transaction_id"], rows[-1]["position"])
     finally:
         await conn.close()
-    return Rate(read, time.perf_counter() - begin, [])
+    return Rebuilt(read, time.perf_counter() - begin, finished)
+
+
+async def first_page_ms(url: str) -> dict[str, Any]:
+    """One page of 2,000 from the log's start, as ``read_log`` reads it: time and plan. On a large
+    log a page should walk ``events_in_commit_order`` and stop at the limit; a sort there means
+    every page reads the whole rest of the log."""
+    query = getattr(log, "_READ_LOG", None)  # private: the bench reads it to explain it, nothing more
+    if not isinstance(query, str):
+        return {}
+    conn = await asyncpg.connect(url)
+    try:
+        plan = await conn.fetch(f"explain (analyze, format json) {query}", "0", 0, 2000)
+    finally:
+        await conn.close()
+    tree = msgspec.json.decode(plan[0][0])[0]
+    nodes, found = [tree["Plan"]], []
+    while nodes:
+        node = nodes.pop()
+        found.append(node["Node Type"])
+        nodes.extend(node.get("Plans", []))
+    return {"ms": tree["Execution Time"], "sorts": "Sort" in found, "nodes": found}
 
 
 async def analyze(url: str) -> None:
+    """Statistics for the read model, as autovacuum would gather a little later."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("vacuum (analyze)")
+        await conn.execute(
+            "vacuum (analyze) timeline_items, entity_items, entity_states, projection_checkpoints"
+        )
     finally:
         await conn.close()
 
@@ -367,72 +485,196 @@ async def caught_up(base: str, seconds: float) -> dict[str, Any]:
 @dataclass
 class Reads:
     rate: Rate
-    errors: dict[int, int]
-    bytes: int
-    items: int
+    errors: dict[str, int]
+    urls: int
+    """How many distinct URLs the readers drew from."""
+    mean_bytes: float
+    """The mean size of a measured response's body."""
+    first_items: int
+    """How many items the first URL's page held: a check that reads return something."""
+    runs: tuple[float, ...] = ()
+    """Requests per second of each run pooled into this one, when there were several."""
 
     def summary(self) -> dict[str, Any]:
         return {
+            **({"runs_requests_per_second": list(self.runs)} if self.runs else {}),
             "requests_per_second": self.rate.per_second,
             "p50_ms": self.rate.p50_ms,
             "p99_ms": self.rate.p99_ms,
             "requests": len(self.rate.latencies),
-            "errors": {str(status): count for status, count in self.errors.items()},
-            "body_bytes": self.bytes,
-            "items": self.items,
+            "errors": self.errors,
+            "urls": self.urls,
+            "mean_body_bytes": self.mean_bytes,
+            "first_page_items": self.first_items,
         }
 
 
-async def read_load(urls: Sequence[URL], settings: Settings, seed: int) -> Reads:
-    """``settings.readers`` concurrent readers GETting a random one of ``urls``, bounded twice."""
+async def read_load(
+    urls: Sequence[URL], settings: Settings, seed: int, *, readers: int | None = None, in_order: bool = False
+) -> Reads:
+    """Concurrent readers (``settings.readers``) GETting a random one of ``urls`` (or each in turn),
+    bounded by ``read_max_ops`` and ``read_seconds``, after a short warm-up that opens connections.
+
+    A request that takes longer than ``request_seconds`` is given up and counted as an error, at
+    that latency: a slow read path must not hold the run hostage.
+    """
+    readers = readers or settings.readers
     rng = random.Random(seed)
-    errors: Counter[int] = Counter()
-    connector = aiohttp.TCPConnector(limit=settings.readers)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
-        async with http.get(urls[0]) as first:
-            sample = await first.read()
-            if first.status != 200:
-                raise RuntimeError(f"GET {urls[0]} answered {first.status}: {sample[:500]!r}")
-        items = len(msgspec.json.decode(sample).get("items", []))
+    errors: Counter[str] = Counter()
+    received = [0]
+    sent = [0]
+    connector = aiohttp.TCPConnector(limit=readers)
+    timeout = aiohttp.ClientTimeout(total=settings.request_seconds)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
         async def get(_client: int, _n: int) -> int:
-            async with http.get(urls[rng.randrange(len(urls))]) as response:
-                await response.read()
-            if response.status != 200:
-                errors[response.status] += 1
+            target = urls[sent[0] % len(urls)] if in_order else urls[rng.randrange(len(urls))]
+            sent[0] += 1
+            try:
+                async with http.get(target) as response:
+                    body = await response.read()
+            except TimeoutError:
+                errors["timeout"] += 1
                 return 0
+            except aiohttp.ClientError as error:
+                errors[type(error).__name__] += 1
+                return 0
+            if response.status != 200:
+                errors[str(response.status)] += 1
+                return 0
+            received[0] += len(body)
+            if not first:
+                first.append(len(msgspec.json.decode(body).get("items", [])))
             return 1
 
-        # Warm up: open every connection and touch every URL once, then measure afresh.
-        await measure(
-            settings.readers, min(1.0, settings.read_seconds / 4), max(len(urls), 2 * settings.readers), get
-        )
+        first: list[int] = []
+        if not in_order:  # open the connections, and fill the read cache where it can hold every URL
+            warm_ups = min(2_000, max(2 * readers, 3 * len(urls)))
+            await measure(readers, min(2.0, settings.read_seconds / 2), warm_ups, get)
         errors.clear()
-        rate = await measure(settings.readers, settings.read_seconds, settings.read_max_ops, get)
-    return Reads(rate, dict(errors), len(sample), items)
+        received[0] = 0
+        rate = await measure(readers, settings.read_seconds, settings.read_max_ops, get)
+    return Reads(rate, dict(errors), len(urls), received[0] / max(1, rate.events), first[0] if first else 0)
 
 
-def read_scenarios(base: str, slugs: Sequence[str]) -> dict[str, list[URL]]:
-    months = [f"{year}-{month:02d}" for year in range(2010, 2026) for month in range(1, 13)]
+def pooled(runs: Sequence[Reads]) -> Reads:
+    """Several runs of the same reads as one: their requests, time and latencies together."""
+    rate = Rate(
+        sum(run.rate.events for run in runs),
+        sum(run.rate.seconds for run in runs),
+        [latency for run in runs for latency in run.rate.latencies],
+    )
+    errors: Counter[str] = Counter()
+    for run in runs:
+        errors.update(run.errors)
+    received = sum(run.mean_bytes * run.rate.events for run in runs)
+    return Reads(
+        rate,
+        dict(errors),
+        runs[0].urls,
+        received / max(1, rate.events),
+        runs[0].first_items,
+        tuple(run.rate.per_second for run in runs),
+    )
+
+
+async def idle(url: str, seconds: float) -> None:
+    """Wait (bounded) until no query runs in the database: what a given-up request left running
+    must not weigh on the next measurement."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            busy = await conn.fetchval(
+                "select count(*) from pg_stat_activity where datname = current_database()"
+                " and state = 'active' and pid <> pg_backend_pid()"
+            )
+            if not busy or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def sample_pages(url: str, count: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """``next`` values readers paging through timelines could hold, at random places: for the
+    global timeline, and (slug, cursor) for entity timelines."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("select setseed(0.5)")
+        rows = await conn.fetch(
+            "select occurred_start, precision, position from timeline_items where not retracted"
+            " order by random() limit $1",
+            count,
+        )
+        pairs = await conn.fetch(
+            """
+            select e.slug, t.occurred_start, t.precision, t.position
+            from entity_items e join timeline_items t on t.event_id = e.event_id
+            where e.current and not t.retracted order by random() limit $1
+            """,
+            count,
+        )
+    finally:
+        await conn.close()
+    return (
+        [queries.TimelineCursor(*row).encode() for row in rows],
+        [(row[0], queries.TimelineCursor(row[1], row[2], row[3]).encode()) for row in pairs],
+    )
+
+
+# The service keeps up to 2,048 encoded bodies per process, by URL, until the checkpoint moves:
+# a few hundred URLs are served from it once seen, and 20,000 mostly are not.
+UNCACHED_URLS = 20_000
+
+
+def read_scenarios(
+    base: str, slugs: Sequence[str], cursors: Sequence[str], pages: Sequence[tuple[str, str]]
+) -> dict[str, list[URL]]:
+    """The same URL again and again, or one of many: the first page of a random entity's timeline
+    (the main figure), a random page of one, and a random page of the whole newsroom's."""
     return {
-        "entity timeline, varied": [URL(f"{base}/v1/entities/{slug}/timeline?limit=20") for slug in slugs],
+        "entity timeline, random slug": [
+            URL(f"{base}/v1/entities/{slug}/timeline?limit=20") for slug in slugs
+        ],
         "entity timeline, repeated": [URL(f"{base}/v1/entities/{slugs[len(slugs) // 2]}/timeline?limit=20")],
-        "global timeline, varied": [URL(f"{base}/v1/timeline?limit=20&from={month}") for month in months],
+        "entity timeline, random slug+page": [
+            URL(f"{base}/v1/entities/{slug}/timeline").with_query(limit=20, cursor=cursor)
+            for slug, cursor in pages
+        ],
         "global timeline, repeated": [URL(f"{base}/v1/timeline?limit=20")],
+        "global timeline, random page": [
+            URL(f"{base}/v1/timeline").with_query(limit=20, cursor=cursor) for cursor in cursors
+        ],
     }
 
 
-async def trivial_reads(base: str, settings: Settings) -> Reads:
-    return await read_load([URL(f"{base}{trivial_app.PATH}")], settings, seed=0)
+MAIN_READ = "entity timeline, random slug"
+# Five months each, so that no probe is served from the cache.
+PROBES = {"early": [f"2012-{month:02d}" for month in range(1, 6)], "recent": [f"2025-{month:02d}" for month in range(1, 6)]}  # fmt: skip
 
 
-def measure_reads(base: str, slugs: Sequence[str], settings: Settings) -> dict[str, Reads]:
-    """Every read scenario against the running service, then the trivial app, one after another."""
-    found: dict[str, Reads] = {}
-    for seed, (name, urls) in enumerate(read_scenarios(base, slugs).items()):
-        found[name] = asyncio.run(read_load(urls, settings, seed))
-    with trivial_app.serve(free_port()) as trivial:
-        found["trivial route"] = asyncio.run(trivial_reads(trivial, settings))
+def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings) -> dict[str, Reads]:
+    """Every read scenario against the running service, one after another, the global timeline
+    ``from`` a month one request at a time, and the trivial app before and after them all."""
+    with trivial_app.serve() as trivial_base:
+        # The floor is measured first and last, and the two pooled: the host is shared and noisy.
+        trivial_urls = [URL(f"{trivial_base}{trivial_app.PATH}")]
+        trivial = [asyncio.run(read_load(trivial_urls, settings, seed=0))]
+        cursors, pages = asyncio.run(sample_pages(url, UNCACHED_URLS))
+        found: dict[str, Reads] = {}
+        for seed, (name, urls) in enumerate(read_scenarios(base, slugs, cursors, pages).items(), start=1):
+            asyncio.run(idle(url, settings.request_seconds * 4))
+            found[name] = asyncio.run(read_load(urls, settings, seed))
+        for label, months in PROBES.items():
+            asyncio.run(idle(url, settings.request_seconds * 4))
+            probes = [URL(f"{base}/v1/timeline").with_query({"limit": 20, "from": month}) for month in months]
+            one = replace(settings, read_max_ops=len(probes), read_seconds=settings.request_seconds * 2)
+            found[f"global from={label} month, 1 reader"] = asyncio.run(
+                read_load(probes, one, seed=0, readers=1, in_order=True)
+            )
+        trivial.append(asyncio.run(read_load(trivial_urls, settings, seed=0)))
+    found["trivial route"] = pooled(trivial)
     return found
 
 
@@ -464,10 +706,16 @@ class Lag:
         }
 
 
-def _first_covering(seen: list[tuple[float, tuple[int, int]]], key: tuple[int, int]) -> float | None:
-    """When a checkpoint at or past ``key`` was first seen; ``seen`` is in time order, keys rising."""
-    index = bisect.bisect_left([point for _, point in seen], key)
-    return seen[index][0] if index < len(seen) else None
+class _Witness:
+    """Checkpoints one observer saw, in time order, keys rising: when was ``key`` first covered?"""
+
+    def __init__(self, seen: list[tuple[float, tuple[int, int]]]) -> None:
+        self.times = [when for when, _ in seen]
+        self.keys = [key for _, key in seen]
+
+    def covered(self, key: tuple[int, int]) -> float | None:
+        index = bisect.bisect_left(self.keys, key)
+        return self.times[index] if index < len(self.times) else None
 
 
 async def projection_lag(url: str, base: str, key: str, newsroom: Newsroom, settings: Settings) -> Lag:
@@ -478,13 +726,14 @@ async def projection_lag(url: str, base: str, key: str, newsroom: Newsroom, sett
     heard: list[tuple[float, int]] = []  # when, position
     polled: list[tuple[float, tuple[int, int]]] = []
 
-    def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-        name, _, position = payload.partition(":")
+    def on_notify(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        name, _, position = str(payload).partition(":")
         if name == NEWSROOM.name:
             heard.append((time.perf_counter(), int(position)))
 
     listener = await asyncpg.connect(url)
     poller = await asyncpg.connect(url)
+    checker = await asyncpg.connect(url)
     await listener.add_listener(PROJECTIONS_CHANNEL, on_notify)
     total = int(settings.lag_rate * settings.lag_seconds)
     bodies = [msgspec.json.encode(newsroom.fact(with_id=False)) for _ in range(total)]
@@ -507,76 +756,81 @@ async def projection_lag(url: str, base: str, key: str, newsroom: Newsroom, sett
             await asyncio.sleep(0.02)
 
     poller_task = asyncio.create_task(poll())
+    positions: list[int] = []
     start = time.perf_counter() + 0.1
     deadline = start + settings.lag_seconds * 1.5 + 2
     following = 0
     try:
-        connector = aiohttp.TCPConnector(limit=settings.lag_clients)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=30)
-        ) as http:
+        try:
+            connector = aiohttp.TCPConnector(limit=settings.lag_clients)
+            timeout = aiohttp.ClientTimeout(total=settings.request_seconds)
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
-            async def client() -> None:
-                nonlocal following, failures
-                while following < total:
-                    index = following
-                    following += 1
-                    due = start + index / settings.lag_rate  # on schedule, not after the previous answer
-                    if due > (now := time.perf_counter()):
-                        await asyncio.sleep(due - now)
-                    if time.perf_counter() > deadline:
-                        return
-                    sent = time.perf_counter()
-                    async with http.post(
-                        f"{base}/v1/events", data=bodies[index], headers=headers
-                    ) as response:
-                        body = await response.read()
-                    done = time.perf_counter()
-                    if response.status != 201:
-                        failures += 1
-                        continue
-                    answered.append((msgspec.json.decode(body)["position"], done))
-                    latencies.append(done - sent)
+                async def client() -> None:
+                    nonlocal following, failures
+                    while following < total:
+                        index = following
+                        following += 1
+                        due = start + index / settings.lag_rate  # on schedule, not after the last answer
+                        if due > (now := time.perf_counter()):
+                            await asyncio.sleep(due - now)
+                        if time.perf_counter() > deadline:
+                            return
+                        sent = time.perf_counter()
+                        try:
+                            async with http.post(
+                                f"{base}/v1/events", data=bodies[index], headers=headers
+                            ) as response:
+                                body = await response.read()
+                        except (TimeoutError, aiohttp.ClientError):
+                            failures += 1
+                            continue
+                        done = time.perf_counter()
+                        if response.status != 201:
+                            failures += 1
+                            continue
+                        answered.append((msgspec.json.decode(body)["position"], done))
+                        latencies.append(done - sent)
 
-            await asyncio.gather(*(client() for _ in range(settings.lag_clients)))
-        sent_seconds = time.perf_counter() - start
-        # Let the projection finish (bounded), then decide coverage on the log's real order.
-        last = max((position for position, _ in answered), default=0)
-        settle = time.perf_counter() + 30
-        while answered and time.perf_counter() < settle:
-            if await poller.fetchval(
-                """
-                select (c.transaction_id, c.position) >= (e.transaction_id, e.position)
-                from events e, projection_checkpoints c where e.position = $1 and c.name = $2
-                """,
-                last,
-                NEWSROOM.name,
-            ):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)  # the last notifications
-    finally:
-        polling = False
-        await asyncio.wait([poller_task], timeout=5)
-        await listener.close()
-    try:
-        positions = sorted({position for position, _ in answered} | {position for _, position in heard})
-        order = dict(
-            await poller.fetch(
-                "select position, transaction_id::text::bigint from events where position = any($1::bigint[])",
-                positions,
-            )
+                await asyncio.gather(*(client() for _ in range(settings.lag_clients)))
+            sent_seconds = time.perf_counter() - start
+            # Let the projection finish (bounded), then decide coverage on the log's real order.
+            positions = sorted(position for position, _ in answered)
+            settle = time.perf_counter() + 30
+            while positions and time.perf_counter() < settle:
+                if await checker.fetchval(
+                    """
+                    select bool_and((c.transaction_id, c.position) >= (e.transaction_id, e.position))
+                    from events e, projection_checkpoints c
+                    where e.position = any($1::bigint[]) and c.name = $2
+                    """,
+                    positions,
+                    NEWSROOM.name,
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # the last notifications
+        finally:
+            polling = False
+            await asyncio.wait([poller_task], timeout=5)
+            await listener.close()
+            await poller.close()
+        rows = await checker.fetch(
+            "select position, transaction_id::text::bigint from events where position = any($1::bigint[])",
+            sorted(set(positions) | {position for _, position in heard}),
         )
+        order: dict[int, int] = {row[0]: row[1] for row in rows}
     finally:
-        await poller.close()
-    notified = [(when, (order[position], position)) for when, position in heard if position in order]
+        await checker.close()
+    notified = _Witness(
+        [(when, (order[position], position)) for when, position in heard if position in order]
+    )
+    watched = _Witness(polled)
     lags: list[float] = []
     uncovered = before_answer = 0
     for position, done in answered:
         point = (order[position], position)
-        witnesses = [
-            w for w in (_first_covering(notified, point), _first_covering(polled, point)) if w is not None
-        ]
+        witnesses = [when for when in (notified.covered(point), watched.covered(point)) if when is not None]
         if not witnesses:
             uncovered += 1
             continue
@@ -617,7 +871,9 @@ def run(server_url: str, settings: Settings) -> list[str]:
             asyncio.run(caught_up(base, settings.catch_up_seconds))
             if settings.analyze:
                 asyncio.run(analyze(url))
-            results["reads"][str(small.events)] = _reads_summary(measure_reads(base, small.slugs, settings))
+            results["reads"][str(small.events)] = _reads_summary(
+                measure_reads(url, base, small.slugs, settings)
+            )
             newsroom = Newsroom(settings.entities, settings.seed + 1)
             lag = asyncio.run(projection_lag(url, base, key, newsroom, settings))
             results["lag"] = lag.summary()
@@ -629,23 +885,20 @@ def run(server_url: str, settings: Settings) -> list[str]:
             "events_per_second": large.per_second,
             "types": large.types,
         }
-        rebuilt = asyncio.run(timed_rebuild(url, settings))
-        results["rebuild"] = {
-            "events": rebuilt.events,
-            "seconds": rebuilt.seconds,
-            "events_per_second": rebuilt.per_second,
-        }
-        read = asyncio.run(read_log_only(url, settings))
-        results["log_read"] = {
-            "events": read.events,
-            "seconds": read.seconds,
-            "events_per_second": read.per_second,
-        }
+        rebuilt = asyncio.run(timed_rebuild(url, settings.rebuild_seconds))
+        results["rebuild"] = rebuilt.summary()
+        results["log_read"] = asyncio.run(read_log_only(url, settings.log_read_seconds)).summary()
+        results["first_page"] = asyncio.run(first_page_ms(url))
+        if not rebuilt.finished:
+            results["reads_skipped"] = "the rebuild was cut short: the large log's read model is incomplete"
+            return report(results)
         if settings.analyze:
             asyncio.run(analyze(url))
         with service(url) as base:
             asyncio.run(caught_up(base, settings.catch_up_seconds))
-            results["reads"][str(large.events)] = _reads_summary(measure_reads(base, large.slugs, settings))
+            results["reads"][str(large.events)] = _reads_summary(
+                measure_reads(url, base, large.slugs, settings)
+            )
     return report(results)
 
 
@@ -661,23 +914,38 @@ def report(results: dict[str, Any]) -> list[str]:
     def row(name: str, value: float, unit: str, p50: float | None, p99: float | None, *ratios: str) -> str:
         p50_text = f"{p50:8.2f}" if p50 is not None else " " * 8
         p99_text = f"{p99:8.2f}" if p99 is not None else " " * 8
-        return f"{name:40} {value:10.0f} {unit:9} {p50_text} {p99_text}  {'  '.join(ratios)}"
+        return f"{name:44} {value:10.0f} {unit:9} {p50_text} {p99_text}  {'  '.join(ratios)}"
 
-    lines = [f"{'measurement':40} {'rate':>10} {'unit':9} {'p50 ms':>8} {'p99 ms':>8}  ratios (same run)"]
-    rebuild_rate = results["rebuild"]["events_per_second"]
-    read_rate = results["log_read"]["events_per_second"]
+    lines = [f"{'measurement':44} {'rate':>10} {'unit':9} {'p50 ms':>8} {'p99 ms':>8}  ratios (same run)"]
+
+    rebuilt, read = results["rebuild"], results["log_read"]
+    cut = "" if rebuilt["finished"] else f" (cut short at {rebuilt['seconds']:.0f} s)"
     lines.append(
         row(
-            f"rebuild, {results['rebuild']['events']:,} events",
-            rebuild_rate,
+            f"rebuild, {rebuilt['events']:,} events",
+            rebuilt["events_per_second"],
             "events/s",
             None,
             None,
-            f"{ratio(rebuild_rate, read_rate)} of log read only",
-            f"{ratio(rebuild_rate, REBUILD_AIM)} of aim {REBUILD_AIM:,.0f}/s",
+            f"{ratio(rebuilt['events_per_second'], read['events_per_second'])} of log read only",
+            f"{ratio(rebuilt['events_per_second'], REBUILD_AIM)} of aim {REBUILD_AIM:,.0f}/s{cut}",
         )
     )
-    lines.append(row("log read only (no apply): baseline", read_rate, "events/s", None, None, " 1.00x"))
+    cut = "" if read["finished"] else f" (cut short at {read['seconds']:.0f} s)"
+    lines.append(
+        row(
+            "  log read only: baseline",
+            read["events_per_second"],
+            "events/s",
+            None,
+            None,
+            f" 1.00x  {read['events']:,} events, read_log + decode, nothing applied{cut}",
+        )
+    )
+    if page := results.get("first_page"):
+        lines.append(
+            f"  read_log's first page of 2,000: {page['ms']:.1f} ms, plan: {' > '.join(page['nodes'])}"
+        )
     lag = results["lag"]
     lines.append(
         row(
@@ -700,28 +968,43 @@ def report(results: dict[str, Any]) -> list[str]:
             f"max lag {lag['lag_max_ms']:.1f} ms, {lag['uncovered']} never covered, {lag['failures']} failed",
         )
     )
+    lines.append("")
+    lines.append(
+        f"{'timeline reads, limit=20':40} {'events':>9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}"
+        f"  {'vs trivial: req/s':>17} {'p50':>6} {'p99':>6}  notes"
+    )
     for size, reads in sorted(results["reads"].items(), key=lambda item: int(item[0])):
         trivial = reads["trivial route"]
         for name, found in reads.items():
             errors = sum(found["errors"].values())
-            lines.append(
-                row(
-                    f"{name} @ {int(size):,}",
-                    found["requests_per_second"],
-                    "req/s",
-                    found["p50_ms"],
-                    found["p99_ms"],
-                    f"{ratio(found['requests_per_second'], trivial['requests_per_second'])} req/s",
-                    f"{ratio(found['p99_ms'], trivial['p99_ms'])} p99 of trivial",
-                    f"{found['body_bytes']:,} B" + (f", {errors} errors {found['errors']}" if errors else ""),
-                )
+            notes = [
+                f"{found['urls']:,} URL{'s' if found['urls'] > 1 else ''}",
+                f"{found['mean_body_bytes']:,.0f} B",
+            ]
+            if name == MAIN_READ:
+                notes.insert(0, "main figure")
+            if errors:
+                notes.append(f"{errors} errors {found['errors']}")
+            if runs := found.get("runs_requests_per_second"):
+                notes.append("first and last: " + " and ".join(f"{run:.0f}" for run in runs) + " req/s")
+            throughput = (
+                ""
+                if "1 reader" in name
+                else ratio(found["requests_per_second"], trivial["requests_per_second"])
             )
+            lines.append(
+                f"{name:40} {int(size):9,} {found['requests_per_second']:7.0f} {found['p50_ms']:8.2f}"
+                f" {found['p99_ms']:8.2f}  {throughput:>17} {ratio(found['p50_ms'], trivial['p50_ms']):>6}"
+                f" {ratio(found['p99_ms'], trivial['p99_ms']):>6}  {', '.join(notes)}"
+            )
+    if skipped := results.get("reads_skipped"):
+        lines.append(f"reads of the large log skipped: {skipped}")
     growth = _p99_growth(results["reads"])
     results["p99_growth"] = growth
     if growth:
         sizes = sorted(results["reads"], key=int)
         lines.append(f"p99 at {int(sizes[-1]):,} / p99 at {int(sizes[0]):,} events:")
-        lines.extend(f"  {name:38} {value:6.2f}x" for name, value in growth.items())
+        lines.extend(f"  {name:42} {value:6.2f}x" for name, value in growth.items())
     generated = results["generated"]
     lines.append(
         f"(preparation: {generated['events']:,} events generated in {generated['seconds']:.0f} s, "

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, get
 
+from bench.harness import ROOT, uvicorn_app
+
 PATH = "/trivial"
-ROOT = Path(__file__).resolve().parent.parent
 
 BODY: dict[str, Any] = {
     "items": [
@@ -51,42 +47,12 @@ app = Litestar(route_handlers=[trivial])
 
 
 @contextlib.contextmanager
-def serve(port: int, workers: int = 2) -> Iterator[str]:
+def serve(workers: int = 2) -> Iterator[str]:
     """This app under uvicorn with ``workers`` processes, as ``bench.harness.service`` runs the real one;
     its base URL."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.trivial_app:app",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}{PATH}", timeout=2):  # noqa: S310 - loopback
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the trivial app did not start") from None
-                time.sleep(0.1)
+    with uvicorn_app("bench.trivial_app:app", PATH, env=env, workers=workers) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
