@@ -148,7 +148,6 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
         self.wake = asyncio.Event()
-        self.active = False
         self.failing = False
 
     async def run_forever(self) -> None:
@@ -159,7 +158,6 @@ class Runner:
                 _log.warning(
                     "projection %s lost its connection (%s); reconnecting", self.projection.name, error
                 )
-            self.active = False
             await asyncio.sleep(self.poll_seconds)
 
     async def _lead(self) -> None:
@@ -170,7 +168,6 @@ class Runner:
                 "select pg_try_advisory_lock(hashtext($1))", _lock_key(self.projection.name)
             ):
                 await self._sleep(self.poll_seconds * 5)  # standby: another process leads
-            self.active = True
             while True:
                 self.wake.clear()
                 await catch_up(conn, self.projection)
