@@ -26,6 +26,7 @@ import msgspec
 from schemas import Appended, Fact, FollowUp, NewEvent
 from service.domain.appending import (
     AppendPlan,
+    KnownEvent,
     KnownStream,
     event_type,
     followed_up_ids,
@@ -145,7 +146,7 @@ class Appender:
         self.kinds.update((slug, stream.kind) for slug, stream in known.items())
         return known
 
-    async def _known_events(self, posted: Sequence[NewEvent]) -> dict[uuid.UUID, Any]:
+    async def _known_events(self, posted: Sequence[NewEvent]) -> dict[uuid.UUID, KnownEvent]:
         targets = sorted(followed_up_ids(posted))
         if not targets:
             return {}

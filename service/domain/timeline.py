@@ -25,6 +25,7 @@ from schemas import (
     Source,
     parse_partial_date,
 )
+from service.domain.appending import event_type
 
 # Fields beyond those every fact has, which some types carry and corrections may change.
 DETAIL_FIELDS = ("title", "parameters", "parameters_qualifier", "price", "amount", "round")
@@ -92,7 +93,7 @@ def start(logged: LoggedFact) -> Item:
     assert isinstance(fact, Fact)
     return Item(
         id=logged.id,
-        type=str(type(fact).__struct_config__.tag),
+        type=event_type(fact),
         stream=logged.stream,
         position=logged.position,
         recorded_at=logged.recorded_at,

@@ -39,7 +39,7 @@ _decode_event = msgspec.json.Decoder(NewEvent).decode
 Apply = Callable[[asyncpg.Connection, Sequence[LoggedFact]], Awaitable[None]]
 
 _CHECKPOINT = """
-select transaction_id::text::bigint as transaction_id, position, failing_event
+select transaction_id::text::bigint as transaction_id, position
 from projection_checkpoints where name = $1
 """
 _MOVE = """
@@ -48,7 +48,6 @@ set transaction_id = $2::text::xid8, position = $3, recorded_at = $4, updated_at
     failing_event = null, error = null
 where name = $1
 """
-_IS_FAILING = "select failing_event is not null from projection_checkpoints where name = $1"
 _FAIL = "update projection_checkpoints set failing_event = $2, error = $3, updated_at = now() where name = $1"
 
 
@@ -100,8 +99,8 @@ async def step(conn: asyncpg.Connection, projection: Projection, limit: int, *, 
     return len(rows)
 
 
-async def _pinpoint(conn: asyncpg.Connection, projection: Projection, error: Exception) -> None:
-    """Apply one event at a time until the one that fails, and record it."""
+async def _pinpoint(conn: asyncpg.Connection, projection: Projection, error: Exception) -> bool:
+    """Apply one event at a time until the one that fails, and record it; whether one failed."""
     try:
         while await step(conn, projection, 1):
             pass
@@ -110,22 +109,23 @@ async def _pinpoint(conn: asyncpg.Connection, projection: Projection, error: Exc
         failing = rows[0]["id"] if rows else None
         await conn.execute(_FAIL, projection.name, failing, f"{type(failure).__name__}: {failure}")
         _log.error("projection %s stopped before event %s: %s", projection.name, failing, failure)
-        return
+        return True
     _log.warning("projection %s: a batch failed (%s) but each event applied alone", projection.name, error)
+    return False
 
 
-async def catch_up(conn: asyncpg.Connection, projection: Projection, batch: int = 500) -> int:
-    """Apply everything the log holds now; how many events. Raises nothing: failures are recorded."""
-    total = 0
+async def catch_up(conn: asyncpg.Connection, projection: Projection, batch: int = 500) -> bool:
+    """Apply everything the log holds now; False if it stopped before an event it cannot apply.
+
+    Raises nothing an event causes: such failures are recorded in the checkpoint row.
+    """
     while True:
         try:
             applied = await step(conn, projection, batch)
         except Exception as error:  # whatever an event does to a projection, it is recorded, not raised
-            await _pinpoint(conn, projection, error)
-            return total
+            return not await _pinpoint(conn, projection, error)
         if not applied:
-            return total
-        total += applied
+            return True
 
 
 def _lock_key(name: str) -> str:
@@ -148,7 +148,6 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
         self.wake = asyncio.Event()
-        self.failing = False
 
     async def run_forever(self) -> None:
         while True:
@@ -170,9 +169,8 @@ class Runner:
                 await self._sleep(self.poll_seconds * 5)  # standby: another process leads
             while True:
                 self.wake.clear()
-                await catch_up(conn, self.projection)
-                self.failing = bool(await conn.fetchval(_IS_FAILING, self.projection.name))
-                await self._sleep(self.retry_seconds if self.failing else self.poll_seconds)
+                caught_up = await catch_up(conn, self.projection)
+                await self._sleep(self.poll_seconds if caught_up else self.retry_seconds)
         finally:
             # terminate, not close: after a cancellation the connection may be mid-query, and
             # ending the session is also what releases the advisory lock.
