@@ -8,7 +8,9 @@ organization's people, models and partners, each with the status of the fact beh
 
 from __future__ import annotations
 
+import sys
 import unicodedata
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -53,12 +55,17 @@ def evolve_profile(
             return msgspec.structs.replace(profile, merged_into=event.into)
 
 
+@cache
+def _combining_marks() -> dict[int, None]:
+    """Accents, once a text is decomposed (NFKD), are combining marks of their own."""
+    return dict.fromkeys(code for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code)))
+
+
 def search_key(text: str) -> str:
     """Lowercase, accents removed: how names, aliases and queries are compared."""
     if text.isascii():  # most text: nothing to take apart
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_combining_marks())
 
 
 def alias_keys(profile: Profile) -> list[str]:
