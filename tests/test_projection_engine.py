@@ -86,6 +86,60 @@ async def test_a_rebuild_equals_the_incremental_build(
     assert await snapshot(demo_database_url) == incremental
 
 
+async def _rebuild_incrementally(database_url: str, batch: int) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("truncate timeline_items, entity_items, entity_states")
+        await conn.execute("update projection_checkpoints set transaction_id = '0', position = 0")
+        await catch_up(conn, NEWSROOM, batch=batch)
+    finally:
+        await conn.close()
+
+
+async def _append(client: Client, key: str, event: dict[str, Any]) -> str:
+    response = await client.post("/v1/events", json=event, headers=bearer(key))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_the_tables_are_the_same_however_the_log_is_cut_into_batches(
+    database_url: str, write_key: str, client: Client
+) -> None:
+    """Renames, corrections that move a fact between entities and dates, a merge and a retraction,
+    each landing in the same batch as what they change or in a later one."""
+    for slug in ("alpha", "beta", "gamma", "delta"):
+        await _append(client, write_key, registered(slug))
+    first = await _append(client, write_key, reported("alpha", "beta", headline="First"))
+    second = await _append(client, write_key, reported("beta", "gamma", occurred="2023", headline="Second"))
+    renamed = {"type": "entity.updated", "slug": "beta", "name": "Bee Corp", "aliases": ["Bêta"]}
+    await _append(client, write_key, renamed)
+    moved: dict[str, Any] = {"occurred": "2024-06-02"}
+    moved["entities"] = [{"slug": "alpha", "role": "subject"}, {"slug": "gamma", "role": "subject"}]
+    note = {"note": {"en": "Not beta after all."}}
+    await _append(client, write_key, {"type": "event.corrected", "event_id": first, "changes": moved, **note})
+    await _append(client, write_key, {"type": "event.confirmed", "event_id": second})
+    third = await _append(client, write_key, reported("delta", headline="Third"))
+    back = {"entities": [{"slug": "alpha", "role": "subject"}, {"slug": "beta", "role": "subject"}]}
+    await _append(client, write_key, {"type": "event.corrected", "event_id": first, "changes": back, **note})
+    await _append(client, write_key, {"type": "event.retracted", "event_id": third, "reason": {"en": "No."}})
+    await _append(client, write_key, {"type": "entity.merged", "slug": "delta", "into": "alpha"})
+    await _append(client, write_key, reported("alpha", "beta", occurred="2022", headline="Fourth"))
+
+    built = []
+    for batch in (1, 2, 3, 1000):
+        await _rebuild_incrementally(database_url, batch)
+        built.append(await snapshot(database_url))
+    await rebuild(database_url, NEWSROOM)
+    built.append(await snapshot(database_url))
+
+    assert all(tables == built[0] for tables in built[1:])
+    involvement = {(slug, str(event_id), current) for slug, event_id, *_, current in built[0]["entity_items"]}
+    assert {("alpha", first, True), ("beta", first, True), ("gamma", first, False)} <= involvement
+    searched = {str(row[0]): row[10] for row in built[0]["timeline_items"]}
+    assert "'bee'" in searched[first]  # the names of its entities as of its last change,
+    assert "'beta'" in searched[first]  # aliases too, accents taken off
+
+
 async def test_readers_keep_reading_through_a_rebuild(demo_database_url: str, demo_client: Client) -> None:
     await _build_incrementally(demo_database_url)
     before = (await demo_client.get("/v1/timeline", params={"limit": 100})).json()

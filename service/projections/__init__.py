@@ -3,4 +3,4 @@
 from service.projections import newsroom
 from service.projections.engine import Projection
 
-PROJECTIONS = [Projection(newsroom.NAME, newsroom.apply)]
+PROJECTIONS = [Projection(newsroom.NAME, newsroom.apply, newsroom.load)]

@@ -27,6 +27,7 @@ import msgspec
 
 from schemas import NewEvent
 from service.domain.timeline import LoggedFact
+from service.projections.writers import Writers
 from service.store import events as log
 
 EVENTS_CHANNEL = "dateline_events"
@@ -37,6 +38,7 @@ _log = logging.getLogger("dateline.projections")
 _decode_event = msgspec.json.Decoder(NewEvent).decode
 
 Apply = Callable[[asyncpg.Connection, Sequence[LoggedFact]], Awaitable[None]]
+Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]
 
 _CHECKPOINT = """
 select transaction_id::text::bigint as transaction_id, position
@@ -55,6 +57,10 @@ _FAIL = "update projection_checkpoints set failing_event = $2, error = $3, updat
 class Projection:
     name: str
     apply: Apply
+    """Folds the next events into the tables, in the caller's transaction."""
+    load: Load | None = None
+    """Folds a whole snapshot of the log into empty tables, handing its inserts to the writers:
+    how a rebuild fills its fresh tables before following the live log with ``apply``."""
 
 
 def logged(row: asyncpg.Record) -> LoggedFact:
@@ -74,6 +80,11 @@ async def _cursor(conn: asyncpg.Connection, name: str) -> log.LogCursor:
     return log.LogCursor(checkpoint["transaction_id"], checkpoint["position"])
 
 
+async def move_checkpoint(conn: asyncpg.Connection, name: str, last: asyncpg.Record) -> None:
+    """The projection ``name`` has applied every event up to ``last``."""
+    await conn.execute(_MOVE, name, str(last["transaction_id"]), last["position"], last["recorded_at"])
+
+
 async def step(conn: asyncpg.Connection, projection: Projection, limit: int, *, live: bool = True) -> int:
     """Apply the next events (up to ``limit``); how many were applied.
 
@@ -88,13 +99,10 @@ async def step(conn: asyncpg.Connection, projection: Projection, limit: int, *, 
         if not rows:
             return 0
         await projection.apply(conn, [logged(row) for row in rows])
-        last = rows[-1]
-        await conn.execute(
-            _MOVE, projection.name, str(last["transaction_id"]), last["position"], last["recorded_at"]
-        )
+        await move_checkpoint(conn, projection.name, rows[-1])
     if live:
         await conn.execute(
-            "select pg_notify($1, $2)", PROJECTIONS_CHANNEL, f"{projection.name}:{last['position']}"
+            "select pg_notify($1, $2)", PROJECTIONS_CHANNEL, f"{projection.name}:{rows[-1]['position']}"
         )
     return len(rows)
 

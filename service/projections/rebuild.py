@@ -1,51 +1,97 @@
 """Rebuilding a projection from the log into fresh tables, then switching over atomically.
 
 The fresh tables live in a schema of their own (``rebuild_<name>``), made ``LIKE`` the live
-ones so their structure still comes from the migrations. The rebuild connection puts that
-schema first on its ``search_path``, so the projection's own SQL, unchanged, writes there, and
-its checkpoint starts at zero there too. Once it has caught up, one transaction takes the
-projection's apply lock (the live runner waits), applies the last events, drops the live
-tables and moves the fresh ones in. Readers see the old tables until that commit.
+ones so their structure still comes from the migrations. Connections that write them put that
+schema first on their ``search_path``, so the projection's own SQL, unchanged, writes there,
+and its checkpoint starts at zero there too.
+
+A projection that can ``load`` a whole snapshot of the log fills the tables from one first,
+while they have no index at all (filling an index row by row costs several times building it
+at the end). Then the indexes and keys are built, from the live tables' own definitions, and
+the rebuild follows the log with ``apply`` like any runner until it has caught up. Last, one
+transaction takes the projection's apply lock (the live runner waits), applies the last
+events, drops the live tables and moves the fresh ones in. Readers see the old tables until
+that commit.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import asyncpg
 
-from service.projections.engine import APPLY_LOCK, Projection, step
+from service.projections.engine import APPLY_LOCK, Projection, move_checkpoint, step
+from service.projections.writers import writers
+from service.store.events import LogSnapshot
 
 TABLES = {"newsroom": ("timeline_items", "entity_items", "entity_states")}
+# Loading is PostgreSQL's work more than Python's: writers on connections of their own
+# keep the other core busy (three measured best on two cores; see docs/benchmarks.md).
+WRITERS = 3
 
 
 def schema_for(name: str) -> str:
     return f"rebuild_{name}"
 
 
-_SECONDARY_INDEXES = """
-select i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as definition
-from pg_index i where i.indrelid = $1::regclass and not i.indisunique
+# A live table's keys and indexes, as statements that make them again on its copy.
+_KEYS = """
+select format('alter table %s add constraint %I %s', $2::text, conname, pg_get_constraintdef(oid))
+from pg_constraint where conrelid = $1::regclass and contype in ('p', 'u', 'x')
+"""
+_INDEXES = """
+select pg_get_indexdef(i.indexrelid) from pg_index i
+where i.indrelid = $1::regclass
+  and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid and c.conrelid = i.indrelid)
 """
 
 
 async def _prepare(conn: asyncpg.Connection, projection: Projection, schema: str) -> list[str]:
-    """Fresh, empty tables; the secondary indexes to build once they are full."""
+    """Fresh, empty tables without indexes; the statements that give them their indexes."""
     await conn.execute(f"drop schema if exists {schema} cascade")
     await conn.execute(f"create schema {schema}")
     later: list[str] = []
-    for table in (*TABLES[projection.name], "projection_checkpoints"):
-        await conn.execute(f"create table {schema}.{table} (like public.{table} including all)")
-        # Filling an index row by row costs several times building it at the end, so the copies
-        # keep only their unique indexes (upserts need them) until the tables are full; the
-        # others are made again from the live tables' own definitions, names included.
-        for shadow in await conn.fetch(_SECONDARY_INDEXES, f"{schema}.{table}"):
-            await conn.execute(f"drop index {shadow['name']}")
-        for live in await conn.fetch(_SECONDARY_INDEXES, f"public.{table}"):
-            later.append(live["definition"].replace(f" ON public.{table} ", f" ON {schema}.{table} "))
+    for table in TABLES[projection.name]:
+        live, fresh = f"public.{table}", f"{schema}.{table}"
+        await conn.execute(f"create table {fresh} (like {live} including all excluding indexes)")
+        later += [row[0] for row in await conn.fetch(_KEYS, live, fresh)]
+        later += [row[0].replace(f" ON {live} ", f" ON {fresh} ") for row in await conn.fetch(_INDEXES, live)]
+    await conn.execute(
+        f"create table {schema}.projection_checkpoints (like public.projection_checkpoints including all)"
+    )
     await conn.execute(f"insert into {schema}.projection_checkpoints (name) values ($1)", projection.name)
     await conn.execute(f"set search_path = {schema}, public")
     return later
+
+
+async def _load(
+    database_url: str,
+    conn: asyncpg.Connection,
+    projection: Projection,
+    schema: str,
+    on_read: Callable[[int], None] | None,
+) -> int:
+    """Fill the fresh tables from a snapshot of the log; how many events it held."""
+    assert projection.load is not None
+    reader = await asyncpg.connect(database_url)
+    collecting = gc.isenabled()
+    # A fold makes millions of short-lived objects and no reference cycles: the cycle
+    # collector's passes over them would cost a third of the rebuild and free nothing.
+    gc.disable()
+    try:
+        async with (
+            LogSnapshot(reader, on_read) as snapshot,
+            writers(database_url, WRITERS, f"{schema}, public") as pool,
+        ):
+            await projection.load(snapshot, pool)
+    finally:
+        if collecting:
+            gc.enable()
+        await reader.close()
+    if snapshot.last is not None:
+        await move_checkpoint(conn, projection.name, snapshot.last)
+    return snapshot.read
 
 
 async def rebuild(
@@ -61,12 +107,20 @@ async def rebuild(
         indexes = await _prepare(conn, projection, schema)
         total = await conn.fetchval("select count(*) from events")
         done = 0
+        if projection.load is not None:
+            told = None if progress is None else (lambda read: progress(read, max(total, read)))
+            done = await _load(database_url, conn, projection, schema, told)
+        async with writers(database_url, WRITERS, f"{schema}, public") as pool:
+            for definition in indexes:
+                await pool.execute(definition)
+            # Statistics before readers arrive: the planner would otherwise guess until
+            # autovacuum comes round to the new tables.
+            for table in TABLES[projection.name]:
+                await pool.execute(f"analyze {schema}.{table}")
         while applied := await step(conn, projection, batch, live=False):
             done += applied
             if progress is not None:
-                progress(done, total)
-        for definition in indexes:
-            await conn.execute(definition)
+                progress(done, max(total, done))
         async with conn.transaction():
             await conn.execute(
                 "select pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK.format(projection.name)

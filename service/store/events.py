@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -99,6 +99,20 @@ where (transaction_id, position) > ($1::text::xid8, $2)
 order by events.transaction_id, events.position
 limit $3
 """  # noqa: S608
+# A rebuild reads the whole log below the horizon at once, in one snapshot.
+_HORIZON = "select pg_snapshot_xmin(pg_current_snapshot())::text"
+_READ_BELOW = """
+select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
+from events
+where transaction_id < $1::text::xid8
+order by events.transaction_id, events.position
+"""
+_REFERENCES = """
+select (data ->> 'event_id')::uuid as target, count(*) as referrers
+from events
+where transaction_id < $1::text::xid8 and type = any($2::text[])
+group by 1
+"""
 _READ_STREAM = f"""
 select {_LOG_COLUMNS}
 from events
@@ -222,6 +236,47 @@ def _appended(row: asyncpg.Record) -> Appended:
 async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
     return rows
+
+
+class LogSnapshot:
+    """The whole log up to the horizon, as one read-only snapshot sees it, for reading in one go.
+
+    A snapshot holds the horizon back for as long as it is open: live readers wait behind it
+    (they never skip), so it is for rebuilds, which read fast and close it.
+    """
+
+    def __init__(self, conn: asyncpg.Connection, on_read: Callable[[int], None] | None = None) -> None:
+        self.conn = conn
+        self.on_read = on_read
+        """Told how many events have been read so far, after each chunk."""
+        self.horizon = ""
+        self.read = 0
+        self.last: asyncpg.Record | None = None
+        """The last event read: where a reader following the live log goes on from."""
+
+    async def __aenter__(self) -> LogSnapshot:
+        self._transaction = self.conn.transaction(isolation="repeatable_read", readonly=True)
+        await self._transaction.start()
+        self.horizon = await self.conn.fetchval(_HORIZON)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._transaction.rollback()
+
+    async def chunks(self, size: int) -> AsyncIterator[list[asyncpg.Record]]:
+        """Every event in the snapshot, in log order, ``size`` at a time."""
+        cursor = await self.conn.cursor(_READ_BELOW, self.horizon)
+        while rows := await cursor.fetch(size):
+            self.read += len(rows)
+            self.last = rows[-1]
+            yield rows
+            if self.on_read is not None:
+                self.on_read(self.read)
+
+    async def references(self, types: Sequence[str]) -> dict[UUID, int]:
+        """How many events of ``types`` name each event by its ``event_id`` field."""
+        rows = await self.conn.fetch(_REFERENCES, self.horizon, list(types))
+        return {row["target"]: row["referrers"] for row in rows}
 
 
 async def read_stream(conn: Connection, stream: str, from_version: int, limit: int) -> list[asyncpg.Record]:
