@@ -35,34 +35,37 @@ def schema_for(name: str) -> str:
     return f"rebuild_{name}"
 
 
-# A live table's keys and indexes, as statements that make them again on its copy.
+# A live table's indexes, and the keys some of them back: each index is built on its own (many
+# at once), then the key takes it over, which needs no second pass over the table.
+_INDEXES = "select pg_get_indexdef(indexrelid) from pg_index where indrelid = $1::regclass"
 _KEYS = """
-select format('alter table %s add constraint %I %s', $2::text, conname, pg_get_constraintdef(oid))
-from pg_constraint where conrelid = $1::regclass and contype in ('p', 'u', 'x')
-"""
-_INDEXES = """
-select pg_get_indexdef(i.indexrelid) from pg_index i
-where i.indrelid = $1::regclass
-  and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid and c.conrelid = i.indrelid)
+select format('alter table %s add constraint %I %s using index %I', $2::text, conname,
+              case contype when 'p' then 'primary key' else 'unique' end, conname)
+from pg_constraint where conrelid = $1::regclass and contype in ('p', 'u')
 """
 
 
-async def _prepare(conn: asyncpg.Connection, projection: Projection, schema: str) -> list[str]:
-    """Fresh, empty tables without indexes; the statements that give them their indexes."""
+async def _prepare(
+    conn: asyncpg.Connection, projection: Projection, schema: str
+) -> tuple[list[str], list[str]]:
+    """Fresh, empty tables without indexes; the statements that give them their indexes, then keys."""
     await conn.execute(f"drop schema if exists {schema} cascade")
     await conn.execute(f"create schema {schema}")
-    later: list[str] = []
+    indexes: list[str] = []
+    keys: list[str] = []
     for table in TABLES[projection.name]:
         live, fresh = f"public.{table}", f"{schema}.{table}"
         await conn.execute(f"create table {fresh} (like {live} including all excluding indexes)")
-        later += [row[0] for row in await conn.fetch(_KEYS, live, fresh)]
-        later += [row[0].replace(f" ON {live} ", f" ON {fresh} ") for row in await conn.fetch(_INDEXES, live)]
+        indexes += [
+            row[0].replace(f" ON {live} ", f" ON {fresh} ") for row in await conn.fetch(_INDEXES, live)
+        ]
+        keys += [row[0] for row in await conn.fetch(_KEYS, live, fresh)]
     await conn.execute(
         f"create table {schema}.projection_checkpoints (like public.projection_checkpoints including all)"
     )
     await conn.execute(f"insert into {schema}.projection_checkpoints (name) values ($1)", projection.name)
     await conn.execute(f"set search_path = {schema}, public")
-    return later
+    return indexes, keys
 
 
 async def _load(
@@ -104,7 +107,7 @@ async def rebuild(
     schema = schema_for(projection.name)
     conn = await asyncpg.connect(database_url)
     try:
-        indexes = await _prepare(conn, projection, schema)
+        indexes, keys = await _prepare(conn, projection, schema)
         total = await conn.fetchval("select count(*) from events")
         done = 0
         if projection.load is not None:
@@ -117,6 +120,8 @@ async def rebuild(
             # autovacuum comes round to the new tables.
             for table in TABLES[projection.name]:
                 await pool.execute(f"analyze {schema}.{table}")
+        for key in keys:
+            await conn.execute(key)
         while applied := await step(conn, projection, batch, live=False):
             done += applied
             if progress is not None:
