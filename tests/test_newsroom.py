@@ -251,3 +251,34 @@ async def test_the_rebuild_command_reports_progress(demo_database_url: str, demo
     unknown = await asyncio.to_thread(_dateline, demo_database_url, "projections", "rebuild", "nope")
     assert unknown.returncode != 0
     assert "no projection 'nope'" in unknown.stderr
+
+
+async def _pages(client: Client, url: str, **params: Any) -> list[str]:
+    """Every item's `occurred`, following `next` two items at a time."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await _get(client, url, limit=2, **params, **({"cursor": cursor} if cursor else {}))
+        seen += [item["occurred"]["value"] for item in page["items"]]
+        cursor = page.get("next")
+        if cursor is None:
+            return seen
+
+
+async def test_from_keeps_every_fact_whose_date_reaches_into_it(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("acme"), headers=bearer(write_key))
+    dates = ["2023", "2024", "2024-04", "2024-05", "2024-05-05", "2024-05-06", "2024-05-06T09:59:59Z"]
+    dates += ["2024-05-06T10:00:00Z", "2024-05-07", "2025"]
+    events = [reported("acme", occurred=date, headline=f"At {date}") for date in dates]
+    response = await client.post("/v1/events/batch", json={"events": events}, headers=bearer(write_key))
+    assert response.status_code == 201
+
+    # 10:00 UTC on 6 May 2024: inside the year 2024, the month of May, the day of the 6th.
+    since = {"from": "2024-05-06T12:00:00+02:00"}
+    expected = ["2024", "2024-05", "2024-05-06", "2024-05-06T10:00:00Z", "2024-05-07", "2025"]
+    for url in ("/v1/timeline", "/v1/entities/acme/timeline"):
+        assert await _pages(client, url, **since) == expected
+        assert await _pages(client, url, **since, order="desc") == expected[::-1]
+        assert await _pages(client, url, **since, to="2024-05-06") == expected[:4]
+    in_may = ["2024", "2024-05", "2024-05-05", "2024-05-06", "2024-05-06T09:59:59Z", *expected[3:]]
+    assert await _pages(client, "/v1/timeline", **{"from": "2024-05"}) == in_may

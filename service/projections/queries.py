@@ -100,13 +100,6 @@ class TimelineQuery:
             conditions.append(f"t.status = any({param(self.statuses)}::text[])")
         if self.text:
             conditions.append(f"t.search @@ {_QUERY.format(q=param(search_key(self.text)))}")
-        if self.start is not None:
-            # A partial date spans a year at most, so the redundant lower bound on the start lets
-            # the ordered index begin near `from` instead of at the first fact ever.
-            since = param(self.start)
-            conditions.append(
-                f"t.occurred_end > {since} and {key}.occurred_start > {since}::timestamptz - interval '1 year'"
-            )
         if self.end is not None:
             conditions.append(f"t.occurred_start < {param(self.end)}")
         if self.after is not None:
@@ -116,13 +109,37 @@ class TimelineQuery:
                 f"({param(self.after.start)}, {param(self.after.precision)}, {param(self.after.position)})"
             )
         direction = "desc" if self.descending else "asc"
-        where = " and ".join(conditions) or "true"
-        query = (
-            f"select t.item::text from {source} where {where}"
-            f" order by {key}.occurred_start {direction}, {key}.precision {direction}, {key}.position {direction}"
-            f" limit {param(self.limit + 1)}"
-        )
-        return query, params
+        order = f"order by start {direction}, precision {direction}, position {direction}"
+        limit = param(self.limit + 1)
+        columns = f"t.item::text as item, {key}.occurred_start as start, {key}.precision, {key}.position"
+
+        def select(*only: str) -> str:
+            where = " and ".join([*conditions, *only]) or "true"
+            return f"select {columns} from {source} where {where} {order} limit {limit}"
+
+        if self.start is None:
+            return f"select item from ({select()}) page {order}", params
+        # Overlapping `from` means starting at or after it, or spanning it. Only a year, month or
+        # day that begins exactly at the start of `from`'s year, month or day can span it (spans
+        # are calendar-aligned in UTC), so each half walks the ordered index from its own point
+        # instead of scanning the year before `from` for the few facts that reach into it.
+        since = param(self.start)
+        spanning = param(_calendar_starts(self.start))
+        halves = [
+            select(f"{key}.occurred_start >= {since}"),
+            select(
+                f"{key}.occurred_start = any({spanning}::timestamptz[])",
+                f"{key}.occurred_start < {since}",
+                f"t.occurred_end > {since}",
+            ),
+        ]
+        return f"select item from (({halves[0]}) union all ({halves[1]})) page {order} limit {limit}", params
+
+
+def _calendar_starts(instant: datetime) -> list[datetime]:
+    """The starts of the UTC year, month and day ``instant`` falls in."""
+    day = instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [day.replace(month=1, day=1), day.replace(day=1), day]
 
 
 async def timeline(conn: Connection | asyncpg.Pool, query: TimelineQuery) -> list[Item]:
