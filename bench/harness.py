@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 from service import migrations
 from service.database import with_database
@@ -150,6 +151,32 @@ def fresh_database(server_url: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(server_url, f'drop database "{name}" with (force)'))
+
+
+async def postgres_cpu_seconds(url: str) -> float | None:
+    """CPU time the server has spent so far, all its processes together (ended ones included);
+    None when the server is not on this machine."""
+    conn = await asyncpg.connect(url)
+    try:
+        # Asked while this connection's own backend process still exists.
+        postmaster = psutil.Process(await conn.fetchval("select pg_backend_pid()")).parent()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    finally:
+        await conn.close()
+    if postmaster is None:
+        return None
+    try:
+        with postmaster.oneshot():
+            own = postmaster.cpu_times()
+            total = own.user + own.system + own.children_user + own.children_system
+        for child in postmaster.children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = child.cpu_times()
+                total += times.user + times.system
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return float(total)
 
 
 def free_port() -> int:

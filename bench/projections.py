@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import gc
+import os
 import random
 import time
 import uuid
@@ -31,7 +33,7 @@ import msgspec
 from yarl import URL
 
 from bench import trivial_app
-from bench.harness import Rate, fresh_database, measure, ratio, service
+from bench.harness import Rate, fresh_database, measure, postgres_cpu_seconds, ratio, service
 from schemas import BatchAppend
 from service.appender import Appender
 from service.database import create_pool
@@ -372,6 +374,7 @@ class Rebuilt:
     events: int
     seconds: float
     finished: bool
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -383,45 +386,52 @@ class Rebuilt:
             "seconds": self.seconds,
             "events_per_second": self.per_second,
             "finished": self.finished,
+            "cpu_seconds": self.cpu,
         }
 
 
 async def timed_rebuild(url: str, seconds: float) -> Rebuilt:
-    """``rebuild(url, newsroom, batch=2000)``, timed; cut short after ``seconds``, with how far it got."""
+    """``rebuild(url, newsroom)``, timed; cut short after ``seconds``, with how far it got, and the
+    CPU time this process and the PostgreSQL server spent on it."""
     done = 0
 
     def progress(applied: int, _total: int) -> None:
         nonlocal done
         done = applied
 
-    begin = time.perf_counter()
+    begin, python, postgres = time.perf_counter(), time.process_time(), await postgres_cpu_seconds(url)
     try:
-        applied = await asyncio.wait_for(rebuild(url, NEWSROOM, batch=2000, progress=progress), seconds)
+        applied = await asyncio.wait_for(rebuild(url, NEWSROOM, progress=progress), seconds)
+        finished = True
     except TimeoutError:
-        return Rebuilt(done, time.perf_counter() - begin, finished=False)
-    return Rebuilt(applied, time.perf_counter() - begin, finished=True)
+        applied, finished = done, False
+    server = await postgres_cpu_seconds(url)
+    cpu = {"python": time.process_time() - python}
+    if server is not None and postgres is not None:
+        cpu["postgres"] = server - postgres
+    return Rebuilt(applied, time.perf_counter() - begin, finished, cpu)
 
 
-async def read_log_only(url: str, seconds: float, batch: int = 2000) -> Rebuilt:
-    """The rebuild's baseline: the same reader and decoder over the same log, nothing applied."""
+async def read_log_only(url: str, seconds: float) -> Rebuilt:
+    """The rebuild's baseline: the same snapshot reader and decoder over the same log, nothing
+    applied (and, as in the rebuild, no cycle collector)."""
     conn = await asyncpg.connect(url)
-    read = 0
     begin = time.perf_counter()
-    deadline = begin + seconds
     finished = False
+    gc.disable()
     try:
-        cursor = log.START
-        while time.perf_counter() < deadline:
-            rows = await log.read_log(conn, cursor, batch)
-            if not rows:
+        async with log.LogSnapshot(conn) as snapshot:
+            async for rows in snapshot.chunks(5000):
+                for row in rows:
+                    logged(row)
+                if time.perf_counter() > begin + seconds:
+                    break
+            else:
                 finished = True
-                break
-            decoded = [logged(row) for row in rows]
-            read += len(decoded)
-            cursor = log.LogCursor(rows[-1]["transaction_id"], rows[-1]["position"])
     finally:
+        gc.enable()
         await conn.close()
-    return Rebuilt(read, time.perf_counter() - begin, finished)
+    return Rebuilt(snapshot.read, time.perf_counter() - begin, finished)
 
 
 async def first_page_ms(url: str) -> dict[str, Any]:
@@ -931,6 +941,10 @@ def report(results: dict[str, Any]) -> list[str]:
             f"{ratio(rebuilt['events_per_second'], REBUILD_AIM)} of aim {REBUILD_AIM:,.0f}/s{cut}",
         )
     )
+    if cpu := rebuilt.get("cpu_seconds"):
+        spent = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in cpu.items())
+        cores = sum(cpu.values()) / rebuilt["seconds"]
+        lines.append(f"  rebuild CPU time: {spent}; {cores:.2f} cores busy on average over {os.cpu_count()}")
     cut = "" if read["finished"] else f" (cut short at {read['seconds']:.0f} s)"
     lines.append(
         row(
@@ -939,7 +953,7 @@ def report(results: dict[str, Any]) -> list[str]:
             "events/s",
             None,
             None,
-            f" 1.00x  {read['events']:,} events, read_log + decode, nothing applied{cut}",
+            f" 1.00x  {read['events']:,} events, the rebuild's snapshot reader + decode, nothing applied{cut}",
         )
     )
     if page := results.get("first_page"):
