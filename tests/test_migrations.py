@@ -26,6 +26,22 @@ def _tables(url: str) -> set[str]:
     return {row["tablename"] for row in rows}
 
 
+_SCHEMA = """
+select 'table ' || tablename from pg_tables where schemaname = 'public'
+union all select 'index ' || indexdef from pg_indexes where schemaname = 'public'
+union all select 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+    from pg_constraint where connamespace = 'public'::regnamespace
+union all select 'function ' || p.oid::regprocedure from pg_proc p where pronamespace = 'public'::regnamespace
+union all select 'trigger ' || tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid
+    where c.relnamespace = 'public'::regnamespace and not t.tgisinternal
+"""
+
+
+def _schema(url: str) -> set[str]:
+    """Tables, indexes, constraints, functions and triggers, each as one line (alembic's own left out)."""
+    return {row[0] for row in asyncio.run(_run(url, _SCHEMA)) if "alembic_version" not in row[0]}
+
+
 @pytest.fixture
 def blank_url(server_url: str) -> Iterator[str]:
     name = f"stairway_{uuid.uuid4().hex[:12]}"
@@ -41,14 +57,16 @@ def test_one_head() -> None:
 
 
 def test_stairway_up_down_up(blank_url: str) -> None:
-    previous = "base"
+    previous, before = "base", _schema(blank_url)
     for revision in migrations.all_revisions():
         migrations.upgrade(blank_url, revision)
-        after_upgrade = _tables(blank_url)
+        after = _schema(blank_url)
+        assert after != before, f"{revision} changes nothing"
         migrations.downgrade(blank_url, previous)
+        assert _schema(blank_url) == before, f"{revision} does not come back down to {previous}"
         migrations.upgrade(blank_url, revision)
-        assert _tables(blank_url) == after_upgrade, f"{revision} does not come back the same"
-        previous = revision
+        assert _schema(blank_url) == after, f"{revision} does not go up the same way twice"
+        previous, before = revision, after
     migrations.downgrade(blank_url, "base")
     assert _tables(blank_url) == {"alembic_version"}
 
