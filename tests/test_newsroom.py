@@ -282,3 +282,37 @@ async def test_from_keeps_every_fact_whose_date_reaches_into_it(client: Client, 
         assert await _pages(client, url, **since, to="2024-05-06") == expected[:4]
     in_may = ["2024", "2024-05", "2024-05-05", "2024-05-06", "2024-05-06T09:59:59Z", *expected[3:]]
     assert await _pages(client, "/v1/timeline", **{"from": "2024-05"}) == in_may
+
+
+async def test_a_ranked_search_puts_the_best_matches_first(client: Client, write_key: str) -> None:
+    await client.post("/v1/events", json=registered("acme"), headers=bearer(write_key))
+    once = reported(
+        "acme", occurred="2025", headline="Acme's quarterly results", summary={"en": "Chips sold well."}
+    )
+    often = reported("acme", occurred="2020", headline="Chips, chips and more chips: Acme's chip plan")
+    other = reported("acme", occurred="2022", headline="Acme hires a new finance chief")
+    batch = {"events": [once, often, other]}
+    assert (await client.post("/v1/events/batch", json=batch, headers=bearer(write_key))).status_code == 201
+
+    first = await _get(client, "/v1/timeline", q="chip", order="relevance", limit=1)
+    second = await _get(
+        client, "/v1/entities/acme/timeline", q="chip", order="relevance", cursor=first["next"]
+    )
+    assert [page["items"][0]["headline"] for page in (first, second)] == [
+        often["headline"]["en"],
+        once["headline"]["en"],
+    ]
+    assert "next" not in second or second["next"] is None
+    by_date = await _get(client, "/v1/timeline", q="chip", limit=1)
+    assert by_date["items"][0]["occurred"]["value"] == "2020"
+
+    for params, field in [
+        ({"order": "relevance"}, "order"),
+        ({"order": "relevance", "q": "chip", "as_of": "2030-01-01T00:00:00Z"}, "order"),
+        ({"order": "relevance", "q": "chip", "cursor": by_date["next"]}, "cursor"),
+        ({"q": "chip", "cursor": first["next"]}, "cursor"),
+    ]:
+        response = await client.get("/v1/timeline", params=params)
+        assert response.status_code == 400, params
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in response.text

@@ -40,7 +40,10 @@ _TO = Annotated[
 _LIMIT = Annotated[int, QueryParameter(ge=1, le=100, description="How many items at most.")]
 _CURSOR = Annotated[str | None, QueryParameter(description="The `next` value of the previous page.")]
 _ORDER = Annotated[
-    Literal["asc", "desc"], QueryParameter(description="Oldest first (asc) or newest first (desc).")
+    Literal["asc", "desc", "relevance"],
+    QueryParameter(
+        description="Oldest first (asc), newest first (desc), or the best matches of `q` first (relevance)."
+    ),
 ]
 _INCLUDE = Annotated[
     Literal["retracted"] | None,
@@ -79,11 +82,21 @@ def _query(
     cursor: str | None,
     order: str,
     include: str | None,
+    as_of: datetime | None,
 ) -> queries.TimelineQuery:
-    after = None
+    relevance = order == "relevance"
+    if relevance and not q:
+        raise reads.bad_parameter("order", "relevance ranks the matches of q: add q")
+    if relevance and as_of is not None:
+        # As-known-at reads match words as they were written, not through today's index.
+        raise reads.bad_parameter("order", "relevance cannot be combined with as_of: use asc or desc")
+    after, skip = None, 0
     if cursor:
         try:
-            after = queries.TimelineCursor.decode(cursor)
+            if relevance:
+                skip = queries.RelevanceCursor.decode(cursor).offset
+            else:
+                after = queries.TimelineCursor.decode(cursor)
         except ValueError as reason:
             raise reads.bad_parameter("cursor", str(reason)) from None
     return queries.TimelineQuery(
@@ -96,7 +109,9 @@ def _query(
         end=_date("to", to, end=True),
         include_retracted=include == "retracted",
         descending=order == "desc",
+        relevance=relevance,
         after=after,
+        skip=skip,
         limit=limit,
     )
 
@@ -121,7 +136,11 @@ async def _page(
             items = items[: query.limit]
             last = items[-1]
             span = parse_partial_date(last.occurred)
-            following = queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
+            following = (
+                queries.RelevanceCursor(query.skip + query.limit).encode()
+                if query.relevance
+                else queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
+            )
         return TimelinePage(items=[entry(item, lang) for item in items], next=following)
 
     return await reads.cache(state).respond(request, checkpoint, build)
@@ -158,6 +177,7 @@ class TimelineController(Controller):
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
         checkpoint = await reads.cache(state).checkpoint(min_position)
+        instant = reads.instant(as_of)
         query = _query(
             reads.slugs("entities", entities),
             tags,
@@ -170,12 +190,13 @@ class TimelineController(Controller):
             cursor,
             order,
             include,
+            instant,
         )
 
         async def make_query() -> queries.TimelineQuery:
             return query
 
-        return await _page(request, state, make_query, lang, checkpoint, reads.instant(as_of))
+        return await _page(request, state, make_query, lang, checkpoint, instant)
 
     @get(
         "/v1/entities/{slug:str}/timeline",
@@ -205,12 +226,12 @@ class TimelineController(Controller):
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
         checkpoint = await reads.cache(state).checkpoint(min_position)
-        _query([], tags, types, status, q, from_, to, limit, cursor, order, include)  # 400s before any lookup
+        instant = reads.instant(as_of)
+        filters = (tags, types, status, q, from_, to, limit, cursor, order, include, instant)
+        _query([], *filters)  # 400s before any lookup
 
         async def make_query() -> queries.TimelineQuery:
             profile, merged = await reads.entity(state, slug)
-            return _query(
-                [profile.slug, *merged], tags, types, status, q, from_, to, limit, cursor, order, include
-            )
+            return _query([profile.slug, *merged], *filters)
 
-        return await _page(request, state, make_query, lang, checkpoint, reads.instant(as_of))
+        return await _page(request, state, make_query, lang, checkpoint, instant)

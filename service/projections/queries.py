@@ -49,6 +49,28 @@ class TimelineCursor:
             raise ValueError("not a cursor from this API: pass back a `next` value unchanged") from None
 
 
+@dataclass(frozen=True)
+class RelevanceCursor:
+    """A place in a ranked search: after the first ``offset`` matches. Ranks move as items are
+    corrected, so a ranked list pages by count, not by a key."""
+
+    offset: int
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"rank|{self.offset}".encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> RelevanceCursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+            label, offset = raw.split("|")
+            if label != "rank" or not 0 <= int(offset) < 2**31:
+                raise ValueError(raw)
+            return cls(int(offset))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise ValueError("not a cursor of a ranked search: pass back a `next` value unchanged") from None
+
+
 @dataclass
 class TimelineQuery:
     """The filters of a timeline read; each one narrows, none is required."""
@@ -62,7 +84,10 @@ class TimelineQuery:
     end: datetime | None = None
     include_retracted: bool = False
     descending: bool = False
+    relevance: bool = False
+    """Best matches of ``text`` first, paged by ``skip``, instead of the order things happened."""
     after: TimelineCursor | None = None
+    skip: int = 0
     limit: int = 20
 
     def sql(self) -> tuple[str, list[object]]:
@@ -98,8 +123,9 @@ class TimelineQuery:
             conditions.append(f"t.type = any({param(self.types)}::text[])")
         if self.statuses:
             conditions.append(f"t.status = any({param(self.statuses)}::text[])")
-        if self.text:
-            conditions.append(f"t.search @@ {_QUERY.format(q=param(search_key(self.text)))}")
+        words = _QUERY.format(q=param(search_key(self.text))) if self.text else ""
+        if words:
+            conditions.append(f"t.search @@ {words}")
         if self.end is not None:
             conditions.append(f"t.occurred_start < {param(self.end)}")
         if self.after is not None:
@@ -108,9 +134,20 @@ class TimelineQuery:
                 f"({key}.occurred_start, {key}.precision, {key}.position) {comparison} "
                 f"({param(self.after.start)}, {param(self.after.precision)}, {param(self.after.position)})"
             )
+        limit = param(self.limit + 1)
+        if self.relevance:
+            # The search index finds the matches and they are ranked all together, so dates
+            # filter by plain overlap here, with no ordered index to walk.
+            if self.start is not None:
+                conditions.append(f"t.occurred_end > {param(self.start)}")
+            where = " and ".join(conditions)
+            return (
+                f"select t.item::text from {source} where {where}"
+                f" order by ts_rank_cd(t.search, {words}) desc, t.position desc"
+                f" offset {param(self.skip)} limit {limit}"
+            ), params
         direction = "desc" if self.descending else "asc"
         order = f"order by start {direction}, precision {direction}, position {direction}"
-        limit = param(self.limit + 1)
         columns = f"t.item::text as item, {key}.occurred_start as start, {key}.precision, {key}.position"
 
         def select(*only: str) -> str:
