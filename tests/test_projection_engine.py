@@ -20,6 +20,8 @@ from service.demo import demo_id
 from service.projections import PROJECTIONS
 from service.projections.engine import catch_up
 from service.projections.rebuild import rebuild
+from service.store import events as log
+from service.store.events import LogSnapshot
 from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
 
@@ -138,6 +140,23 @@ async def test_the_tables_are_the_same_however_the_log_is_cut_into_batches(
     searched = {str(row[0]): row[10] for row in built[0]["timeline_items"]}
     assert "'bee'" in searched[first]  # the names of its entities as of its last change,
     assert "'beta'" in searched[first]  # aliases too, accents taken off
+
+
+async def test_a_rebuild_snapshot_does_not_hold_live_readers_back(
+    database_url: str, write_key: str, client: Client
+) -> None:
+    before = await _append(client, write_key, registered("acme"))
+    reader, follower = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        async with LogSnapshot(reader) as held:
+            during = await _append(client, write_key, reported("acme"))
+            live = [str(row["id"]) for row in await log.read_log(follower, log.START, 100)]
+            snapshot = [str(row["id"]) for rows in [rows async for rows in held.chunks(100)] for row in rows]
+    finally:
+        await reader.close()
+        await follower.close()
+    assert live == [before, during]
+    assert snapshot == [before]
 
 
 async def test_readers_keep_reading_through_a_rebuild(demo_database_url: str, demo_client: Client) -> None:

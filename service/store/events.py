@@ -241,8 +241,8 @@ async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[async
 class LogSnapshot:
     """The whole log up to the horizon, as one read-only snapshot sees it, for reading in one go.
 
-    A snapshot holds the horizon back for as long as it is open: live readers wait behind it
-    (they never skip), so it is for rebuilds, which read fast and close it.
+    A read-only transaction never takes a transaction id, so however long the snapshot stays
+    open it does not hold the horizon back: live readers go on seeing new events meanwhile.
     """
 
     def __init__(self, conn: asyncpg.Connection, on_read: Callable[[int], None] | None = None) -> None:
