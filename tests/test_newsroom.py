@@ -175,6 +175,30 @@ async def test_reads_send_an_etag_and_honour_if_none_match(demo_client: Client) 
     assert again.content == b""
 
 
+async def test_a_repeated_read_is_answered_again_once_the_projection_moves(
+    client: Client, write_key: str
+) -> None:
+    await client.post("/v1/events", json=registered("acme"), headers=bearer(write_key))
+    url = "/v1/entities/acme/timeline"
+    await _get(client, url)  # caught up
+    first, again = await client.get(url), await client.get(url)  # the second one from the cache
+    assert (
+        (first.json(), first.headers["etag"])
+        == (again.json(), again.headers["etag"])
+        == (
+            {"items": [], "next": None},
+            first.headers["etag"],
+        )
+    )
+
+    appended = (await client.post("/v1/events", json=reported("acme"), headers=bearer(write_key))).json()
+    await _get(client, "/v1/timeline", min_position=appended["position"])
+    await asyncio.sleep(0.2)  # past the process's checkpoint cache
+    later = await client.get(url)
+    assert [item["id"] for item in later.json()["items"]] == [appended["id"]]
+    assert later.headers["etag"] != first.headers["etag"]
+
+
 async def test_read_your_writes(client: Client, write_key: str) -> None:
     await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
     appended = (await client.post("/v1/events", json=reported("microsoft"), headers=bearer(write_key))).json()

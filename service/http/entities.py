@@ -52,6 +52,7 @@ class EntitiesController(Controller):
 
     @get(
         operation_id="listEntities",
+        before_request=reads.cached,
         responses=documented(200, EntityPage, "entities", "A page of entities.", 400),
     )
     async def list_entities(
@@ -92,6 +93,7 @@ class EntitiesController(Controller):
     @get(
         "/{slug:str}",
         operation_id="readEntity",
+        before_request=reads.cached,
         responses=documented(200, EntityView, "entity", "The entity now.", 400, 404, 503),
     )
     async def read_entity(

@@ -119,21 +119,48 @@ class ReadCache:
         build: Callable[[], Awaitable[Any]],
     ) -> Response[Any]:
         """304 if the client has it; else the body, built once per URL and checkpoint."""
-        tag = etag(checkpoint)
-        common = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
-        if tag in {part.strip() for part in request.headers.get("if-none-match", "").split(",")}:
-            return Response(None, status_code=304, headers=common)
+        if _unchanged(request, checkpoint):
+            return _answer(None, checkpoint)
         key = str(request.url)
         cached = self._bodies.get(key)
         if cached is not None and cached[0] == checkpoint:
             self._bodies.move_to_end(key)
-            body = cached[1]
-        else:
-            body = _encode(await build())
-            self._bodies[key] = (checkpoint, body)
-            if len(self._bodies) > self.size:
-                self._bodies.popitem(last=False)
-        return Response(body, media_type="application/json", headers=common)
+            return _answer(cached[1], checkpoint)
+        body = _encode(await build())
+        self._bodies[key] = (checkpoint, body)
+        if len(self._bodies) > self.size:
+            self._bodies.popitem(last=False)
+        return _answer(body, checkpoint)
+
+    async def hit(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
+        """The answer to a read made before, if the projection has not moved since; else None.
+
+        An answer is only ever stored for a URL whose parameters were valid and whose
+        ``min_position`` the checkpoint it was built at included, so it can be served without
+        looking at the parameters again.
+        """
+        cached = self._bodies.get(str(request.url))
+        if cached is None or cached[0] != await self.checkpoint(None):
+            return None
+        return _answer(None if _unchanged(request, cached[0]) else cached[1], cached[0])
+
+
+async def cached(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """A ``before_request`` hook: a repeated read is answered before its parameters are parsed."""
+    return await cache(request.app.state).hit(request)
+
+
+def _unchanged(request: Request[Any, Any, Any], checkpoint: int) -> bool:
+    """Whether the client already holds the answer at ``checkpoint`` (If-None-Match)."""
+    sent = request.headers.get("if-none-match")
+    return sent is not None and etag(checkpoint) in {part.strip() for part in sent.split(",")}
+
+
+def _answer(body: bytes | None, checkpoint: int) -> Response[Any]:
+    headers = {"ETag": etag(checkpoint), "Cache-Control": CACHE_CONTROL}
+    if body is None:
+        return Response(None, status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def entity(state: State, name: str) -> tuple[Profile, list[str]]:

@@ -152,6 +152,7 @@ class TimelineController(Controller):
     @get(
         "/v1/timeline",
         operation_id="readTimeline",
+        before_request=reads.cached,
         responses=documented(200, TimelinePage, "timeline", "A page of the timeline.", 400, 503),
     )
     async def timeline(
@@ -201,6 +202,7 @@ class TimelineController(Controller):
     @get(
         "/v1/entities/{slug:str}/timeline",
         operation_id="readEntityTimeline",
+        before_request=reads.cached,
         responses=documented(
             200, TimelinePage, "timeline", "A page of the entity's timeline.", 400, 404, 503
         ),
