@@ -136,6 +136,8 @@ class TimelineQuery:
             )
         limit = param(self.limit + 1)
         if self.relevance:
+            if not words:
+                raise ValueError("a ranked timeline needs words to rank by")
             # The search index finds the matches and they are ranked all together, so dates
             # filter by plain overlap here, with no ordered index to walk.
             if self.start is not None:
