@@ -20,7 +20,7 @@ from service.appender import Appender
 from service.database import DATABASE_NAME, ensure_database, start_embedded
 from service.demo import demo_batch
 from service.projections import PROJECTIONS
-from service.projections.engine import Projection, Runner, running
+from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
 from service.store import keys
 
@@ -204,7 +204,12 @@ def rebuild_projections(name: str | None) -> None:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            applied = asyncio.run(rebuild(url, projection, progress=progress))
+            try:
+                applied = asyncio.run(rebuild(url, projection, progress=progress))
+            except EventNotApplied as failure:
+                raise click.ClickException(
+                    f"{projection.name}: the rebuild stopped at {failure}; the live tables are unchanged."
+                ) from None
         click.echo(f"{projection.name}: {applied} events applied; now serving the rebuilt tables.")
 
 

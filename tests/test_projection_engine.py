@@ -18,7 +18,7 @@ import pytest
 
 from service.demo import demo_id
 from service.projections import PROJECTIONS
-from service.projections.engine import catch_up
+from service.projections.engine import EventNotApplied, catch_up
 from service.projections.rebuild import rebuild
 from service.store import events as log
 from service.store.events import LogSnapshot
@@ -257,6 +257,46 @@ async def test_an_event_that_cannot_be_applied_stops_the_projection_where_it_is(
     assert status["state"] == "failing"
     assert status["failing_event"] == good["id"]
     assert status["lag_events"] >= 1
+
+
+async def test_a_rebuild_that_meets_an_event_it_cannot_apply_says_which_and_changes_nothing(
+    database_url: str, write_key: str, client: Client
+) -> None:
+    await _append(client, write_key, registered("microsoft"))
+    bad = await _append(client, write_key, reported("microsoft"))
+    await _build_incrementally(database_url)
+    before = await snapshot(database_url)
+    conn = await asyncpg.connect(database_url)
+    try:
+        # As in the test above: a fact made invalid behind the log's back.
+        await conn.execute("alter table events disable trigger events_are_append_only")
+        await conn.execute(
+            "update events set data = jsonb_set(data, '{occurred}', '\"someday\"') where id = $1", bad
+        )
+        await conn.execute("alter table events enable trigger events_are_append_only")
+    finally:
+        await conn.close()
+
+    with pytest.raises(EventNotApplied) as failure:
+        await rebuild(database_url, NEWSROOM)
+    assert str(failure.value.event_id) == bad
+    assert "someday" in str(failure.value)
+    assert await snapshot(database_url) == before
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert not await conn.fetchval("select count(*) from pg_namespace where nspname like 'rebuild_%'")
+    finally:
+        await conn.close()
+    cli = await asyncio.to_thread(
+        subprocess.run,
+        [DATELINE, "projections", "rebuild", "newsroom"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 1
+    assert f"stopped at event {bad}" in cli.stderr
 
 
 # These tests drive the engine themselves: the API's own runner would race them.

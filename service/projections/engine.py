@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -51,6 +52,14 @@ set transaction_id = $2::text::xid8, position = $3, recorded_at = $4, updated_at
 where name = $1
 """
 _FAIL = "update projection_checkpoints set failing_event = $2, error = $3, updated_at = now() where name = $1"
+
+
+class EventNotApplied(Exception):
+    """An event a projection cannot apply: which one, and why."""
+
+    def __init__(self, event_id: UUID, error: Exception) -> None:
+        super().__init__(f"event {event_id}: {type(error).__name__}: {error}")
+        self.event_id = event_id
 
 
 @dataclass(frozen=True)

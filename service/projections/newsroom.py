@@ -31,7 +31,7 @@ from schemas import (
 )
 from service.domain.entities import Profile, alias_keys, evolve_profile, search_key
 from service.domain.timeline import Item, LoggedFact, evolve, start
-from service.projections.engine import logged
+from service.projections.engine import EventNotApplied, logged
 from service.projections.writers import Writers
 from service.store import Connection
 from service.store.events import LogSnapshot
@@ -336,8 +336,11 @@ async def load(snapshot: LogSnapshot, writers: Writers) -> None:
     async for rows in snapshot.chunks(_LOAD_CHUNK):
         finished = []
         for row in rows:
-            event = logged(row)
-            changed = batch.apply(event)
+            try:
+                event = logged(row)
+                changed = batch.apply(event)
+            except Exception as error:  # whatever the event does, the rebuild says which one it was
+                raise EventNotApplied(row["id"], error) from error
             if changed is None:
                 continue
             if isinstance(event.event, FollowUp):

@@ -107,47 +107,67 @@ async def rebuild(
     schema = schema_for(projection.name)
     conn = await asyncpg.connect(database_url)
     try:
-        indexes, keys = await _prepare(conn, projection, schema)
-        total = await conn.fetchval("select count(*) from events")
-        done = 0
-        if projection.load is not None:
-            told = None if progress is None else (lambda read: progress(read, max(total, read)))
-            done = await _load(database_url, conn, projection, schema, told)
-        async with writers(database_url, WRITERS, f"{schema}, public") as pool:
-            for definition in indexes:
-                await pool.execute(definition)
-            # Statistics before readers arrive: the planner would otherwise guess until
-            # autovacuum comes round to the new tables.
-            for table in TABLES[projection.name]:
-                await pool.execute(f"analyze {schema}.{table}")
-        for key in keys:
-            await conn.execute(key)
-        while applied := await step(conn, projection, batch, live=False):
-            done += applied
-            if progress is not None:
-                progress(done, max(total, done))
-        async with conn.transaction():
-            await conn.execute(
-                "select pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK.format(projection.name)
-            )
-            while applied := await step(conn, projection, batch, live=False):
-                done += applied
-            for table in TABLES[projection.name]:
-                await conn.execute(f"drop table public.{table}")
-                await conn.execute(f"alter table {schema}.{table} set schema public")
-            await conn.execute(
-                f"""
-                update public.projection_checkpoints live
-                set transaction_id = fresh.transaction_id, position = fresh.position,
-                    recorded_at = fresh.recorded_at, updated_at = now(), failing_event = null, error = null
-                from {schema}.projection_checkpoints fresh
-                where live.name = $1 and fresh.name = $1
-                """,
-                projection.name,
-            )
-            await conn.execute(f"drop schema {schema} cascade")
+        return await _rebuild(database_url, conn, projection, schema, batch, progress)
+    except BaseException:
+        # Nothing of a failed rebuild is left behind; the live tables never changed.
+        if not conn.is_closed():
+            conn.terminate()
+        cleaner = await asyncpg.connect(database_url)
+        try:
+            await cleaner.execute(f"drop schema if exists {schema} cascade")
+        finally:
+            await cleaner.close()
+        raise
+    finally:
+        if not conn.is_closed():
+            await conn.close()
+
+
+async def _rebuild(
+    database_url: str,
+    conn: asyncpg.Connection,
+    projection: Projection,
+    schema: str,
+    batch: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    indexes, keys = await _prepare(conn, projection, schema)
+    total = await conn.fetchval("select count(*) from events")
+    done = 0
+    if projection.load is not None:
+        told = None if progress is None else (lambda read: progress(read, max(total, read)))
+        done = await _load(database_url, conn, projection, schema, told)
+    async with writers(database_url, WRITERS, f"{schema}, public") as pool:
+        for definition in indexes:
+            await pool.execute(definition)
+        # Statistics before readers arrive: the planner would otherwise guess until
+        # autovacuum comes round to the new tables.
+        for table in TABLES[projection.name]:
+            await pool.execute(f"analyze {schema}.{table}")
+    for key in keys:
+        await conn.execute(key)
+    while applied := await step(conn, projection, batch, live=False):
+        done += applied
         if progress is not None:
             progress(done, max(total, done))
-        return done
-    finally:
-        await conn.close()
+    async with conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK.format(projection.name))
+        while applied := await step(conn, projection, batch, live=False):
+            done += applied
+        for table in TABLES[projection.name]:
+            await conn.execute(f"drop table public.{table}")
+            await conn.execute(f"alter table {schema}.{table} set schema public")
+        await conn.execute(
+            f"""
+            update public.projection_checkpoints live
+            set transaction_id = fresh.transaction_id, position = fresh.position,
+                recorded_at = fresh.recorded_at, updated_at = now(), failing_event = null, error = null
+            from {schema}.projection_checkpoints fresh
+            where live.name = $1 and fresh.name = $1
+            """,
+            projection.name,
+        )
+        await conn.execute(f"drop schema {schema} cascade")
+    if progress is not None:
+        progress(done, max(total, done))
+    return done
