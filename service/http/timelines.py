@@ -4,11 +4,13 @@ happened, shown in the reader's language with its corrections."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from schemas import TimelinePage, parse_partial_date
@@ -70,24 +72,37 @@ def _date(name: str, value: str | None, end: bool) -> Any:
     return span.end if end else span.start
 
 
-def _query(
-    entities: list[str],
-    tags: str | None,
-    types: str | None,
-    status: str | None,
-    q: str | None,
-    from_: str | None,
-    to: str | None,
-    limit: int,
-    cursor: str | None,
-    order: str,
-    include: str | None,
-    as_of: datetime | None,
-) -> queries.TimelineQuery:
+@dataclass(frozen=True)
+class Reading:
+    """What a timeline read asks for, but its entities: its filters checked, its page to build."""
+
+    filters: Callable[[list[str]], queries.TimelineQuery]
+    lang: str
+    min_position: int | None
+    as_of: datetime | None
+
+
+async def reading(
+    tags: _TAGS = None,
+    types: _TYPES = None,
+    status: _STATUSES = None,
+    q: _TEXT = None,
+    from_: _FROM = None,
+    to: _TO = None,
+    lang: reads.Language = "en",
+    limit: _LIMIT = 20,
+    cursor: _CURSOR = None,
+    order: _ORDER = "asc",
+    include: _INCLUDE = None,
+    min_position: reads.MinPosition = None,
+    as_of: reads.AsOf = None,
+) -> Reading:
+    """The query parameters every timeline takes (a Litestar dependency of both timelines)."""
+    instant = reads.instant(as_of)
     relevance = order == "relevance"
     if relevance and not q:
         raise reads.bad_parameter("order", "relevance ranks the matches of q: add q")
-    if relevance and as_of is not None:
+    if relevance and instant is not None:
         # As-known-at reads match words as they were written, not through today's index.
         raise reads.bad_parameter("order", "relevance cannot be combined with as_of: use asc or desc")
     after, skip = None, 0
@@ -99,8 +114,7 @@ def _query(
                 after = queries.TimelineCursor.decode(cursor)
         except ValueError as reason:
             raise reads.bad_parameter("cursor", str(reason)) from None
-    return queries.TimelineQuery(
-        entities=entities,
+    query = queries.TimelineQuery(
         tags=_words("tags", tags),
         types=_words("types", types),
         statuses=_words("status", status, _STATUS_VALUES),
@@ -114,23 +128,25 @@ def _query(
         skip=skip,
         limit=limit,
     )
+    return Reading(lambda entities: replace(query, entities=entities), lang, min_position, instant)
 
 
 async def _page(
     request: Request[Any, Any, Any],
     state: State,
-    make_query: Callable[[], Awaitable[queries.TimelineQuery]],
-    lang: str,
-    checkpoint: int,
-    as_of: datetime | None,
+    read: Reading,
+    entities: Callable[[], Awaitable[list[str]]],
 ) -> Response[Any]:
+    checkpoint = await reads.cache(state).checkpoint(read.min_position)
+
     # Everything that reads the database happens in build(), which a repeated read skips.
     async def build() -> TimelinePage:
-        query = await make_query()
-        if as_of is None:
+        query = read.filters(await entities())
+        if read.as_of is None:
             items = await queries.timeline(state.pool, query)
         else:
-            items = history.page(await history.items_as_of(state.pool, as_of, query.entities or None), query)
+            found = await history.items_as_of(state.pool, read.as_of, query.entities or None)
+            items = history.page(found, query)
         following = None
         if len(items) > query.limit:
             items = items[: query.limit]
@@ -141,13 +157,14 @@ async def _page(
                 if query.relevance
                 else queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
             )
-        return TimelinePage(items=[entry(item, lang) for item in items], next=following)
+        return TimelinePage(items=[entry(item, read.lang) for item in items], next=following)
 
     return await reads.cache(state).respond(request, checkpoint, build)
 
 
 class TimelineController(Controller):
     tags = ["timelines"]
+    dependencies = {"read": Provide(reading)}
 
     @get(
         "/v1/timeline",
@@ -159,45 +176,18 @@ class TimelineController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
+        read: NamedDependency[Reading],
         entities: Annotated[
             str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
         ] = None,
-        tags: _TAGS = None,
-        types: _TYPES = None,
-        status: _STATUSES = None,
-        q: _TEXT = None,
-        from_: _FROM = None,
-        to: _TO = None,
-        lang: reads.Language = "en",
-        limit: _LIMIT = 20,
-        cursor: _CURSOR = None,
-        order: _ORDER = "asc",
-        include: _INCLUDE = None,
-        min_position: reads.MinPosition = None,
-        as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
-        checkpoint = await reads.cache(state).checkpoint(min_position)
-        instant = reads.instant(as_of)
-        query = _query(
-            reads.slugs("entities", entities),
-            tags,
-            types,
-            status,
-            q,
-            from_,
-            to,
-            limit,
-            cursor,
-            order,
-            include,
-            instant,
-        )
+        slugs = reads.slugs("entities", entities)
 
-        async def make_query() -> queries.TimelineQuery:
-            return query
+        async def involved() -> list[str]:
+            return slugs
 
-        return await _page(request, state, make_query, lang, checkpoint, instant)
+        return await _page(request, state, read, involved)
 
     @get(
         "/v1/entities/{slug:str}/timeline",
@@ -211,29 +201,13 @@ class TimelineController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
+        read: NamedDependency[Reading],
         slug: FromPath[str],
-        tags: _TAGS = None,
-        types: _TYPES = None,
-        status: _STATUSES = None,
-        q: _TEXT = None,
-        from_: _FROM = None,
-        to: _TO = None,
-        lang: reads.Language = "en",
-        limit: _LIMIT = 20,
-        cursor: _CURSOR = None,
-        order: _ORDER = "asc",
-        include: _INCLUDE = None,
-        min_position: reads.MinPosition = None,
-        as_of: reads.AsOf = None,
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
-        checkpoint = await reads.cache(state).checkpoint(min_position)
-        instant = reads.instant(as_of)
-        filters = (tags, types, status, q, from_, to, limit, cursor, order, include, instant)
-        _query([], *filters)  # 400s before any lookup
 
-        async def make_query() -> queries.TimelineQuery:
+        async def involved() -> list[str]:
             profile, merged = await reads.entity(state, slug)
-            return _query([profile.slug, *merged], *filters)
+            return [profile.slug, *merged]
 
-        return await _page(request, state, make_query, lang, checkpoint, instant)
+        return await _page(request, state, read, involved)
