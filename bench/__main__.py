@@ -7,6 +7,7 @@ import json
 import math
 import platform
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -68,6 +69,10 @@ def _save_projections(settings: projections.Settings, stamp: str) -> None:
     print(f"Results and plot: {RESULTS}/projections-{stamp}.json and .png")
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("suite", nargs="?", default="appends", choices=["appends", "projections", "all"])
@@ -113,6 +118,8 @@ def main() -> None:
     print(f"Code: {code}")
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    # A run stopped with SIGTERM leaves through SystemExit, so its embedded server is stopped too.
+    signal.signal(signal.SIGTERM, _stop)
     with postgres_server() as server:
         if "appends" in suites:
             lines = appends.run(server, settings)
