@@ -20,6 +20,7 @@ from service.demo import demo_id
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, catch_up
 from service.projections.rebuild import rebuild
+from service.projections.writers import writers
 from service.store import events as log
 from service.store.events import LogSnapshot
 from tests.conftest import Client, client_for
@@ -297,6 +298,27 @@ async def test_a_rebuild_that_meets_an_event_it_cannot_apply_says_which_and_chan
     )
     assert cli.returncode == 1
     assert f"stopped at event {bad}" in cli.stderr
+
+
+async def test_writers_report_a_failed_statement_and_never_leave_the_caller_waiting(
+    database_url: str,
+) -> None:
+    async def fail() -> None:
+        async with writers(database_url, 2, "public") as pool:
+            await pool.execute("insert into no_such_table values (1)")
+            for _ in range(10):  # more than the queue holds: a failed writer still takes them
+                await pool.execute("select pg_sleep(0.01)")
+
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await asyncio.wait_for(fail(), 30)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with writers(database_url, 2, "public") as pool:
+            await pool.executemany("select $1::int", [(n,) for n in range(5)])
+            await pool.execute("create table written_by_writers (n int)")
+        assert await conn.fetchval("select count(*) from written_by_writers") == 0
+    finally:
+        await conn.close()
 
 
 # These tests drive the engine themselves: the API's own runner would race them.

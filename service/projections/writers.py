@@ -76,7 +76,10 @@ async def writers(database_url: str, count: int, search_path: str) -> AsyncItera
     try:
         yield pool
         await pool.finish()
-    finally:
+    except BaseException:
         pool.cancel()
         for conn in connections:
-            conn.terminate()  # idle after finish(); possibly mid-statement after a failure
+            conn.terminate()  # possibly mid-statement: no goodbye
+        raise
+    for conn in connections:
+        await conn.close()
