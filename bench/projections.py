@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import gc
 import os
 import random
 import time
@@ -39,7 +38,7 @@ from service.appender import Appender
 from service.database import create_pool
 from service.projections import PROJECTIONS, queries
 from service.projections.engine import PROJECTIONS_CHANNEL, logged
-from service.projections.rebuild import rebuild
+from service.projections.rebuild import no_cycle_collection, rebuild
 from service.store import events as log
 from service.store import keys
 
@@ -418,18 +417,17 @@ async def read_log_only(url: str, seconds: float) -> Rebuilt:
     conn = await asyncpg.connect(url)
     begin = time.perf_counter()
     finished = False
-    gc.disable()
     try:
-        async with log.LogSnapshot(conn) as snapshot:
-            async for rows in snapshot.chunks(5000):
-                for row in rows:
-                    logged(row)
-                if time.perf_counter() > begin + seconds:
-                    break
-            else:
-                finished = True
+        with no_cycle_collection():
+            async with log.LogSnapshot(conn) as snapshot:
+                async for rows in snapshot.chunks(5000):
+                    for row in rows:
+                        logged(row)
+                    if time.perf_counter() > begin + seconds:
+                        break
+                else:
+                    finished = True
     finally:
-        gc.enable()
         await conn.close()
     return Rebuilt(snapshot.read, time.perf_counter() - begin, finished)
 

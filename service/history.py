@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-import msgspec
 
-from schemas import EntityMerged, EntityRegistered, EntityUpdated, NewEvent, parse_partial_date
+from schemas import EntityMerged, EntityRegistered, EntityUpdated, parse_partial_date
 from service.domain.entities import Profile, evolve_profile, search_key
-from service.domain.timeline import Item, LoggedFact, fold, sort_key
+from service.domain.timeline import Item, fold, sort_key
+from service.projections.engine import logged
 from service.projections.queries import TimelineQuery
 from service.store import Connection
-
-_decode = msgspec.json.Decoder(NewEvent).decode
 
 _FACTS_OF = """
 select distinct event_id from entity_items where slug = any($1::text[])
@@ -39,26 +37,13 @@ order by version
 _MERGED_INTO = "select slug from entity_states where merged_into = $1"
 
 
-def _logged(rows: list[asyncpg.Record]) -> list[LoggedFact]:
-    return [
-        LoggedFact(
-            id=r["id"],
-            stream=r["stream"],
-            position=r["position"],
-            recorded_at=r["recorded_at"],
-            event=_decode(r["data"]),
-        )
-        for r in rows
-    ]
-
-
 async def items_as_of(conn: Connection | asyncpg.Pool, at: datetime, slugs: list[str] | None) -> list[Item]:
     """Every item as it stood at ``at``: of the entities ``slugs``, or all of them."""
     if slugs is not None:
         candidates = [row[0] for row in await conn.fetch(_FACTS_OF, slugs)]
     else:
         candidates = [row[0] for row in await conn.fetch(_FACTS_BY, at)]
-    events = _logged(await conn.fetch(_REPLAY, candidates, at))
+    events = [logged(row) for row in await conn.fetch(_REPLAY, candidates, at)]
     items = fold(events).values()
     if slugs is not None:
         wanted = set(slugs)
@@ -68,9 +53,10 @@ async def items_as_of(conn: Connection | asyncpg.Pool, at: datetime, slugs: list
 
 async def profile_as_of(conn: Connection | asyncpg.Pool, slug: str, at: datetime) -> Profile | None:
     profile: Profile | None = None
-    for logged in _logged(await conn.fetch(_STREAM, slug, at)):
-        if isinstance(logged.event, EntityRegistered | EntityUpdated | EntityMerged):
-            profile = evolve_profile(profile, logged.event)
+    for row in await conn.fetch(_STREAM, slug, at):
+        event = logged(row)
+        if isinstance(event.event, EntityRegistered | EntityUpdated | EntityMerged):
+            profile = evolve_profile(profile, event.event)
     return profile
 
 

@@ -147,6 +147,11 @@ class _MovedRow(msgspec.Struct):
     precision: int
 
 
+Change = Literal["new", "moved", "same"]
+"""How an item's involvement rows change: "new" ones are inserted, "moved" ones (a correction
+changed its entities or date) are retired and written again, the "same" ones stay."""
+
+
 class Rows:
     """Rows for the newsroom's tables, as the statements above take them."""
 
@@ -203,11 +208,6 @@ def _profile_row(profile: Profile, position: int) -> tuple[Any, ...]:
     )
 
 
-Change = Literal["new", "moved", "same"]
-"""How an item's involvement rows change: "new" ones are inserted, "moved" ones (a correction
-changed its entities or date) are retired and written again, the "same" ones stay."""
-
-
 def _entities_named(event: NewEvent) -> list[EntityRef]:
     """The entities an event brings into an item: a fact's, or those a correction moves it to."""
     if isinstance(event, Fact):
@@ -229,7 +229,6 @@ class Batch:
         # finds), and every entity it involved in this run, in order.
         self.names: dict[UUID, list[str]] = {}
         self.involved: dict[UUID, dict[str, None]] = {}
-        self._names: dict[str, tuple[str, ...]] = {}
 
     async def load(self, conn: Connection, events: Sequence[LoggedFact]) -> None:
         """Read what ``events`` change from the tables."""
@@ -270,7 +269,6 @@ class Batch:
                 return event.event_id
             case EntityRegistered() | EntityUpdated() | EntityMerged():
                 self.profiles[event.slug] = evolve_profile(self.profiles.get(event.slug), event)
-                self._names.pop(event.slug, None)
                 self.changed_profiles[event.slug] = logged.position
         return None
 
@@ -279,14 +277,12 @@ class Batch:
         # search index must come out the same however (and however often) it is built.
         slugs = dict.fromkeys(ref.slug for ref in item.entities)
         self.involved[item.id].update(slugs)
-        self.names[item.id] = [name for slug in slugs for name in self._names_of(slug)]
-
-    def _names_of(self, slug: str) -> tuple[str, ...]:
-        names = self._names.get(slug)
-        if names is None:
-            profile = self.profiles.get(slug)
-            names = self._names[slug] = () if profile is None else (profile.name, *profile.aliases)
-        return names
+        self.names[item.id] = [
+            name
+            for slug in slugs
+            if (profile := self.profiles.get(slug))
+            for name in (profile.name, *profile.aliases)
+        ]
 
     def take(self, ids: Iterable[UUID]) -> Rows:
         """The rows of the items ``ids``, which this batch then forgets."""

@@ -16,8 +16,9 @@ that commit.
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import asyncpg
 
@@ -68,6 +69,19 @@ async def _prepare(
     return indexes, keys
 
 
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """A fold makes millions of short-lived objects and no reference cycles: the cycle
+    collector's passes over them would cost a third of the rebuild and free nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 async def _load(
     database_url: str,
     conn: asyncpg.Connection,
@@ -78,19 +92,14 @@ async def _load(
     """Fill the fresh tables from a snapshot of the log; how many events it held."""
     assert projection.load is not None
     reader = await asyncpg.connect(database_url)
-    collecting = gc.isenabled()
-    # A fold makes millions of short-lived objects and no reference cycles: the cycle
-    # collector's passes over them would cost a third of the rebuild and free nothing.
-    gc.disable()
     try:
-        async with (
-            LogSnapshot(reader, on_read) as snapshot,
-            writers(database_url, WRITERS, f"{schema}, public") as pool,
-        ):
-            await projection.load(snapshot, pool)
+        with no_cycle_collection():
+            async with (
+                LogSnapshot(reader, on_read) as snapshot,
+                writers(database_url, WRITERS, f"{schema}, public") as pool,
+            ):
+                await projection.load(snapshot, pool)
     finally:
-        if collecting:
-            gc.enable()
         await reader.close()
     if snapshot.last is not None:
         await move_checkpoint(conn, projection.name, snapshot.last)
