@@ -134,11 +134,8 @@ def stored_data(event: NewEvent) -> str:
     return _encode(event).decode()
 
 
-_TAGS: Mapping[type, str] = {cls: tag for tag, cls in EVENT_TYPES.items()}
-
-
 def event_type(event: Envelope) -> str:
-    return _TAGS[type(event)]
+    return str(type(event).__struct_config__.tag)
 
 
 class _Planner:

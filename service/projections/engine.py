@@ -27,6 +27,7 @@ import asyncpg
 import msgspec
 
 from schemas import NewEvent
+from schemas.unchecked import unchecked
 from service.domain.timeline import LoggedFact
 from service.projections.writers import Writers
 from service.store import events as log
@@ -36,7 +37,8 @@ EVENTS_CHANNEL = "dateline_events"
 APPLY_LOCK = "dateline.projection.{}.apply"
 PROJECTIONS_CHANNEL = "dateline_projections"
 _log = logging.getLogger("dateline.projections")
-_decode_event = msgspec.json.Decoder(NewEvent).decode
+# Events were checked when they were appended; reading them back checks their shape only.
+_decode_event = msgspec.json.Decoder(unchecked(NewEvent)).decode
 
 Apply = Callable[[asyncpg.Connection, Sequence[LoggedFact]], Awaitable[None]]
 Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]

@@ -29,6 +29,7 @@ from schemas import (
     NewEvent,
     parse_partial_date,
 )
+from schemas.unchecked import unchecked
 from service.domain.entities import Profile, alias_keys, evolve_profile, search_key
 from service.domain.timeline import Item, LoggedFact, evolve, start
 from service.projections.engine import EventNotApplied, logged
@@ -37,7 +38,9 @@ from service.store import Connection
 from service.store.events import LogSnapshot
 
 NAME = "newsroom"
-_item_decoder = msgspec.json.Decoder(Item)
+# Stored items decode into the same unchecked types as the events that change them (see
+# ``logged``): a struct equals only a struct of its own type.
+_item_decoder = msgspec.json.Decoder(unchecked(Item))
 _profile_decoder = msgspec.json.Decoder(Profile)
 _encode = msgspec.json.Encoder().encode
 # Stemming for the languages the newsroom writes in; any other text is indexed word for word.
@@ -273,6 +276,9 @@ class Batch:
         return None
 
     def _changed(self, item: Item) -> None:
+        # Events are read back unchecked (see ``logged``); a date that does not parse must stop
+        # the fold here, at the event that brought it, not later when the rows are made.
+        parse_partial_date(item.occurred)
         # In the item's own order: a set's order changes from process to process, and the
         # search index must come out the same however (and however often) it is built.
         slugs = dict.fromkeys(ref.slug for ref in item.entities)
