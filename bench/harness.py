@@ -25,7 +25,7 @@ import asyncpg
 import psutil
 
 from service import migrations
-from service.database import with_database
+from service.database import create_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,7 +144,7 @@ def postgres_server() -> Iterator[str]:
 def fresh_database(server_url: str) -> Iterator[str]:
     """A new database at the migrations' head, dropped afterwards."""
     name = f"bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f'create database "{name}"'))
+    asyncio.run(create_database(server_url, name))
     url = with_database(server_url, name)
     try:
         migrations.upgrade(url)

@@ -49,14 +49,36 @@ def start_embedded(pgdata: Path) -> str:
     return str(server.get_uri())
 
 
+async def create_database(server_url: str, database: str) -> None:
+    """Create ``database``, with PostgreSQL's own ``C.UTF-8`` locale where the server has one.
+
+    That locale (PostgreSQL 17 and later) tells letters from the rest by Unicode, as the usual
+    ``C.UTF-8`` of the C library does, so text search splits words the same; but it does so in
+    PostgreSQL's own code, which makes indexing text a fifth cheaper, and it sorts by code point,
+    comparing bytes. The README says how to make such a database by hand.
+    """
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'create database "{database}"{_locale_clause(conn)}')
+    finally:
+        await conn.close()
+
+
+def _locale_clause(conn: asyncpg.Connection) -> str:
+    if conn.get_server_version() < (17,):
+        return ""
+    return " template template0 locale_provider builtin builtin_locale 'C.UTF-8'"
+
+
 async def ensure_database(server_url: str, database: str) -> str:
     """Create ``database`` on the server if it is missing; its URL."""
     conn = await asyncpg.connect(server_url)
     try:
-        if not await conn.fetchval("select 1 from pg_database where datname = $1", database):
-            await conn.execute(f'create database "{database}"')
+        exists = await conn.fetchval("select 1 from pg_database where datname = $1", database)
     finally:
         await conn.close()
+    if not exists:
+        await create_database(server_url, database)
     return with_database(server_url, database)
 
 

@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 from service import migrations
 from service.app import create_app
 from service.cli import load_demo
-from service.database import with_database
+from service.database import create_database, with_database
 from service.settings import Settings
 from service.store import keys
 
@@ -60,7 +60,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _template(server_url: str, name: str, *, demo: bool) -> str:
-    asyncio.run(_admin(server_url, f'drop database if exists "{name}"', f'create database "{name}"'))
+    asyncio.run(_admin(server_url, f'drop database if exists "{name}"'))
+    asyncio.run(create_database(server_url, name))
     url = with_database(server_url, name)
     migrations.upgrade(url)
     if demo:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from service.database import with_database
+from service.database import create_database, with_database
 from tests.conftest import Client, client_for
 
 
@@ -22,8 +22,8 @@ async def test_health_and_readiness(client: Client) -> None:
 @asynccontextmanager
 async def _blank_database(server_url: str) -> AsyncIterator[str]:
     name = f"blank_{uuid.uuid4().hex[:12]}"
+    await create_database(server_url, name)
     conn = await asyncpg.connect(server_url)
-    await conn.execute(f'create database "{name}"')
     try:
         yield with_database(server_url, name)
     finally:

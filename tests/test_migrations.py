@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from service import migrations
-from service.database import with_database
+from service.database import create_database, with_database
 
 
 async def _run(url: str, query: str) -> list[asyncpg.Record]:
@@ -45,7 +45,7 @@ def _schema(url: str) -> set[str]:
 @pytest.fixture
 def blank_url(server_url: str) -> Iterator[str]:
     name = f"stairway_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_run(server_url, f'create database "{name}"'))
+    asyncio.run(create_database(server_url, name))
     yield with_database(server_url, name)
     asyncio.run(_run(server_url, f'drop database "{name}" with (force)'))
 
