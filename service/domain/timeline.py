@@ -8,6 +8,7 @@ stays. The projection stores the result; "as known at" reads fold the same event
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -88,6 +89,12 @@ class Item(msgspec.Struct, frozen=True, omit_defaults=True):
         return {ref.slug for ref in self.entities}
 
 
+@cache
+def _details_of(fact_type: type[Fact]) -> tuple[str, ...]:
+    """The detail fields a type of fact has."""
+    return tuple(name for name in DETAIL_FIELDS if name in fact_type.__struct_fields__)
+
+
 def start(logged: LoggedFact) -> Item:
     fact = logged.event
     assert isinstance(fact, Fact)
@@ -105,7 +112,9 @@ def start(logged: LoggedFact) -> Item:
         summary=fact.summary,
         sources=fact.sources,
         tags=fact.tags,
-        details={name: value for name in DETAIL_FIELDS if (value := getattr(fact, name, None)) is not None},
+        details={
+            name: value for name in _details_of(type(fact)) if (value := getattr(fact, name)) is not None
+        },
     )
 
 

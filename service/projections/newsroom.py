@@ -114,7 +114,7 @@ def _texts(item: Item, names: list[str]) -> tuple[str, str, str]:
     for by_language in (item.headline, item.summary or {}):
         for language, text in by_language.items():
             texts[_stemmer(language)].append(text)
-    english, french, simple = (search_key(" ".join(words)) for words in texts)
+    english, french, simple = map(search_key, map(" ".join, texts))
     return english, french, simple
 
 
@@ -281,7 +281,7 @@ class Batch:
         parse_partial_date(item.occurred)
         # In the item's own order: a set's order changes from process to process, and the
         # search index must come out the same however (and however often) it is built.
-        slugs = dict.fromkeys(ref.slug for ref in item.entities)
+        slugs = dict.fromkeys([ref.slug for ref in item.entities])
         self.involved[item.id].update(slugs)
         self.names[item.id] = [
             name
