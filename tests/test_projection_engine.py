@@ -83,10 +83,24 @@ async def test_a_rebuild_equals_the_incremental_build(
     incremental = await snapshot(demo_database_url)
     assert len(incremental["timeline_items"]) == 10
 
+    settings = await _table_settings(demo_database_url)
+
     applied = await rebuild(demo_database_url, NEWSROOM, batch=4)
 
     assert applied == incremental["checkpoint"][0][1]  # positions start at 1 and this log has no gaps
     assert await snapshot(demo_database_url) == incremental
+    assert await _table_settings(demo_database_url) == settings  # autovacuum is back on, for one
+
+
+async def _table_settings(database_url: str) -> list[tuple[str, list[str] | None]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "select relname, reloptions from pg_class where relnamespace = 'public'::regnamespace order by 1"
+        )
+    finally:
+        await conn.close()
+    return [(row["relname"], row["reloptions"]) for row in rows]
 
 
 async def _rebuild_incrementally(database_url: str, batch: int) -> None:

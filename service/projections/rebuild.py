@@ -56,7 +56,11 @@ async def _prepare(
     keys: list[str] = []
     for table in TABLES[projection.name]:
         live, fresh = f"public.{table}", f"{schema}.{table}"
-        await conn.execute(f"create table {fresh} (like {live} including all excluding indexes)")
+        # No autovacuum while loading: a vacuum halfway through a load is wasted work, and one
+        # still running at the end makes the index builds wait; the load analyzes what it loads.
+        await conn.execute(
+            f"create table {fresh} (like {live} including all excluding indexes) with (autovacuum_enabled = false)"
+        )
         indexes += [
             row[0].replace(f" ON {live} ", f" ON {fresh} ") for row in await conn.fetch(_INDEXES, live)
         ]
@@ -155,6 +159,8 @@ async def _rebuild(
             await pool.execute(f"analyze {schema}.{table}")
     for key in keys:
         await conn.execute(key)
+    for table in TABLES[projection.name]:
+        await conn.execute(f"alter table {schema}.{table} reset (autovacuum_enabled)")
     while applied := await step(conn, projection, batch, live=False):
         done += applied
         if progress is not None:
