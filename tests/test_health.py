@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+import pytest
 
 from service.database import create_database, with_database
 from tests.conftest import Client, client_for
@@ -37,3 +38,18 @@ async def test_not_ready_until_migrated(server_url: str) -> None:
         assert response.status_code == 503
         assert response.json()["status"] == "migrations pending"
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_database_made_here_has_postgresql_s_own_c_utf8_locale(server_url: str) -> None:
+    async with _blank_database(server_url) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            if conn.get_server_version() < (17,):
+                pytest.skip("PostgreSQL's builtin locale provider came in 17")
+            locale = await conn.fetchrow(
+                "select datlocprovider, datlocale from pg_database where datname = current_database()"
+            )
+        finally:
+            await conn.close()
+    assert locale is not None
+    assert (locale["datlocprovider"], locale["datlocale"]) == ("b", "C.UTF-8")

@@ -72,6 +72,17 @@ async def test_search_ignores_accents_and_stems_french(demo_client: Client) -> N
     assert {item["type"] for item in english["items"]} == {"model.released"}
 
 
+async def test_french_typography_does_not_glue_words_together(client: Client, write_key: str) -> None:
+    # Typographic apostrophes, guillemets and dashes separate words, as in any French copy.
+    fact = reported("acme", headline="Acme ships a model")
+    fact["headline"]["fr"] = "Acme lance l\u2019intelligence «Aurore»—enfin"
+    await client.post("/v1/events", json=registered("acme"), headers=bearer(write_key))
+    appended = (await client.post("/v1/events", json=fact, headers=bearer(write_key))).json()
+    for word in ("intelligence", "aurore", "enfin"):
+        found = await _get(client, "/v1/timeline", q=word, lang="fr", min_position=appended["position"])
+        assert [item["id"] for item in found["items"]] == [appended["id"]], word
+
+
 async def test_the_corrected_headline_shows_with_its_note(demo_client: Client) -> None:
     timeline = await _get(demo_client, "/v1/entities/mai-1/timeline", lang="fr")
     [item] = [item for item in timeline["items"] if item["id"] == MAI_1_REPORT]
