@@ -47,7 +47,7 @@ async def test_a_database_made_here_has_postgresql_s_own_c_utf8_locale(server_ur
             if conn.get_server_version() < (17,):
                 pytest.skip("PostgreSQL's builtin locale provider came in 17")
             locale = await conn.fetchrow(
-                "select datlocprovider, datlocale from pg_database where datname = current_database()"
+                "select datlocprovider::text, datlocale from pg_database where datname = current_database()"
             )
         finally:
             await conn.close()
