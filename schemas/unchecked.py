@@ -51,12 +51,14 @@ def _unchecked_struct(struct: type[msgspec.Struct]) -> type[msgspec.Struct]:
         else:
             fields.append((field.name, field_type))
     config = struct.__struct_config__
+    # Only where the original checks something: a hook costs a call on every decode.
+    namespace = {"__post_init__": _no_checks} if hasattr(struct, "__post_init__") else {}
     subclass: type[msgspec.Struct] = msgspec.defstruct(
         struct.__name__,
         fields,
         bases=(struct,),
         module=struct.__module__,
-        namespace={"__post_init__": _no_checks},
+        namespace=namespace,
         kw_only=True,
         tag=config.tag,
         tag_field=config.tag_field,
