@@ -12,12 +12,15 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 
+from schemas.unchecked import unchecked
 from service.domain.entities import Profile, search_key
 from service.domain.timeline import Item
 from service.store import Connection
 
-_items = msgspec.json.Decoder(list[Item])
-_item = msgspec.json.Decoder(Item)
+# Items are what the projection wrote from events checked on their way in: reading them back
+# checks their shape only, with the same types the projection folds (see schemas/unchecked.py).
+_items: msgspec.json.Decoder[list[Item]] = msgspec.json.Decoder(unchecked(list[Item]))
+_item: msgspec.json.Decoder[Item] = msgspec.json.Decoder(unchecked(Item))
 _profile = msgspec.json.Decoder(Profile)
 
 # websearch_to_tsquery reads a reader's query the way search boxes do ("quoted phrases", -not).
