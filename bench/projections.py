@@ -453,24 +453,15 @@ async def first_page_ms(url: str) -> dict[str, Any]:
     return {"ms": tree["Execution Time"], "sorts": "Sort" in found, "nodes": found}
 
 
-async def settle_log(url: str) -> None:
-    """The log as a rebuild usually finds it: vacuumed and analyzed. A million rows appended in
-    a minute leave autovacuum a pass over the whole table to make, which would otherwise run
-    during the timed rebuild and compete with it for the same two cores."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("vacuum (analyze) events")
-    finally:
-        await conn.close()
+# The read model, vacuumed and analyzed as autovacuum would do a little later.
+READ_MODEL = ("timeline_items", "entity_items", "entity_states", "projection_checkpoints")
 
 
-async def analyze(url: str) -> None:
-    """Statistics for the read model, as autovacuum would gather a little later."""
+async def vacuum(url: str, tables: Sequence[str]) -> None:
+    """``tables`` vacuumed and analyzed now, instead of by autovacuum during a measurement."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(
-            "vacuum (analyze) timeline_items, entity_items, entity_states, projection_checkpoints"
-        )
+        await conn.execute(f"vacuum (analyze) {', '.join(tables)}")
     finally:
         await conn.close()
 
@@ -889,7 +880,7 @@ def run(server_url: str, settings: Settings) -> list[str]:
         with service(url) as base:
             asyncio.run(caught_up(base, settings.catch_up_seconds))
             if settings.analyze:
-                asyncio.run(analyze(url))
+                asyncio.run(vacuum(url, READ_MODEL))
             results["reads"][str(small.events)] = _reads_summary(
                 measure_reads(url, base, small.slugs, settings)
             )
@@ -904,7 +895,9 @@ def run(server_url: str, settings: Settings) -> list[str]:
             "events_per_second": large.per_second,
             "types": large.types,
         }
-        asyncio.run(settle_log(url))
+        # The log as a rebuild usually finds it: a million rows appended in a minute leave
+        # autovacuum a pass over the whole table, which would otherwise run inside the timing.
+        asyncio.run(vacuum(url, ["events"]))
         rebuilt = asyncio.run(timed_rebuild(url, settings.rebuild_seconds))
         results["rebuild"] = rebuilt.summary()
         results["log_read"] = asyncio.run(read_log_only(url, settings.log_read_seconds)).summary()
@@ -913,7 +906,7 @@ def run(server_url: str, settings: Settings) -> list[str]:
             results["reads_skipped"] = "the rebuild was cut short: the large log's read model is incomplete"
             return report(results)
         if settings.analyze:
-            asyncio.run(analyze(url))
+            asyncio.run(vacuum(url, READ_MODEL))
         with service(url) as base:
             asyncio.run(caught_up(base, settings.catch_up_seconds))
             results["reads"][str(large.events)] = _reads_summary(

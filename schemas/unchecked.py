@@ -41,8 +41,9 @@ def unchecked(type_: Any) -> Any:
 
 def _unchecked_struct(struct: type[msgspec.Struct]) -> type[msgspec.Struct]:
     hints = get_type_hints(struct, include_extras=True)
+    originals = msgspec.structs.fields(struct)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    for field in msgspec.structs.fields(struct):
+    for field in originals:
         field_type = unchecked(hints[field.name])
         if field.default is not msgspec.NODEFAULT:
             fields.append((field.name, field_type, field.default))
@@ -64,6 +65,6 @@ def _unchecked_struct(struct: type[msgspec.Struct]) -> type[msgspec.Struct]:
         tag_field=config.tag_field,
         omit_defaults=config.omit_defaults,
         frozen=config.frozen,
-        rename={field.name: field.encode_name for field in msgspec.structs.fields(struct)},
+        rename={field.name: field.encode_name for field in originals},
     )
     return subclass

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import asyncpg
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from service.store import Connection
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute(statements: Sequence[str]) -> None:
+    """Run a migration's statements in order (the migrations here are lists of plain SQL)."""
+    for statement in statements:
+        op.execute(statement)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
+from service.migrations import execute
 
 revision = "0001"
 down_revision = None
@@ -88,10 +88,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute(DOWNGRADE)

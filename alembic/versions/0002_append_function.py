@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from alembic import op
+from service.migrations import execute
 
 revision = "0002"
 down_revision = "0001"
@@ -85,10 +85,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute(DOWNGRADE)

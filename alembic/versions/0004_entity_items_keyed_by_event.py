@@ -8,7 +8,7 @@ Revision ID: 0004
 Revises: 0003
 """
 
-from alembic import op
+from service.migrations import execute
 
 revision = "0004"
 down_revision = "0003"
@@ -35,10 +35,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute(DOWNGRADE)
