@@ -36,11 +36,13 @@ from bench.harness import Rate, fresh_database, measure, postgres_cpu_seconds, r
 from schemas import BatchAppend
 from service.appender import Appender
 from service.database import create_pool
-from service.projections import PROJECTIONS, queries
-from service.projections.engine import PROJECTIONS_CHANNEL, logged
+from service.domain import cursors
+from service.projections import PROJECTIONS
+from service.projections.engine import logged
 from service.projections.rebuild import no_cycle_collection, rebuild
 from service.store import events as log
 from service.store import keys
+from service.store.checkpoints import PROJECTIONS_CHANNEL
 
 BATCH = 1000
 NEWSROOM = PROJECTIONS[0]
@@ -628,8 +630,8 @@ async def sample_pages(url: str, count: int) -> tuple[list[str], list[tuple[str,
     finally:
         await conn.close()
     return (
-        [queries.TimelineCursor(*row).encode() for row in rows],
-        [(row[0], queries.TimelineCursor(row[1], row[2], row[3]).encode()) for row in pairs],
+        [cursors.encode(cursors.TimelineCursor(*row)) for row in rows],
+        [(row[0], cursors.encode(cursors.TimelineCursor(row[1], row[2], row[3]))) for row in pairs],
     )
 
 
@@ -639,7 +641,7 @@ UNCACHED_URLS = 20_000
 
 
 def read_scenarios(
-    base: str, slugs: Sequence[str], cursors: Sequence[str], pages: Sequence[tuple[str, str]]
+    base: str, slugs: Sequence[str], starts: Sequence[str], pages: Sequence[tuple[str, str]]
 ) -> dict[str, list[URL]]:
     """The same URL again and again, or one of many: the first page of a random entity's timeline
     (the main figure), a random page of one, and a random page of the whole newsroom's."""
@@ -654,7 +656,7 @@ def read_scenarios(
         ],
         "global timeline, repeated": [URL(f"{base}/v1/timeline?limit=20")],
         "global timeline, random page": [
-            URL(f"{base}/v1/timeline").with_query(limit=20, cursor=cursor) for cursor in cursors
+            URL(f"{base}/v1/timeline").with_query(limit=20, cursor=cursor) for cursor in starts
         ],
     }
 
@@ -671,9 +673,9 @@ def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings)
         # The floor is measured first and last, and the two pooled: the host is shared and noisy.
         trivial_urls = [URL(f"{trivial_base}{trivial_app.PATH}")]
         trivial = [asyncio.run(read_load(trivial_urls, settings, seed=0))]
-        cursors, pages = asyncio.run(sample_pages(url, UNCACHED_URLS))
+        starts, pages = asyncio.run(sample_pages(url, UNCACHED_URLS))
         found: dict[str, Reads] = {}
-        for seed, (name, urls) in enumerate(read_scenarios(base, slugs, cursors, pages).items(), start=1):
+        for seed, (name, urls) in enumerate(read_scenarios(base, slugs, starts, pages).items(), start=1):
             asyncio.run(idle(url, settings.request_seconds * 4))
             found[name] = asyncio.run(read_load(urls, settings, seed))
         for label, months in PROBES.items():

@@ -84,6 +84,10 @@ class Problem(Struct, kw_only=True, omit_defaults=True):
     errors: list[FieldError] | None = None
     stream: str | None = None
     current_version: int | None = None
+    head: int | None = None
+    """With a position past the log's end: the log's last position."""
+    migration: str | None = None
+    """While the database is not migrated: the revision it is at."""
 
 
 class Health(Struct, kw_only=True, omit_defaults=True):

@@ -78,6 +78,29 @@ class EntityPage(Struct, kw_only=True):
     next: str | None
 
 
+class FactShown(Struct, kw_only=True, omit_defaults=True):
+    """A value an entity's facts establish, and the fact it comes from."""
+
+    value: Any
+    status: str
+    occurred: str
+    event: str
+    """The fact's link."""
+
+
+class RoleShown(Struct, kw_only=True, omit_defaults=True):
+    """A position someone holds or held: person and organization seen from either side."""
+
+    title: str | None
+    person: str
+    organization: str
+    since: str
+    status: str
+    event: str
+    until: str | None = None
+    ended_by: str | None = None
+
+
 class EntityView(Struct, kw_only=True, omit_defaults=True):
     """What we know about an entity now."""
 

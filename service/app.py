@@ -21,9 +21,12 @@ from service.http.keys import KeysController
 from service.http.problems import exception_handlers
 from service.http.projections import projections
 from service.http.reads import ReadCache
+from service.http.reference import REFERENCE_ROUTES
+from service.http.services import Services, dependencies, services
 from service.http.timelines import TimelineController
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
+from service.projections.newsroom import NewsroomReader
 from service.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -59,9 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.database_url is None:
             raise RuntimeError("DATABASE_URL is not set: start the service with `dateline run`")
         pool = await create_pool(settings.database_url, max_size=settings.pool_size)
-        app.state.pool = pool
-        app.state.api_keys = KeyCache(pool, settings.key_cache_seconds)
-        app.state.reads = ReadCache(pool)
+        newsroom = NewsroomReader(pool)
         runners = (
             [
                 Runner(settings.database_url, projection, poll_seconds=settings.projection_poll_seconds)
@@ -73,7 +74,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         announcer = Announcer(pool, [runner.wake for runner in runners])
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
-                app.state.appender = appender
+                app.state.services = Services(
+                    database=pool,
+                    appender=appender,
+                    newsroom=newsroom,
+                    reads=ReadCache(newsroom),
+                    keys=KeyCache(pool, settings.key_cache_seconds),
+                )
                 yield
         finally:
             await announcer.close()
@@ -82,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             except TimeoutError:
                 pool.terminate()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             EventsController,
             KeysController,
@@ -91,9 +98,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             projections,
             health,
             readiness,
+            *REFERENCE_ROUTES,
         ],
+        dependencies=dependencies(lambda: services(app.state)),
         lifespan=[database],
         exception_handlers=exception_handlers(),
         openapi_config=OPENAPI,
         request_max_body_size=MAX_BODY_BYTES,
     )
+    return app

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from schemas import Appended, Fact, FollowUp, NewEvent
@@ -35,9 +34,11 @@ from service.domain.appending import (
     stored_data,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
+from service.store import REFUSED, Pool
 from service.store import events as log
 
-_EVENT_ID_UNIQUE = "events_id_key"
+# What one write of a shared group can cause that the others should not hear of.
+_SOMEONES_REFUSAL: tuple[type[Exception], ...] = (*REFUSED, Conflict, log.EventIdTaken, log.NulCharacter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def _replay(posted: Sequence[NewEvent], existing: Mapping[uuid.UUID, log.Existin
                 "a retry must resend exactly the original request"
             )
         same_stream = event.stream is None or event.stream == found.row.stream
-        same_data = found.data == msgspec.json.decode(stored_data(event))
+        same_data = msgspec.json.decode(found.data) == msgspec.json.decode(stored_data(event))
         if found.type != event_type(event) or not same_data or not same_stream:
             raise Conflict(f"event id {event.id} is already used by a different event")
     return AppendOutcome([existing[event.id].row for event in posted if event.id is not None], replayed=True)
@@ -82,7 +83,7 @@ def _needs_stream_state(posted: Sequence[NewEvent]) -> bool:
 class Appender:
     """Appends for one process: a cache of entity kinds and a few writers sharing commits."""
 
-    def __init__(self, pool: asyncpg.Pool, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, pool: Pool, on_commit: Callable[[], None] | None = None) -> None:
         self.pool = pool
         self.on_commit = on_commit
         # Entities are never deleted and their kind never changes, so once seen, a slug's kind
@@ -93,7 +94,7 @@ class Appender:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(
-        cls, pool: asyncpg.Pool, writers: int = 4, on_commit: Callable[[], None] | None = None
+        cls, pool: Pool, writers: int = 4, on_commit: Callable[[], None] | None = None
     ) -> AsyncIterator[Appender]:
         appender = cls(pool, on_commit)
         tasks = [asyncio.create_task(appender._write_forever()) for _ in range(writers)]
@@ -118,13 +119,11 @@ class Appender:
         await self._queue.put(write)
         try:
             rows = await write.done
-        except asyncpg.UntranslatableCharacterError:
+        except log.NulCharacter:
             # PostgreSQL text cannot hold U+0000; say where it is instead of failing.
             raise Rejected(list(_nul_characters(posted, paths))) from None
-        except asyncpg.UniqueViolationError as error:
+        except log.EventIdTaken:
             # Two identical retries raced past the id check: answer the loser from the winner's rows.
-            if error.constraint_name != _EVENT_ID_UNIQUE:
-                raise
             return _replay(posted, await self._existing(client_ids))
         for change in plan.streams:
             if change.registers_kind is not None:
@@ -132,8 +131,7 @@ class Appender:
         return AppendOutcome(rows, replayed=False)
 
     async def _existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, log.ExistingEvent]:
-        async with self.pool.acquire() as conn:
-            return await log.existing_events(conn, ids)
+        return await log.existing_events(self.pool, ids)
 
     async def _known_streams(self, posted: Sequence[NewEvent]) -> dict[str, KnownStream]:
         slugs = sorted(referenced_slugs(posted))
@@ -141,8 +139,7 @@ class Appender:
             return {
                 slug: KnownStream(version=None, kind=self.kinds[slug], merged_into=None) for slug in slugs
             }
-        async with self.pool.acquire() as conn:
-            known = await log.known_streams(conn, slugs)
+        known = await log.known_streams(self.pool, slugs)
         self.kinds.update((slug, stream.kind) for slug, stream in known.items())
         return known
 
@@ -150,8 +147,7 @@ class Appender:
         targets = sorted(followed_up_ids(posted))
         if not targets:
             return {}
-        async with self.pool.acquire() as conn:
-            return await log.known_events(conn, targets)
+        return await log.known_events(self.pool, targets)
 
     async def _write_forever(self) -> None:
         while True:
@@ -172,11 +168,10 @@ class Appender:
                 sorted((change for write in group for change in write.plan.streams), key=lambda c: c.stream),
             )
             try:
-                async with self.pool.acquire() as conn:
-                    rows = await log.write_plan(
-                        conn, merged, [meta for write in group for meta in write.metadata]
-                    )
-            except (asyncpg.PostgresError, Conflict):
+                rows = await log.write_plan(
+                    self.pool, merged, [meta for write in group for meta in write.metadata]
+                )
+            except _SOMEONES_REFUSAL:
                 pass  # someone's conflict or reused id: find out whose, one write at a time
             except Exception as error:  # the database is gone: everyone gets the same news
                 for write in group:
@@ -190,8 +185,7 @@ class Appender:
                 return
         for write in group:
             try:
-                async with self.pool.acquire() as conn:
-                    _settle(write, rows=await log.write_plan(conn, write.plan, write.metadata))
+                _settle(write, rows=await log.write_plan(self.pool, write.plan, write.metadata))
             except Exception as error:
                 _settle(write, error=error)
 

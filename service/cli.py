@@ -11,18 +11,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import click
 import yaml
 
 from service import migrations
 from service.appender import Appender
-from service.database import DATABASE_NAME, ensure_database, start_embedded
+from service.database import DATABASE_NAME, create_pool, ensure_database, start_embedded
 from service.demo import demo_batch
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
-from service.store import keys
+from service.store import Pool, keys
 
 T = TypeVar("T")
 VAR_DIR = migrations.PROJECT_ROOT / "var"
@@ -40,13 +39,13 @@ def database_url() -> str:
     return url
 
 
-def _with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+def _with_database(url: str, work: Callable[[Pool], Awaitable[T]]) -> T:
     async def run() -> T:
-        conn = await asyncpg.connect(url)
+        pool = await create_pool(url, max_size=1)
         try:
-            return await work(conn)
+            return await work(pool)
         finally:
-            await conn.close()
+            await pool.close()
 
     return asyncio.run(run())
 
@@ -54,7 +53,7 @@ def _with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]
 async def load_demo(url: str) -> bool:
     """Append the seed story; False when it was already there (nothing appended)."""
     batch = demo_batch()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+    pool = await create_pool(url, max_size=1)
     try:
         paths = [f"demo[{index}]" for index in range(len(batch.events))]
         async with Appender.running(pool, writers=1) as appender:
@@ -87,7 +86,7 @@ def run(host: str, port: int, workers: int, demo: bool) -> None:
     if demo:
         loaded = asyncio.run(load_demo(url))
         click.echo("Demo data loaded." if loaded else "Demo data already loaded: nothing appended.")
-        key = _with_connection(url, lambda conn: keys.create(conn, "demo", "write", replace=True))
+        key = _with_database(url, lambda conn: keys.create(conn, "demo", "write", replace=True))
         click.echo(f"A write key to try the API with (shown once): {key}")
         click.echo(
             f"  curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
@@ -142,16 +141,16 @@ def keys_group() -> None:
 def create(name: str, scope: str) -> None:
     """Create a key and print it; it cannot be shown again."""
     try:
-        key = _with_connection(database_url(), lambda conn: keys.create(conn, name, scope))
-    except asyncpg.UniqueViolationError:
-        raise click.ClickException(f"a live key named '{name}' exists; revoke it first") from None
+        key = _with_database(database_url(), lambda conn: keys.create(conn, name, scope))
+    except keys.NameTaken as taken:
+        raise click.ClickException(str(taken)) from None
     click.echo(key)
 
 
 @keys_group.command(name="list")
 def list_keys() -> None:
     """Every key's name, scope and dates (never the key)."""
-    for key in _with_connection(database_url(), keys.listing):
+    for key in _with_database(database_url(), keys.listing):
         revoked = f" revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else ""
         click.echo(f"{key.name}\t{key.scope}\tcreated {key.created_at:%Y-%m-%d %H:%M}{revoked}")
 
@@ -160,7 +159,7 @@ def list_keys() -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke the live key called NAME."""
-    if not _with_connection(database_url(), lambda conn: keys.revoke(conn, name)):
+    if not _with_database(database_url(), lambda conn: keys.revoke(conn, name)):
         raise click.ClickException(f"no live key named '{name}'")
     click.echo(f"Revoked '{name}'.")
 

@@ -91,6 +91,11 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """
 
 
+async def connect(url: str) -> asyncpg.Connection:
+    """A connection of its own, outside the pool: for sessions that hold locks or listen."""
+    return await asyncpg.connect(url)
+
+
 async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url, min_size=1, max_size=max_size, command_timeout=30, reset=_keep_session

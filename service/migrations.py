@@ -6,12 +6,9 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-import asyncpg
 from alembic import command, op
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-
-from service.store import Connection
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,11 +45,3 @@ def all_revisions() -> list[str]:
     """Every revision, oldest first."""
     script = ScriptDirectory.from_config(alembic_config(""))
     return [revision.revision for revision in reversed(list(script.walk_revisions()))]
-
-
-async def current_revision(conn: Connection | asyncpg.Pool) -> str | None:
-    exists = await conn.fetchval("select to_regclass('alembic_version') is not null")
-    if not exists:
-        return None
-    revision: str | None = await conn.fetchval("select version_num from alembic_version")
-    return revision

@@ -36,7 +36,10 @@ async def test_not_ready_until_migrated(server_url: str) -> None:
     async with _blank_database(server_url) as url, client_for(url) as client:
         response = await client.get("/readyz")
         assert response.status_code == 503
-        assert response.json()["status"] == "migrations pending"
+        # A problem+json, as the contract says: what is pending is in its detail, not a "status".
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:dateline:problem:not-ready"
+        assert "db upgrade" in response.json()["detail"]
         assert (await client.get("/healthz")).status_code == 200
 
 

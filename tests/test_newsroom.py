@@ -6,11 +6,12 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from service.demo import demo_id
-from tests.conftest import Client
+from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
 
 MAI_1_REPORT = str(demo_id("fact/mai-1-reported"))
@@ -217,9 +218,30 @@ async def test_read_your_writes(client: Client, write_key: str) -> None:
         "/v1/entities/microsoft/timeline", params={"min_position": appended["position"]}
     )
     assert [item["id"] for item in timeline.json()["items"]] == [appended["id"]]
+    # A position the log has not reached: waiting would not help, so it is refused at once, with the head.
+    began = time.monotonic()
     never = await client.get("/v1/timeline", params={"min_position": appended["position"] + 1000})
-    assert never.status_code == 503
-    assert never.headers["retry-after"] == "1"
+    assert time.monotonic() - began < 1.0
+    assert never.status_code == 400
+    problem = never.json()
+    assert problem["type"] == "urn:dateline:problem:position-beyond-log"
+    assert problem["head"] == appended["position"]
+    assert problem["errors"][0]["path"] == "min_position"
+
+
+async def test_a_position_the_projection_has_not_reached_is_a_503_to_retry(
+    database_url: str, write_key: str
+) -> None:
+    # No projection runs in this app: the append is in the log but never in the read model.
+    async with client_for(database_url, projections=False) as client:
+        await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+        appended = (
+            await client.post("/v1/events", json=reported("microsoft"), headers=bearer(write_key))
+        ).json()
+        waiting = await client.get("/v1/entities/microsoft", params={"min_position": appended["position"]})
+    assert waiting.status_code == 503
+    assert waiting.headers["retry-after"] == "1"
+    assert waiting.json()["type"] == "urn:dateline:problem:not-caught-up"
 
 
 async def test_projection_status_reports_progress(demo_client: Client) -> None:

@@ -17,12 +17,13 @@ import asyncpg
 import pytest
 
 from service.demo import demo_id
+from service.domain.cursors import START
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, catch_up
 from service.projections.rebuild import rebuild
-from service.projections.writers import writers
 from service.store import events as log
 from service.store.events import LogSnapshot
+from service.store.writers import writers
 from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
 
@@ -165,8 +166,10 @@ async def test_a_rebuild_snapshot_does_not_hold_live_readers_back(
     try:
         async with LogSnapshot(reader) as held:
             during = await _append(client, write_key, reported("acme"))
-            live = [str(row["id"]) for row in await log.read_log(follower, log.START, 100)]
-            snapshot = [str(row["id"]) for rows in [rows async for rows in held.chunks(100)] for row in rows]
+            live = [str(event.id) for event in await log.read_log(follower, START, 100)]
+            snapshot = [
+                str(event.id) for chunk in [chunk async for chunk in held.chunks(100)] for event in chunk
+            ]
     finally:
         await reader.close()
         await follower.close()

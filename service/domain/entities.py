@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 import unicodedata
 from functools import cache
-from typing import Any
+from typing import Any, assert_never
+from uuid import UUID
 
 import msgspec
 
@@ -53,6 +54,8 @@ def evolve_profile(
         case EntityMerged():
             assert profile is not None
             return msgspec.structs.replace(profile, merged_into=event.into)
+        case _:
+            assert_never(event)
 
 
 @cache
@@ -78,7 +81,8 @@ class FactRef(msgspec.Struct, frozen=True, omit_defaults=True):
     value: Any
     status: str
     occurred: str
-    event: str
+    event: UUID
+    """The fact it comes from."""
 
 
 class RoleHeld(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -89,13 +93,13 @@ class RoleHeld(msgspec.Struct, frozen=True, omit_defaults=True):
     organization: str
     since: str
     status: str
-    event: str
+    event: UUID
     until: str | None = None
-    ended_by: str | None = None
+    ended_by: UUID | None = None
 
 
 def _ref(item: Item, value: Any) -> FactRef:
-    return FactRef(value=value, status=item.status, occurred=item.occurred, event=f"/v1/events/{item.id}")
+    return FactRef(value=value, status=item.status, occurred=item.occurred, event=item.id)
 
 
 def _with_role(item: Item, role: str) -> list[str]:
@@ -116,7 +120,7 @@ def _roles(items: list[Item]) -> list[RoleHeld]:
                             organization=organization,
                             since=item.occurred,
                             status=item.status,
-                            event=f"/v1/events/{item.id}",
+                            event=item.id,
                         )
                     )
         elif item.type == "person.departed":
@@ -130,7 +134,7 @@ def _roles(items: list[Item]) -> list[RoleHeld]:
                             None,
                         ) and same_title:
                             roles[index] = msgspec.structs.replace(
-                                held, until=item.occurred, ended_by=f"/v1/events/{item.id}"
+                                held, until=item.occurred, ended_by=item.id
                             )
                             break
     return roles

@@ -39,3 +39,25 @@ class NotFound(DomainError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class NotCaughtUp(DomainError):
+    """A read asked for an event the projection has not applied yet: worth retrying shortly."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"The read model does not include position {position} yet; retry shortly.")
+        self.detail = str(self)
+        self.position = position
+
+
+class BeyondTheLog(DomainError):
+    """A read asked to wait for a position the log has not reached: waiting would not help."""
+
+    def __init__(self, position: int, head: int) -> None:
+        super().__init__(
+            f"No event has position {position}: the log ends at {head}. "
+            "Pass the position an append answered with."
+        )
+        self.detail = str(self)
+        self.position = position
+        self.head = head

@@ -9,24 +9,29 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, assert_never
 from uuid import UUID
 
 import msgspec
 
 from schemas import (
     Correction,
+    EntityMerged,
     EntityRef,
+    EntityRegistered,
+    EntityUpdated,
     EventConfirmed,
     EventCorrected,
     EventDenied,
     EventRetracted,
     Fact,
+    FollowUp,
     NewEvent,
     Source,
     parse_partial_date,
 )
 from service.domain.appending import event_type
+from service.domain.cursors import TimelineCursor
 
 # Fields beyond those every fact has, which some types carry and corrections may change.
 DETAIL_FIELDS = ("title", "parameters", "parameters_qualifier", "price", "amount", "round")
@@ -153,17 +158,27 @@ def evolve(item: Item, logged: LoggedFact) -> Item:
         case EventRetracted():
             retraction = Retraction(logged.id, logged.recorded_at, event.reason)
             return msgspec.structs.replace(item, retracted=retraction, **moved)
-    return item
+        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged():
+            return item  # not a follow-up: nothing it could change
+        case _:
+            assert_never(event)
 
 
 def fold(logged_events: list[LoggedFact]) -> dict[UUID, Item]:
     """Every item that the events, in log order, make: what a rebuild or an "as of" read does."""
     items: dict[UUID, Item] = {}
     for logged in logged_events:
-        if isinstance(logged.event, Fact):
-            items[logged.id] = start(logged)
-        elif (target := getattr(logged.event, "event_id", None)) in items:
-            items[target] = evolve(items[target], logged)
+        event = logged.event
+        match event:
+            case Fact():
+                items[logged.id] = start(logged)
+            case FollowUp():
+                if event.event_id in items:
+                    items[event.event_id] = evolve(items[event.event_id], logged)
+            case EntityRegistered() | EntityUpdated() | EntityMerged():
+                pass  # entities are folded into profiles, not items
+            case _:
+                assert_never(event)
     return items
 
 
@@ -171,3 +186,8 @@ def sort_key(item: Item) -> tuple[datetime, int, int]:
     """Timeline order: earliest instant of the partial date, then precision, then log order."""
     span = parse_partial_date(item.occurred)
     return span.start, int(span.precision), item.position
+
+
+def cursor_after(item: Item) -> TimelineCursor:
+    """Where a page that ends with ``item`` goes on from, in timeline order."""
+    return TimelineCursor(*sort_key(item))

@@ -6,12 +6,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from service.store import keys
+from service.http.services import services
+from service.store import Pool, keys
 from service.store.keys import ApiKey
 
 # What each scope may do: an admin key can also write.
@@ -25,7 +25,7 @@ class KeyCache:
     A revoked key stops working within ``ttl`` seconds.
     """
 
-    def __init__(self, pool: asyncpg.Pool, ttl: float) -> None:
+    def __init__(self, pool: Pool, ttl: float) -> None:
         self.pool = pool
         self.ttl = ttl
         self._seen: dict[str, tuple[float, ApiKey | None]] = {}
@@ -42,16 +42,29 @@ class KeyCache:
         return found
 
 
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    kind, _space, key = header.partition(" ")
+    if kind.lower() != "bearer" or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        return None
+    return key.strip()
+
+
+async def may(connection: ASGIConnection[Any, Any, Any, Any], scope: str) -> bool:
+    """Whether the request carries a live key with ``scope``, for reads that show more to it."""
+    key = _bearer(connection)
+    found = None if key is None else await services(connection.app.state).keys.find(key)
+    return found is not None and scope in _GRANTS.get(found.scope, set())
+
+
 def requires_scope(
     scope: str,
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        header = connection.headers.get("authorization", "")
-        kind, _space, key = header.partition(" ")
-        if kind.lower() != "bearer" or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        key = _bearer(connection)
+        if key is None:
             raise NotAuthorizedException("Send an API key as 'Authorization: Bearer <key>'.")
-        cache: KeyCache = connection.app.state.api_keys
-        found = await cache.find(key.strip())
+        found = await services(connection.app.state).keys.find(key)
         if found is None:
             raise NotAuthorizedException("This API key is unknown or revoked.")
         if scope not in _GRANTS.get(found.scope, set()):

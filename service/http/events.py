@@ -7,19 +7,20 @@ import uuid
 from typing import Annotated, Any, cast
 from uuid import UUID
 
-import asyncpg
-import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.exceptions import ValidationException
+from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, QueryParameter
 
 from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
+from service.appender import Appender
+from service.domain import cursors
 from service.domain.errors import NotFound
+from service.http import params
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
 from service.http.docs import documented
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.store import Pool
 from service.store import events as log
 
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
@@ -33,31 +34,20 @@ def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"author": request.state.author, "request_id": request_id}
 
 
-def _logged(row: asyncpg.Record) -> LoggedEvent:
+def _logged(stored: log.StoredEvent) -> LoggedEvent:
     # data and metadata leave as PostgreSQL wrote them: msgspec.Raw skips a decode and re-encode.
     return LoggedEvent(
-        position=row["position"],
-        id=row["id"],
-        stream=row["stream"],
-        version=row["version"],
-        type=row["type"],
-        schema_version=row["schema_version"],
-        occurred=row["occurred"],
-        recorded_at=row["recorded_at"],
-        data=cast(dict[str, Any], msgspec.Raw(row["data"].encode())),
-        metadata=cast(dict[str, Any], msgspec.Raw(row["metadata"].encode())),
+        position=stored.position,
+        id=stored.id,
+        stream=stored.stream,
+        version=stored.version,
+        type=stored.type,
+        schema_version=stored.schema_version,
+        occurred=stored.occurred,
+        recorded_at=stored.recorded_at,
+        data=cast(dict[str, Any], stored.data),
+        metadata=cast(dict[str, Any], stored.metadata),
     )
-
-
-def _cursor(after: str | None) -> log.LogCursor:
-    if after is None:
-        return log.START
-    try:
-        return log.LogCursor.decode(after)
-    except ValueError as reason:
-        raise ValidationException(
-            extra=[{"key": "after", "source": "query", "message": str(reason)}]
-        ) from None
 
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="How many events at most.")]
@@ -86,11 +76,11 @@ class EventsController(Controller):
     async def append_event(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        appender: NamedDependency[Appender],
         data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
-        outcome = await state.appender.append([data], _metadata(request), ["$"])
+        outcome = await appender.append([data], _metadata(request), ["$"])
         row = outcome.rows[0]
         return Response(
             row,
@@ -117,12 +107,12 @@ class EventsController(Controller):
     async def append_batch(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        appender: NamedDependency[Appender],
         data: Annotated[BatchAppend, Body(examples=BATCH_EXAMPLES)],
     ) -> Response[BatchAppended]:
         """Append up to 1,000 events atomically: all of them or none."""
         paths = [f"$.events[{index}]" for index in range(len(data.events))]
-        outcome = await state.appender.append(data.events, _metadata(request), paths)
+        outcome = await appender.append(data.events, _metadata(request), paths)
         return Response(
             BatchAppended(events=outcome.rows),
             status_code=200 if outcome.replayed else 201,
@@ -135,7 +125,7 @@ class EventsController(Controller):
     )
     async def read_log(
         self,
-        state: State,
+        database: NamedDependency[Pool],
         after: Annotated[
             str | None,
             QueryParameter(
@@ -145,24 +135,24 @@ class EventsController(Controller):
         limit: Limit = 100,
     ) -> EventPage:
         """Follow the global log in order; every event appears exactly once across pages."""
-        cursor = _cursor(after)
-        async with state.pool.acquire() as conn:
-            rows = await log.read_log(conn, cursor, limit)
-        following = log.cursor_after(rows[-1]) if rows else cursor
-        return EventPage(events=[_logged(row) for row in rows], next=following.encode())
+        cursor = params.cursor("after", after, cursors.LogCursor) or cursors.START
+        stored = await log.read_log(database, cursor, limit)
+        following = stored[-1].cursor if stored else cursor
+        return EventPage(events=[_logged(event) for event in stored], next=cursors.encode(following))
 
     @get(
         "/events/{event_id:uuid}",
         operation_id="readEvent",
         responses=documented(200, LoggedEvent, "logged", "The event.", 400, 404),
     )
-    async def read_event(self, state: State, event_id: FromPath[UUID]) -> Response[LoggedEvent]:
+    async def read_event(
+        self, database: NamedDependency[Pool], event_id: FromPath[UUID]
+    ) -> Response[LoggedEvent]:
         """One event as the log holds it; events never change, so it may be cached for good."""
-        async with state.pool.acquire() as conn:
-            row = await log.read_event(conn, event_id)
-        if row is None:
+        stored = await log.read_event(database, event_id)
+        if stored is None:
             raise NotFound(f"No event {event_id} is in the log.")
-        return Response(_logged(row), headers={"Cache-Control": _IMMUTABLE})
+        return Response(_logged(stored), headers={"Cache-Control": _IMMUTABLE})
 
     @get(
         "/streams/{stream:str}",
@@ -171,7 +161,7 @@ class EventsController(Controller):
     )
     async def read_stream(
         self,
-        state: State,
+        database: NamedDependency[Pool],
         stream: FromPath[str],
         from_version: Annotated[
             int, QueryParameter(ge=1, le=2**31 - 1, description="The first version to return.")
@@ -179,15 +169,14 @@ class EventsController(Controller):
         limit: Limit = 100,
     ) -> StreamPage:
         """One entity's stream of events, in version order."""
-        async with state.pool.acquire() as conn:
-            version = await log.stream_version(conn, stream)
-            if version is None:
-                raise NotFound(f"No stream '{stream}': no entity with that slug is registered.")
-            rows = await log.read_stream(conn, stream, from_version, limit)
-        last = rows[-1]["version"] if rows else None
+        version = await log.stream_version(database, stream)
+        if version is None:
+            raise NotFound(f"No stream '{stream}': no entity with that slug is registered.")
+        stored = await log.read_stream(database, stream, from_version, limit)
+        last = stored[-1].version if stored else None
         return StreamPage(
             stream=stream,
             version=version,
-            events=[_logged(row) for row in rows],
+            events=[_logged(event) for event in stored],
             next_from_version=last + 1 if last is not None and last < version else None,
         )

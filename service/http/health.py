@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import asyncpg
-from litestar import Response, get
-from litestar.datastructures import State
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
 
 from schemas import Health
 from service.http.docs import documented
-from service.migrations import current_revision, head_revision
+from service.http.problems import problem
+from service.migrations import head_revision
+from service.store import REFUSED, UNREACHABLE, Pool
+from service.store.schema import current_revision
 
 
 @get(
@@ -25,13 +29,21 @@ async def health() -> Health:
     tags=["operations"],
     responses=documented(200, Health, "ready", "Ready to serve.", 503),
 )
-async def readiness(state: State) -> Response[Health]:
+async def readiness(request: Request[Any, Any, Any], database: NamedDependency[Pool]) -> Response[Any]:
     """The database answers and its schema is at the migrations' head."""
     try:
-        async with state.pool.acquire(timeout=2) as conn:
-            revision = await current_revision(conn)
-    except (OSError, TimeoutError, asyncpg.PostgresError):
-        return Response(Health(status="database unreachable"), status_code=503)
+        revision = await current_revision(database, seconds=2)
+    except (*UNREACHABLE, *REFUSED):
+        return problem(
+            request, 503, "not-ready", "The database is unreachable.", headers={"Retry-After": "5"}
+        )
     if revision != head_revision():
-        return Response(Health(status="migrations pending", migration=revision), status_code=503)
+        return problem(
+            request,
+            503,
+            "not-ready",
+            f"The database schema is at revision {revision}, not {head_revision()}: run `dateline db upgrade`.",
+            headers={"Retry-After": "5"},
+            migration=revision,
+        )
     return Response(Health(status="ready", migration=revision))

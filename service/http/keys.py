@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from litestar import Controller, delete, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import Body, PathParameter
 
 from schemas import ApiKeyInfo, CreatedApiKey, NewApiKey
-from service.domain.errors import Conflict, NotFound
+from service.domain.errors import NotFound
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
 from service.http.docs import documented
 from service.http.examples import NEW_KEY_EXAMPLES
-from service.store import keys
+from service.store import Pool, keys
 
 
 class KeysController(Controller):
@@ -25,10 +24,9 @@ class KeysController(Controller):
     security = [{"apiKey": []}]
 
     @get(operation_id="listKeys", responses=documented(200, list[ApiKeyInfo], "keys", "Every key.", 401, 403))
-    async def list_keys(self, state: State) -> list[ApiKeyInfo]:
+    async def list_keys(self, database: NamedDependency[Pool]) -> list[ApiKeyInfo]:
         """Every key's name, scope and dates; never the key."""
-        async with state.pool.acquire() as conn:
-            found = await keys.listing(conn)
+        found = await keys.listing(database)
         return [
             ApiKeyInfo(name=k.name, scope=k.scope, created_at=k.created_at, revoked_at=k.revoked_at)  # type: ignore[arg-type]
             for k in found
@@ -43,14 +41,10 @@ class KeysController(Controller):
         ),
     )
     async def create_key(
-        self, state: State, data: Annotated[NewApiKey, Body(examples=NEW_KEY_EXAMPLES)]
+        self, database: NamedDependency[Pool], data: Annotated[NewApiKey, Body(examples=NEW_KEY_EXAMPLES)]
     ) -> CreatedApiKey:
         """Create a key; the response is the only time it is shown."""
-        async with state.pool.acquire() as conn:
-            try:
-                key = await keys.create(conn, data.name, data.scope)
-            except asyncpg.UniqueViolationError:
-                raise Conflict(f"a live key named '{data.name}' exists; revoke it first") from None
+        key = await keys.create(database, data.name, data.scope)
         return CreatedApiKey(name=data.name, scope=data.scope, key=key)
 
     @delete(
@@ -59,9 +53,10 @@ class KeysController(Controller):
         responses=documented(204, None, "revoked", "Revoked.", 400, 401, 403, 404),
     )
     async def revoke_key(
-        self, state: State, name: Annotated[str, PathParameter(description="The key's name.")]
+        self,
+        database: NamedDependency[Pool],
+        name: Annotated[str, PathParameter(description="The key's name.")],
     ) -> None:
         """Revoke a key; it stops working within seconds."""
-        async with state.pool.acquire() as conn:
-            if not await keys.revoke(conn, name):
-                raise NotFound(f"No live key named '{name}'.")
+        if not await keys.revoke(database, name):
+            raise NotFound(f"No live key named '{name}'.")

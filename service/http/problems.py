@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -22,9 +21,30 @@ from schemas.common import (
     URL_PATTERN,
     WIKIDATA_PATTERN,
 )
-from service.domain.errors import Conflict, FieldProblem, NotFound, Rejected
+from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaughtUp, NotFound, Rejected
+from service.store import UNREACHABLE
+from service.store.keys import NameTaken
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPES = {
+    "malformed-json": "The body is not JSON at all.",
+    "invalid-body": "The body is JSON but not a valid request: `errors` gives each bad field's JSON path and why.",
+    "invalid-parameter": "A query or path parameter is invalid: `errors` names each one as it was written, and why.",
+    "rule-violated": "The request is well-formed but breaks a rule of the log (an unknown entity, a missing role, a retracted fact): `errors` says where.",
+    "conflict": "Someone else changed the stream first (`stream`, `current_version`), the entity is already registered, an event id is reused for other content, or a key name is taken.",
+    "position-beyond-log": "`min_position` names a position the log has not reached; `head` is its last position. Pass the position an append answered with.",
+    "not-caught-up": "The read model has not yet applied the position `min_position` asks for; retry after `Retry-After` seconds.",
+    "not-found": "No such resource (entity, event, stream, key or route).",
+    "unauthenticated": "No API key, or an unknown or revoked one; send `Authorization: Bearer <key>`.",
+    "forbidden": "The API key lacks the scope this operation needs.",
+    "body-too-large": "The body is larger than 1 MiB.",
+    "method-not-allowed": "The route does not answer this HTTP method.",
+    "http-error": "Any other HTTP-level refusal; `status` says which.",
+    "not-ready": "The database is unreachable, or its schema is not at the migrations' head (`migration` says where it is).",
+    "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
+    "internal-error": "A fault on the service's side; it has been logged.",
+}
+"""Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
 _log = logging.getLogger("dateline.http")
 
 _TITLES = {
@@ -68,6 +88,7 @@ def problem(
     headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> Response[Problem]:
+    assert kind in PROBLEM_TYPES, kind
     body = Problem(
         type=f"urn:dateline:problem:{kind}",
         title=_TITLES.get(status, "Error"),
@@ -131,13 +152,25 @@ def _not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Probl
     return problem(request, 404, "not-found", exc.detail)
 
 
+def _name_taken(request: Request[Any, Any, Any], exc: NameTaken) -> Response[Problem]:
+    return problem(request, 409, "conflict", str(exc))
+
+
+def _not_caught_up(request: Request[Any, Any, Any], exc: NotCaughtUp) -> Response[Problem]:
+    return problem(request, 503, "not-caught-up", exc.detail, headers={"Retry-After": "1"})
+
+
+def _beyond_the_log(request: Request[Any, Any, Any], exc: BeyondTheLog) -> Response[Problem]:
+    errors = [FieldError(path="min_position", reason=f"the log ends at position {exc.head}")]
+    return problem(request, 400, "position-beyond-log", exc.detail, errors=errors, head=exc.head)
+
+
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
     """Litestar's own parameter checks (query, path, headers)."""
     extra = exc.extra if isinstance(exc.extra, list) else []
+    # The parameter as the client wrote it: Litestar's key is the name in the query string.
     errors = [
-        FieldError(
-            path=f"{item.get('source', 'query')}.{item.get('key', '?')}", reason=str(item.get("message"))
-        )
+        FieldError(path=str(item.get("key", "?")), reason=str(item.get("message")))
         for item in extra
         if isinstance(item, dict)
     ]
@@ -149,9 +182,13 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dateline"')
-    kind = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 413: "body-too-large"}.get(
-        exc.status_code, "http-error"
-    )
+    kind = {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "body-too-large",
+    }.get(exc.status_code, "http-error")
     return problem(request, exc.status_code, kind, exc.detail, headers=headers)
 
 
@@ -178,13 +215,12 @@ def exception_handlers() -> ExceptionHandlersMap:
         Rejected: _rejected,
         Conflict: _conflict,
         NotFound: _not_found,
+        NameTaken: _name_taken,
+        NotCaughtUp: _not_caught_up,
+        BeyondTheLog: _beyond_the_log,
         ValidationException: _validation,
         HTTPException: _http,
-        TimeoutError: _database_unavailable,
-        OSError: _database_unavailable,
-        asyncpg.InterfaceError: _database_unavailable,
-        asyncpg.PostgresConnectionError: _database_unavailable,
-        asyncpg.CannotConnectNowError: _database_unavailable,
+        **dict.fromkeys(UNREACHABLE, _database_unavailable),
         Exception: _unexpected,
     }
     return handlers  # type: ignore[return-value]

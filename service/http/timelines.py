@@ -3,22 +3,23 @@ happened, shown in the reader's language with its corrections."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from schemas import TimelinePage, parse_partial_date
-from service import history
-from service.domain.display import entry
-from service.http import reads
+from service import presentation
+from service.domain.cursors import RankCursor, TimelineCursor
+from service.domain.queries import TimelineQuery
+from service.http import params
 from service.http.docs import documented
-from service.projections import queries
+from service.http.reads import ReadCache
+from service.http.services import cached
+from service.projections.newsroom import NewsroomReader
 
 _TYPES = Annotated[
     str | None, QueryParameter(description="Comma-separated event types, e.g. model.reported,model.released.")
@@ -54,11 +55,11 @@ _INCLUDE = Annotated[
 _STATUS_VALUES = {"reported", "confirmed", "denied"}
 
 
-def _words(name: str, value: str | None, allowed: set[str] | None = None) -> list[str]:
-    found = [part.strip() for part in (value or "").split(",") if part.strip()]
+def _words(name: str, value: str | None, allowed: set[str] | None = None) -> tuple[str, ...]:
+    found = tuple(part.strip() for part in (value or "").split(",") if part.strip())
     for word in found:
         if (allowed is not None and word not in allowed) or len(word) > 60:
-            raise reads.bad_parameter(name, f"'{word}' is not one of {', '.join(sorted(allowed or []))}")
+            raise params.bad_parameter(name, f"'{word}' is not one of {', '.join(sorted(allowed or []))}")
     return found
 
 
@@ -68,15 +69,15 @@ def _date(name: str, value: str | None, end: bool) -> Any:
     try:
         span = parse_partial_date(value)
     except ValueError as reason:
-        raise reads.bad_parameter(name, str(reason)) from None
+        raise params.bad_parameter(name, str(reason)) from None
     return span.end if end else span.start
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What a timeline read asks for, but its entities: its filters checked, its page to build."""
+    """What a timeline read asks for, its parameters checked; the entities come from the route."""
 
-    filters: Callable[[list[str]], queries.TimelineQuery]
+    query: TimelineQuery
     lang: str
     min_position: int | None
     as_of: datetime | None
@@ -89,32 +90,28 @@ async def reading(
     q: _TEXT = None,
     from_: _FROM = None,
     to: _TO = None,
-    lang: reads.Language = "en",
+    lang: params.Language = "en",
     limit: _LIMIT = 20,
     cursor: _CURSOR = None,
     order: _ORDER = "asc",
     include: _INCLUDE = None,
-    min_position: reads.MinPosition = None,
-    as_of: reads.AsOf = None,
+    min_position: params.MinPosition = None,
+    as_of: params.AsOf = None,
 ) -> Reading:
     """The query parameters every timeline takes (a Litestar dependency of both timelines)."""
-    instant = reads.instant(as_of)
+    instant = params.instant(as_of)
     relevance = order == "relevance"
     if relevance and not q:
-        raise reads.bad_parameter("order", "relevance ranks the matches of q: add q")
+        raise params.bad_parameter("order", "relevance ranks the matches of q: add q")
     if relevance and instant is not None:
         # As-known-at reads match words as they were written, not through today's index.
-        raise reads.bad_parameter("order", "relevance cannot be combined with as_of: use asc or desc")
-    after, skip = None, 0
-    if cursor:
-        try:
-            if relevance:
-                skip = queries.RelevanceCursor.decode(cursor).offset
-            else:
-                after = queries.TimelineCursor.decode(cursor)
-        except ValueError as reason:
-            raise reads.bad_parameter("cursor", str(reason)) from None
-    query = queries.TimelineQuery(
+        raise params.bad_parameter("order", "relevance cannot be combined with as_of: use asc or desc")
+    after = (
+        params.cursor("cursor", cursor, RankCursor)
+        if relevance
+        else params.cursor("cursor", cursor, TimelineCursor)
+    )
+    query = TimelineQuery(
         tags=_words("tags", tags),
         types=_words("types", types),
         statuses=_words("status", status, _STATUS_VALUES),
@@ -125,41 +122,24 @@ async def reading(
         descending=order == "desc",
         relevance=relevance,
         after=after,
-        skip=skip,
         limit=limit,
     )
-    return Reading(lambda entities: replace(query, entities=entities), lang, min_position, instant)
+    return Reading(query, lang, min_position, instant)
 
 
 async def _page(
     request: Request[Any, Any, Any],
-    state: State,
+    cache: ReadCache,
+    newsroom: NewsroomReader,
     read: Reading,
-    entities: Callable[[], Awaitable[list[str]]],
 ) -> Response[Any]:
-    checkpoint = await reads.cache(state).checkpoint(read.min_position)
+    checkpoint = await cache.checkpoint(read.min_position)
 
     # Everything that reads the database happens in build(), which a repeated read skips.
     async def build() -> TimelinePage:
-        query = read.filters(await entities())
-        if read.as_of is None:
-            items = await queries.timeline(state.pool, query)
-        else:
-            found = await history.items_as_of(state.pool, read.as_of, query.entities or None)
-            items = history.page(found, query)
-        following = None
-        if len(items) > query.limit:
-            items = items[: query.limit]
-            last = items[-1]
-            span = parse_partial_date(last.occurred)
-            following = (
-                queries.RelevanceCursor(query.skip + query.limit).encode()
-                if query.relevance
-                else queries.TimelineCursor(span.start, int(span.precision), last.position).encode()
-            )
-        return TimelinePage(items=[entry(item, read.lang) for item in items], next=following)
+        return presentation.timeline_page(await newsroom.timeline(read.query, read.as_of), read.lang)
 
-    return await reads.cache(state).respond(request, checkpoint, build)
+    return await cache.respond(request, checkpoint, build)
 
 
 class TimelineController(Controller):
@@ -169,30 +149,27 @@ class TimelineController(Controller):
     @get(
         "/v1/timeline",
         operation_id="readTimeline",
-        before_request=reads.cached,
+        before_request=cached,
         responses=documented(200, TimelinePage, "timeline", "A page of the timeline.", 400, 503),
     )
     async def timeline(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        cache: NamedDependency[ReadCache],
+        newsroom: NamedDependency[NewsroomReader],
         read: NamedDependency[Reading],
         entities: Annotated[
             str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
         ] = None,
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
-        slugs = reads.slugs("entities", entities)
-
-        async def involved() -> list[str]:
-            return slugs
-
-        return await _page(request, state, read, involved)
+        slugs = tuple(params.slugs("entities", entities))
+        return await _page(request, cache, newsroom, replace(read, query=replace(read.query, entities=slugs)))
 
     @get(
         "/v1/entities/{slug:str}/timeline",
         operation_id="readEntityTimeline",
-        before_request=reads.cached,
+        before_request=cached,
         responses=documented(
             200, TimelinePage, "timeline", "A page of the entity's timeline.", 400, 404, 503
         ),
@@ -200,14 +177,10 @@ class TimelineController(Controller):
     async def entity_timeline(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        cache: NamedDependency[ReadCache],
+        newsroom: NamedDependency[NewsroomReader],
         read: NamedDependency[Reading],
         slug: FromPath[str],
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
-
-        async def involved() -> list[str]:
-            profile, merged = await reads.entity(state, slug)
-            return [profile.slug, *merged]
-
-        return await _page(request, state, read, involved)
+        return await _page(request, cache, newsroom, replace(read, query=replace(read.query, entity=slug)))

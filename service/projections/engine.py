@@ -21,39 +21,24 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
 from schemas import NewEvent
 from schemas.unchecked import unchecked
 from service.domain.timeline import LoggedFact
-from service.projections.writers import Writers
+from service.store import REFUSED, UNREACHABLE, Connection, Database, Pool, checkpoints
 from service.store import events as log
+from service.store.writers import Writers
 
-EVENTS_CHANNEL = "dateline_events"
-# Held by every step that writes a projection's live tables; a rebuild takes it to switch over.
-APPLY_LOCK = "dateline.projection.{}.apply"
-PROJECTIONS_CHANNEL = "dateline_projections"
 _log = logging.getLogger("dateline.projections")
 # Events were checked when they were appended; reading them back checks their shape only.
 _decode_event = msgspec.json.Decoder(unchecked(NewEvent)).decode
 
-Apply = Callable[[asyncpg.Connection, Sequence[LoggedFact]], Awaitable[None]]
+Apply = Callable[[Connection, Sequence[LoggedFact]], Awaitable[None]]
 Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]
-
-_CHECKPOINT = """
-select transaction_id::text::bigint as transaction_id, position
-from projection_checkpoints where name = $1
-"""
-_MOVE = """
-update projection_checkpoints
-set transaction_id = $2::text::xid8, position = $3, recorded_at = $4, updated_at = now(),
-    failing_event = null, error = null
-where name = $1
-"""
-_FAIL = "update projection_checkpoints set failing_event = $2, error = $3, updated_at = now() where name = $1"
 
 
 class EventNotApplied(Exception):
@@ -69,71 +54,57 @@ class Projection:
     name: str
     apply: Apply
     """Folds the next events into the tables, in the caller's transaction."""
+    tables: tuple[str, ...]
+    """The tables it owns: what a rebuild makes afresh and switches over."""
     load: Load | None = None
     """Folds a whole snapshot of the log into empty tables, handing its inserts to the writers:
     how a rebuild fills its fresh tables before following the live log with ``apply``."""
 
 
-def logged(row: asyncpg.Record) -> LoggedFact:
+def logged(stored: log.StoredEvent) -> LoggedFact:
     return LoggedFact(
-        id=row["id"],
-        stream=row["stream"],
-        position=row["position"],
-        recorded_at=row["recorded_at"],
-        event=_decode_event(row["data"]),
+        id=stored.id,
+        stream=stored.stream,
+        position=stored.position,
+        recorded_at=stored.recorded_at,
+        event=_decode_event(stored.data),
     )
 
 
-async def _cursor(conn: asyncpg.Connection, name: str) -> log.LogCursor:
-    checkpoint = await conn.fetchrow(_CHECKPOINT, name)
-    if checkpoint is None:
-        raise LookupError(f"no checkpoint for projection {name}: is the database migrated?")
-    return log.LogCursor(checkpoint["transaction_id"], checkpoint["position"])
-
-
-async def move_checkpoint(conn: asyncpg.Connection, name: str, last: asyncpg.Record) -> None:
-    """The projection ``name`` has applied every event up to ``last``."""
-    await conn.execute(_MOVE, name, str(last["transaction_id"]), last["position"], last["recorded_at"])
-
-
-async def step(conn: asyncpg.Connection, projection: Projection, limit: int, *, live: bool = True) -> int:
+async def step(conn: Connection, projection: Projection, limit: int, *, live: bool = True) -> int:
     """Apply the next events (up to ``limit``); how many were applied.
 
     ``live`` steps write the tables readers use: they take the apply lock and announce progress.
     """
     async with conn.transaction():
         if live:
-            await conn.execute(
-                "select pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK.format(projection.name)
-            )
-        rows = await log.read_log(conn, await _cursor(conn, projection.name), limit)
-        if not rows:
+            await checkpoints.hold_apply_lock(conn, projection.name)
+        stored = await log.read_log(conn, await checkpoints.cursor(conn, projection.name), limit)
+        if not stored:
             return 0
-        await projection.apply(conn, [logged(row) for row in rows])
-        await move_checkpoint(conn, projection.name, rows[-1])
+        await projection.apply(conn, [logged(event) for event in stored])
+        await checkpoints.move(conn, projection.name, stored[-1])
     if live:
-        await conn.execute(
-            "select pg_notify($1, $2)", PROJECTIONS_CHANNEL, f"{projection.name}:{rows[-1]['position']}"
-        )
-    return len(rows)
+        await checkpoints.announce_progress(conn, projection.name, stored[-1].position)
+    return len(stored)
 
 
-async def _pinpoint(conn: asyncpg.Connection, projection: Projection, error: Exception) -> bool:
+async def _pinpoint(conn: Connection, projection: Projection, error: Exception) -> bool:
     """Apply one event at a time until the one that fails, and record it; whether one failed."""
     try:
         while await step(conn, projection, 1):
             pass
     except Exception as failure:  # the event that cannot be applied, whatever the reason
-        rows = await log.read_log(conn, await _cursor(conn, projection.name), 1)
-        failing = rows[0]["id"] if rows else None
-        await conn.execute(_FAIL, projection.name, failing, f"{type(failure).__name__}: {failure}")
+        stored = await log.read_log(conn, await checkpoints.cursor(conn, projection.name), 1)
+        failing = stored[0].id if stored else None
+        await checkpoints.fail(conn, projection.name, failing, f"{type(failure).__name__}: {failure}")
         _log.error("projection %s stopped before event %s: %s", projection.name, failing, failure)
         return True
     _log.warning("projection %s: a batch failed (%s) but each event applied alone", projection.name, error)
     return False
 
 
-async def catch_up(conn: asyncpg.Connection, projection: Projection, batch: int = 500) -> bool:
+async def catch_up(conn: Connection, projection: Projection, batch: int = 500) -> bool:
     """Apply everything the log holds now; False if it stopped before an event it cannot apply.
 
     Raises nothing an event causes: such failures are recorded in the checkpoint row.
@@ -145,10 +116,6 @@ async def catch_up(conn: asyncpg.Connection, projection: Projection, batch: int 
             return not await _pinpoint(conn, projection, error)
         if not applied:
             return True
-
-
-def _lock_key(name: str) -> str:
-    return f"dateline.projection.{name}"
 
 
 class Runner:
@@ -172,28 +139,20 @@ class Runner:
         while True:
             try:
                 await self._lead()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (*UNREACHABLE, *REFUSED) as error:
                 _log.warning(
                     "projection %s lost its connection (%s); reconnecting", self.projection.name, error
                 )
             await asyncio.sleep(self.poll_seconds)
 
     async def _lead(self) -> None:
-        conn = await asyncpg.connect(self.database_url)
-        try:
-            await conn.add_listener(EVENTS_CHANNEL, lambda *_: self.wake.set())
-            while not await conn.fetchval(
-                "select pg_try_advisory_lock(hashtext($1))", _lock_key(self.projection.name)
-            ):
+        async with checkpoints.session(self.database_url, on_append=self.wake.set) as conn:
+            while not await checkpoints.try_lead(conn, self.projection.name):
                 await self._sleep(self.poll_seconds * 5)  # standby: another process leads
             while True:
                 self.wake.clear()
                 caught_up = await catch_up(conn, self.projection)
                 await self._sleep(self.poll_seconds if caught_up else self.retry_seconds)
-        finally:
-            # terminate, not close: after a cancellation the connection may be mid-query, and
-            # ending the session is also what releases the advisory lock.
-            conn.terminate()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -220,7 +179,7 @@ class Announcer:
     append. Notifications that pile up while one is being sent collapse into one more.
     """
 
-    def __init__(self, pool: asyncpg.Pool, local: Sequence[asyncio.Event]) -> None:
+    def __init__(self, pool: Pool, local: Sequence[asyncio.Event]) -> None:
         self.pool = pool
         self.local = local
         self._sending: asyncio.Task[None] | None = None
@@ -242,8 +201,24 @@ class Announcer:
     async def _send(self) -> None:
         while True:
             self._again = False
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                async with self.pool.acquire() as conn:
-                    await conn.execute("select pg_notify($1, '')", EVENTS_CHANNEL)
+            with contextlib.suppress(*UNREACHABLE, *REFUSED):
+                await checkpoints.announce_append(self.pool)
             if not self._again:
                 return
+
+
+State = Literal["running", "stopped", "failing", "rebuilding"]
+
+
+def state(checkpoint: checkpoints.CheckpointState) -> State:
+    """What a projection is doing, from its checkpoint."""
+    if checkpoint.error:
+        return "failing"
+    if checkpoint.rebuilding:
+        return "rebuilding"
+    return "running" if checkpoint.running else "stopped"
+
+
+async def progress(db: Database) -> list[checkpoints.CheckpointState]:
+    """Every projection's checkpoint, the log's head and the lag behind it."""
+    return await checkpoints.states(db)

@@ -29,10 +29,8 @@ transaction.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -41,48 +39,55 @@ import msgspec
 
 from schemas import Appended
 from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
+from service.domain.cursors import LogCursor
 from service.domain.errors import Conflict
-from service.store import Connection
+from service.store import Database
 
 _encode = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class LogCursor:
-    """A place in the global log: after the event written by ``transaction_id`` at ``position``."""
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event as the log holds it; its data and metadata as the JSON PostgreSQL gave back."""
 
-    transaction_id: int
     position: int
+    id: UUID
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    occurred: str | None
+    recorded_at: datetime
+    data: msgspec.Raw
+    metadata: msgspec.Raw
+    transaction_id: int
 
-    def encode(self) -> str:
-        return (
-            base64.urlsafe_b64encode(f"{self.transaction_id}.{self.position}".encode()).decode().rstrip("=")
-        )
-
-    @classmethod
-    def decode(cls, text: str) -> LogCursor:
-        """``ValueError`` for anything that is not a cursor this service handed out."""
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-            transaction_id, position = (int(part) for part in raw.split("."))
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise ValueError("not a cursor from this API: pass back a `next` value unchanged") from None
-        if not (0 <= transaction_id < 2**63 and 0 <= position < 2**63):
-            raise ValueError("not a cursor from this API: pass back a `next` value unchanged")
-        return cls(transaction_id, position)
+    @property
+    def cursor(self) -> LogCursor:
+        """Where a reader that has seen this event goes on from."""
+        return LogCursor(self.transaction_id, self.position)
 
 
-START = LogCursor(0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class ExistingEvent:
+class ExistingEvent(msgspec.Struct, frozen=True):
     """An event already in the log, for idempotent retries."""
 
     row: Appended
     type: str
-    data: Any
-    """The stored data, decoded."""
+    data: msgspec.Raw
+
+
+class EventIdTaken(Exception):
+    """Another append wrote an event with the same id first."""
+
+
+class NulCharacter(Exception):
+    """A text holds U+0000, which PostgreSQL text cannot store."""
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        msgspec.Raw(row[8].encode()), msgspec.Raw(row[9].encode()), row[10],
+    )  # fmt: skip
 
 
 _LOG_COLUMNS = """position, id, stream, version, type, schema_version, occurred, recorded_at,
@@ -101,12 +106,12 @@ limit $3
 """  # noqa: S608
 # A rebuild reads the whole log below the horizon at once, in one snapshot.
 _HORIZON = "select pg_snapshot_xmin(pg_current_snapshot())::text"
-_READ_BELOW = """
-select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
+_READ_BELOW = f"""
+select {_LOG_COLUMNS}
 from events
 where transaction_id < $1::text::xid8
 order by events.transaction_id, events.position
-"""
+"""  # noqa: S608
 _REFERENCES = """
 select (data ->> 'event_id')::uuid as target, count(*) as referrers
 from events
@@ -140,38 +145,35 @@ select id, stream, version, position, recorded_at
 from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
 """
 _STREAM_MOVED = "DL001"
+_EVENT_ID_UNIQUE = "events_id_key"
 
 
-async def known_streams(conn: Connection, slugs: Sequence[str]) -> dict[str, KnownStream]:
+async def known_streams(conn: Database, slugs: Sequence[str]) -> dict[str, KnownStream]:
     rows = await conn.fetch(_KNOWN_STREAMS, list(slugs))
     return {row["stream"]: KnownStream(row["version"], row["kind"], row["merged_into"]) for row in rows}
 
 
-async def known_events(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
+async def known_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
     if not ids:
         return {}
     rows = await conn.fetch(_KNOWN_EVENTS, list(ids))
     return {row["id"]: KnownEvent(row["type"], row["stream"], row["retracted"]) for row in rows}
 
 
-async def existing_events(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
+async def existing_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
     rows = await conn.fetch(_EXISTING, list(ids))
     return {
-        row["id"]: ExistingEvent(
-            _appended(row),
-            row["type"],
-            msgspec.json.decode(row["data"]),
-        )
+        row["id"]: ExistingEvent(_appended(row), row["type"], msgspec.Raw(row["data"].encode()))
         for row in rows
     }
 
 
-async def stream_version(conn: Connection, stream: str) -> int | None:
+async def stream_version(conn: Database, stream: str) -> int | None:
     version: int | None = await conn.fetchval(_STREAM_VERSION, stream)
     return version
 
 
-async def _conflict(conn: Connection, change: StreamChange) -> Conflict:
+async def _conflict(conn: Database, change: StreamChange) -> Conflict:
     """Why the database refused to move ``change.stream``, in the client's terms."""
     current = await stream_version(conn, change.stream)
     if change.registers_kind is not None:
@@ -184,7 +186,7 @@ async def _conflict(conn: Connection, change: StreamChange) -> Conflict:
 
 
 async def write_plan(
-    conn: Connection, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
+    conn: Database, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
 ) -> list[Appended]:
     """Write a plan in one statement; ``Conflict`` if a stream moved since the plan was made."""
     changes = plan.streams
@@ -214,6 +216,12 @@ async def write_plan(
             [event.occurred for event in events],
             _encode(shared).decode(),
         )
+    except asyncpg.UntranslatableCharacterError:
+        raise NulCharacter from None
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == _EVENT_ID_UNIQUE:
+            raise EventIdTaken from None
+        raise
     except asyncpg.PostgresError as error:
         if getattr(error, "sqlstate", None) != _STREAM_MOVED:
             raise
@@ -233,9 +241,9 @@ def _appended(row: asyncpg.Record) -> Appended:
     )
 
 
-async def read_log(conn: Connection, after: LogCursor, limit: int) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
-    return rows
+async def read_log(conn: Database, after: LogCursor, limit: int) -> list[StoredEvent]:
+    rows = await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
+    return [_stored(row) for row in rows]
 
 
 class LogSnapshot:
@@ -251,7 +259,7 @@ class LogSnapshot:
         """Told how many events have been read so far, after each chunk."""
         self.horizon = ""
         self.read = 0
-        self.last: asyncpg.Record | None = None
+        self.last: StoredEvent | None = None
         """The last event read: where a reader following the live log goes on from."""
 
     async def __aenter__(self) -> LogSnapshot:
@@ -263,13 +271,14 @@ class LogSnapshot:
     async def __aexit__(self, *_: object) -> None:
         await self._transaction.rollback()
 
-    async def chunks(self, size: int) -> AsyncIterator[list[asyncpg.Record]]:
+    async def chunks(self, size: int) -> AsyncIterator[list[StoredEvent]]:
         """Every event in the snapshot, in log order, ``size`` at a time."""
         cursor = await self.conn.cursor(_READ_BELOW, self.horizon)
         while rows := await cursor.fetch(size):
-            self.read += len(rows)
-            self.last = rows[-1]
-            yield rows
+            events = [_stored(row) for row in rows]
+            self.read += len(events)
+            self.last = events[-1]
+            yield events
             if self.on_read is not None:
                 self.on_read(self.read)
 
@@ -279,15 +288,33 @@ class LogSnapshot:
         return {row["target"]: row["referrers"] for row in rows}
 
 
-async def read_stream(conn: Connection, stream: str, from_version: int, limit: int) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(_READ_STREAM, stream, from_version, limit)
-    return rows
+async def read_stream(conn: Database, stream: str, from_version: int, limit: int) -> list[StoredEvent]:
+    return [_stored(row) for row in await conn.fetch(_READ_STREAM, stream, from_version, limit)]
 
 
-async def read_event(conn: Connection, event_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(_READ_EVENT, event_id)
-    return row
+async def read_event(conn: Database, event_id: UUID) -> StoredEvent | None:
+    row = await conn.fetchrow(_READ_EVENT, event_id)
+    return None if row is None else _stored(row)
 
 
-def cursor_after(row: asyncpg.Record) -> LogCursor:
-    return LogCursor(row["transaction_id"], row["position"])
+_ABOUT = f"""
+select {_LOG_COLUMNS} from events
+where (id = any($1::uuid[]) or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[])))
+  and recorded_at <= $2
+order by events.transaction_id, events.position
+"""  # noqa: S608
+_ENTITY_EVENTS = f"""
+select {_LOG_COLUMNS} from events
+where stream = $1 and recorded_at <= $2 and type like 'entity.%'
+order by version
+"""  # noqa: S608
+
+
+async def facts_with_follow_ups(db: Database, ids: Sequence[UUID], at: datetime) -> list[StoredEvent]:
+    """The facts ``ids`` and every follow-up of theirs, as recorded by ``at``, in log order."""
+    return [_stored(row) for row in await db.fetch(_ABOUT, ids, at)]
+
+
+async def entity_events(db: Database, slug: str, at: datetime) -> list[StoredEvent]:
+    """An entity's own events (registered, updated, merged), as recorded by ``at``."""
+    return [_stored(row) for row in await db.fetch(_ENTITY_EVENTS, slug, at)]

@@ -9,23 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
-from service.store import Connection
+from service.store import Database, transaction
 
 KEY_PREFIX = "dl_"
 SCOPES = ("write", "admin")
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKey:
+class ApiKey(msgspec.Struct, frozen=True):
     name: str
     scope: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class NameTaken(Exception):
+    """A live key already has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a live key named '{name}' exists; revoke it first")
 
 
 def hash_key(key: str) -> bytes:
@@ -36,24 +42,27 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-async def create(conn: Connection, name: str, scope: str, *, replace: bool = False) -> str:
+async def create(db: Database, name: str, scope: str, *, replace: bool = False) -> str:
     """Store a new key's hash and return the key itself, which is never stored.
 
     ``replace`` revokes a live key of the same name first, in the same transaction.
     """
     key = new_key()
-    async with conn.transaction():
+    async with transaction(db) as conn:
         if replace:
             await conn.execute(
                 "update api_keys set revoked_at = now() where name = $1 and revoked_at is null", name
             )
-        await conn.execute(
-            "insert into api_keys (name, key_hash, scope) values ($1, $2, $3)", name, hash_key(key), scope
-        )
+        try:
+            await conn.execute(
+                "insert into api_keys (name, key_hash, scope) values ($1, $2, $3)", name, hash_key(key), scope
+            )
+        except asyncpg.UniqueViolationError:
+            raise NameTaken(name) from None
     return key
 
 
-async def find(conn: Connection | asyncpg.Pool, key: str) -> ApiKey | None:
+async def find(conn: Database, key: str) -> ApiKey | None:
     row = await conn.fetchrow(
         "select name, scope, created_at from api_keys where key_hash = $1 and revoked_at is null",
         hash_key(key),
@@ -61,14 +70,14 @@ async def find(conn: Connection | asyncpg.Pool, key: str) -> ApiKey | None:
     return None if row is None else ApiKey(row["name"], row["scope"], row["created_at"])
 
 
-async def revoke(conn: Connection, name: str) -> bool:
+async def revoke(conn: Database, name: str) -> bool:
     status: str = await conn.execute(
         "update api_keys set revoked_at = now() where name = $1 and revoked_at is null", name
     )
     return status != "UPDATE 0"
 
 
-async def listing(conn: Connection) -> list[ApiKey]:
+async def listing(conn: Database) -> list[ApiKey]:
     rows = await conn.fetch(
         "select name, scope, created_at, revoked_at from api_keys order by created_at, id"
     )

@@ -1,22 +1,49 @@
-"""How items read in a given language: dates at their own precision, texts with a fallback."""
+"""How the read model reads to a person: in their language, dates at their own precision, with
+links to where each thing lives.
+
+The pure domain says what is known; this module says how it is shown, for the JSON API now and
+the HTML embed next: which language a text is shown in (with a fallback), how a partial date is
+written in that language ("May 2024", "mai 2024"), and each resource's link.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
+from uuid import UUID
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_skeleton
 
 from schemas import (
     CorrectionShown,
+    EntityPage,
+    EntitySummary,
+    EntityView,
+    FactShown,
     Occurred,
     Precision,
     RetractionShown,
+    RoleShown,
     TimelineEntry,
+    TimelinePage,
     parse_partial_date,
 )
 from schemas.read import PrecisionName
+from service.domain import cursors
+from service.domain.entities import FactRef, Profile, RoleHeld
 from service.domain.timeline import CorrectionNote, Item, Retraction
+from service.projections.newsroom import EntityListing, EntityState
+from service.projections.newsroom import TimelinePage as Page
+
+
+def event_link(event_id: UUID) -> str:
+    return f"/v1/events/{event_id}"
+
+
+def timeline_link(slug: str) -> str:
+    return f"/v1/entities/{slug}/timeline"
+
 
 # Babel skeletons: the fields to show, laid out as each language does ("May 2024", "mai 2024").
 _SKELETONS = {Precision.YEAR: "y", Precision.MONTH: "yMMMM", Precision.DAY: "yMMMMd"}
@@ -81,7 +108,7 @@ def entry(item: Item, language: str) -> TimelineEntry:
         position=item.position,
         recorded_at=item.recorded_at,
         updated_at=item.updated_at,
-        link=f"/v1/events/{item.id}",
+        link=event_link(item.id),
         corrections=[_correction(note, language) for note in item.corrections],
         retracted=_retraction(item.retracted, language) if item.retracted else None,
     )
@@ -105,4 +132,65 @@ def _retraction(retraction: Retraction, language: str) -> RetractionShown:
         date=retraction.recorded_at,
         reason=text or "",
         language=used or language,
+    )
+
+
+def timeline_page(page: Page, language: str) -> TimelinePage:
+    return TimelinePage(
+        items=[entry(item, language) for item in page.items],
+        next=None if page.next is None else cursors.encode(page.next),
+    )
+
+
+def _shown(value: Any) -> Any:
+    """What an entity's facts establish, each with its fact's link."""
+    if isinstance(value, FactRef):
+        return FactShown(
+            value=value.value, status=value.status, occurred=value.occurred, event=event_link(value.event)
+        )
+    if isinstance(value, RoleHeld):
+        return RoleShown(
+            title=value.title,
+            person=value.person,
+            organization=value.organization,
+            since=value.since,
+            status=value.status,
+            event=event_link(value.event),
+            until=value.until,
+            ended_by=None if value.ended_by is None else event_link(value.ended_by),
+        )
+    if isinstance(value, list):
+        return [_shown(part) for part in value]
+    return value
+
+
+def entity_view(state: EntityState) -> EntityView:
+    profile = state.profile
+    return EntityView(
+        slug=profile.slug,
+        kind=profile.kind,
+        name=profile.name,
+        aliases=profile.aliases,
+        description=profile.description,
+        wikidata_id=profile.wikidata_id,
+        merged_from=state.merged_from,
+        facts={name: _shown(value) for name, value in state.facts.items()},
+        timeline=timeline_link(profile.slug),
+    )
+
+
+def _summary(profile: Profile) -> EntitySummary:
+    return EntitySummary(
+        slug=profile.slug,
+        kind=profile.kind,
+        name=profile.name,
+        aliases=profile.aliases,
+        merged_into=profile.merged_into,
+    )
+
+
+def entity_page(listing: EntityListing) -> EntityPage:
+    return EntityPage(
+        entities=[_summary(profile) for profile in listing.entities],
+        next=None if listing.next is None else cursors.encode(listing.next),
     )

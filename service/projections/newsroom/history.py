@@ -9,68 +9,57 @@ entity states. A correction recorded later is not applied; an event recorded lat
 from __future__ import annotations
 
 from datetime import datetime
+from typing import assert_never
 
-import asyncpg
-
-from schemas import EntityMerged, EntityRegistered, EntityUpdated, parse_partial_date
+from schemas import EntityMerged, EntityRegistered, EntityUpdated, Fact, FollowUp, parse_partial_date
+from service.domain.cursors import TimelineCursor
 from service.domain.entities import Profile, evolve_profile, search_key
+from service.domain.queries import TimelineQuery
 from service.domain.timeline import Item, fold, sort_key
 from service.projections.engine import logged
-from service.projections.queries import TimelineQuery
-from service.store import Connection
-
-_FACTS_OF = """
-select distinct event_id from entity_items where slug = any($1::text[])
-"""
-_FACTS_BY = "select event_id from timeline_items where recorded_at <= $1"
-_REPLAY = """
-select id, stream, position, recorded_at, data::text as data from events
-where (id = any($1::uuid[]) or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[])))
-  and recorded_at <= $2
-order by transaction_id, position
-"""
-_STREAM = """
-select id, stream, position, recorded_at, data::text as data from events
-where stream = $1 and recorded_at <= $2 and type like 'entity.%'
-order by version
-"""
-_MERGED_INTO = "select slug from entity_states where merged_into = $1"
+from service.store import Database
+from service.store import events as log
+from service.store import newsroom as tables
 
 
-async def items_as_of(conn: Connection | asyncpg.Pool, at: datetime, slugs: list[str] | None) -> list[Item]:
+async def items_as_of(db: Database, at: datetime, slugs: list[str] | None) -> list[Item]:
     """Every item as it stood at ``at``: of the entities ``slugs``, or all of them."""
     if slugs is not None:
-        candidates = [row[0] for row in await conn.fetch(_FACTS_OF, slugs)]
+        candidates = await tables.facts_ever_involving(db, slugs)
     else:
-        candidates = [row[0] for row in await conn.fetch(_FACTS_BY, at)]
-    events = [logged(row) for row in await conn.fetch(_REPLAY, candidates, at)]
-    items = fold(events).values()
+        candidates = await tables.facts_recorded_by(db, at)
+    items = fold([logged(event) for event in await log.facts_with_follow_ups(db, candidates, at)]).values()
     if slugs is not None:
         wanted = set(slugs)
         return [item for item in items if not wanted.isdisjoint(item.slugs)]
     return list(items)
 
 
-async def profile_as_of(conn: Connection | asyncpg.Pool, slug: str, at: datetime) -> Profile | None:
+async def profile_as_of(db: Database, slug: str, at: datetime) -> Profile | None:
     profile: Profile | None = None
-    for row in await conn.fetch(_STREAM, slug, at):
-        event = logged(row)
-        if isinstance(event.event, EntityRegistered | EntityUpdated | EntityMerged):
-            profile = evolve_profile(profile, event.event)
+    for stored in await log.entity_events(db, slug, at):
+        event = logged(stored).event
+        match event:
+            case EntityRegistered() | EntityUpdated() | EntityMerged():
+                profile = evolve_profile(profile, event)
+            case Fact() | FollowUp():
+                pass  # an entity's stream holds facts too; they are items, not the profile
+            case _:
+                assert_never(event)
     return profile
 
 
-async def merged_as_of(conn: Connection | asyncpg.Pool, slug: str, at: datetime) -> list[str]:
+async def merged_as_of(db: Database, slug: str, at: datetime) -> list[str]:
     """The slugs merged into ``slug`` by ``at`` (directly or through one another)."""
     merged: list[str] = []
     frontier = [slug]
     while frontier:
         into = frontier.pop()
-        for row in await conn.fetch(_MERGED_INTO, into):
-            earlier = await profile_as_of(conn, row[0], at)
-            if earlier is not None and earlier.merged_into == into and row[0] not in merged:
-                merged.append(row[0])
-                frontier.append(row[0])
+        for candidate in await tables.merged_into(db, into):
+            earlier = await profile_as_of(db, candidate, at)
+            if earlier is not None and earlier.merged_into == into and candidate not in merged:
+                merged.append(candidate)
+                frontier.append(candidate)
     return sorted(merged)
 
 
@@ -97,7 +86,7 @@ def page(items: list[Item], query: TimelineQuery) -> list[Item]:
         )
 
     ordered = sorted(filter(keep, items), key=sort_key, reverse=query.descending)
-    if query.after is not None:
+    if isinstance(query.after, TimelineCursor):
         after = (query.after.start, query.after.precision, query.after.position)
         ordered = [i for i in ordered if (sort_key(i) < after if query.descending else sort_key(i) > after)]
     return ordered[: query.limit + 1]
