@@ -5,20 +5,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
-from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import YamlRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme, Server
+from litestar import Litestar, Router
+from litestar.enums import ScopeType
+from litestar.types import (
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from service.appender import Appender
 from service.database import create_pool
 from service.http.auth import KeyCache
+from service.http.docs import contract_config
 from service.http.entities import EntitiesController
 from service.http.events import EventsController
 from service.http.health import health, readiness
 from service.http.keys import KeysController
-from service.http.problems import exception_handlers
+from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
 from service.http.reads import ReadCache
 from service.http.reference import REFERENCE_ROUTES
@@ -31,27 +41,28 @@ from service.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
 
-OPENAPI = OpenAPIConfig(
-    title="Dateline",
-    version="1.0.0",
-    description=(
-        "An event-sourced timeline API for tech-industry news. Editors append facts to an "
-        "append-only log; readers follow the log, streams and (soon) timelines."
-    ),
-    servers=[Server(url="http://127.0.0.1:8000", description="Local development")],
-    components=Components(
-        security_schemes={
-            "apiKey": SecurityScheme(
-                type="http",
-                scheme="bearer",
-                description="An API key from `dateline keys create`, sent as `Authorization: Bearer <key>`.",
-            )
-        }
-    ),
-    path="/schema",
-    render_plugins=[YamlRenderPlugin()],
-    create_examples=False,
-)
+
+class Dateline(Litestar):
+    """The app, which also answers HEAD wherever it answers GET (RFC 9110, 9.3.2): a HEAD is
+    routed, guarded, cached and answered as a GET, and only its body is dropped."""
+
+    async def __call__(
+        self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
+    ) -> None:
+        request = cast(HTTPScope, scope)
+        if scope["type"] != ScopeType.HTTP or request["method"] != "HEAD":
+            return await super().__call__(scope, receive, send)
+        request["method"] = "GET"
+        respond = cast(Send, send)
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await respond(message)
+
+        await super().__call__(scope, receive, headers_only)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -89,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             except TimeoutError:
                 pool.terminate()
 
-    app = Litestar(
+    app = Dateline(
         route_handlers=[
             EventsController,
             KeysController,
@@ -103,7 +114,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=dependencies(lambda: services(app.state)),
         lifespan=[database],
         exception_handlers=exception_handlers(),
-        openapi_config=OPENAPI,
+        openapi_config=contract_config(
+            # One router per app: Litestar keeps the document it serves on it.
+            openapi_router=Router(
+                "/schema", route_handlers=[], include_in_schema=False, after_request=schema_not_found
+            ),
+        ),
         request_max_body_size=MAX_BODY_BYTES,
     )
     return app

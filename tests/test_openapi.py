@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import pytest
 import yaml
 
@@ -9,6 +12,7 @@ from schemas import EVENT_TYPES
 from service.app import create_app
 from service.cli import contract_yaml
 from service.http.examples import BATCH_EXAMPLES, EVENT_BODIES
+from service.http.problems import PROBLEM_TYPES
 from tests.conftest import PROJECT_ROOT, Client
 from tests.factories import bearer
 
@@ -62,3 +66,67 @@ async def test_the_batch_example_is_accepted_on_the_demo_data(demo_client: Clien
     for example in BATCH_EXAMPLES:
         response = await demo_client.post("/v1/events/batch", json=example.value, headers=bearer(demo_key))
         assert response.status_code == 201, response.text
+
+
+def _operations() -> list[tuple[str, str, dict[str, Any]]]:
+    schema = create_app().openapi_schema.to_schema()
+    return [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_operation_descriptions_are_the_handlers_docstrings() -> None:
+    app = create_app()
+    documented = {operation["operationId"]: operation for _, _, operation in _operations()}
+    handlers = [
+        handler
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if handler.include_in_schema
+    ]
+    assert handlers
+    for handler in handlers:
+        operation_id = handler.operation_id
+        if not isinstance(operation_id, str):
+            continue
+        docstring = inspect.cleandoc(handler.fn.__doc__ or "")
+        assert docstring, operation_id
+        assert documented[operation_id]["description"] == docstring
+        assert documented[operation_id]["summary"] == " ".join(docstring.split("\n\n")[0].split())
+
+
+def test_the_event_union_has_a_discriminator_on_type() -> None:
+    schema = create_app().openapi_schema.to_schema()
+    body = schema["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    discriminator = body["discriminator"]
+    assert discriminator["propertyName"] == "type"
+    assert set(discriminator["mapping"]) == set(EVENT_TYPES)
+    for tag, reference in discriminator["mapping"].items():
+        component = schema["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+        assert component["properties"]["type"]["const"] == tag
+    batch = schema["components"]["schemas"]["BatchAppend"]["properties"]["events"]["items"]
+    assert batch["discriminator"]["propertyName"] == "type"
+
+
+def test_response_headers_and_304_are_documented() -> None:
+    operations = {operation["operationId"]: operation for _, _, operation in _operations()}
+    for conditional in ("readTimeline", "readEntityTimeline", "readEntity", "listEntities"):
+        responses = operations[conditional]["responses"]
+        assert {"ETag", "Cache-Control"} <= set(responses["200"]["headers"]), conditional
+        assert "ETag" in responses["304"]["headers"], conditional
+    assert "Location" in operations["appendEvent"]["responses"]["201"]["headers"]
+    assert "Cache-Control" in operations["readEvent"]["responses"]["200"]["headers"]
+    assert "Vary" in operations["listProjections"]["responses"]["200"]["headers"]
+    with_503 = [operation for operation in operations.values() if "503" in operation["responses"]]
+    assert len(with_503) >= len(operations) - 1  # all but /healthz can meet an unreachable database
+    for operation in with_503:
+        assert "Retry-After" in operation["responses"]["503"]["headers"], operation["operationId"]
+
+
+def test_every_problem_type_is_listed_in_the_docs_with_its_meaning() -> None:
+    listed = (PROJECT_ROOT / "docs" / "problems.md").read_text()
+    for kind, meaning in PROBLEM_TYPES.items():
+        assert f"| `urn:dateline:problem:{kind}` |" in listed, kind
+        assert meaning in listed, kind

@@ -26,7 +26,7 @@ class EntitiesController(Controller):
     @get(
         operation_id="listEntities",
         before_request=cached,
-        responses=documented(200, EntityPage, "entities", "A page of entities.", 400, 503),
+        **documented(200, EntityPage, "entities", "A page of entities.", 400, 503, conditional=True),
     )
     async def list_entities(
         self,
@@ -64,7 +64,7 @@ class EntitiesController(Controller):
         "/{slug:str}",
         operation_id="readEntity",
         before_request=cached,
-        responses=documented(200, EntityView, "entity", "The entity now.", 400, 404, 503),
+        **documented(200, EntityView, "entity", "The entity now.", 400, 404, 503, conditional=True),
     )
     async def read_entity(
         self,

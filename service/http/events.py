@@ -18,14 +18,14 @@ from service.domain.errors import NotFound
 from service.http import params
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
-from service.http.docs import documented
+from service.http.docs import IMMUTABLE, LOCATION, documented
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.store import Pool
 from service.store import events as log
 
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
 _IMMUTABLE = "public, max-age=31536000, immutable"
-_WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422)
+_WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
 
 
 def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -65,12 +65,13 @@ class EventsController(Controller):
         guards=[requires_scope("write")],
         status_code=201,
         security=[{"apiKey": []}],
-        responses=documented(
+        **documented(
             201,
             Appended,
             "appended",
             "Appended (200: a retry of an earlier append).",
             *_WRITE_PROBLEMS,
+            headers={"Location": LOCATION},
         ),
     )
     async def append_event(
@@ -96,7 +97,7 @@ class EventsController(Controller):
         guards=[requires_scope("write")],
         status_code=201,
         security=[{"apiKey": []}],
-        responses=documented(
+        **documented(
             201,
             BatchAppended,
             "batch",
@@ -121,7 +122,7 @@ class EventsController(Controller):
     @get(
         "/events",
         operation_id="readLog",
-        responses=documented(200, EventPage, "page", "A page of the log.", 400),
+        **documented(200, EventPage, "page", "A page of the log.", 400, 503),
     )
     async def read_log(
         self,
@@ -143,7 +144,9 @@ class EventsController(Controller):
     @get(
         "/events/{event_id:uuid}",
         operation_id="readEvent",
-        responses=documented(200, LoggedEvent, "logged", "The event.", 400, 404),
+        **documented(
+            200, LoggedEvent, "logged", "The event.", 400, 404, 503, headers={"Cache-Control": IMMUTABLE}
+        ),
     )
     async def read_event(
         self, database: NamedDependency[Pool], event_id: FromPath[UUID]
@@ -157,7 +160,7 @@ class EventsController(Controller):
     @get(
         "/streams/{stream:str}",
         operation_id="readStream",
-        responses=documented(200, StreamPage, "stream", "A page of the stream.", 400, 404),
+        **documented(200, StreamPage, "stream", "A page of the stream.", 400, 404, 503),
     )
     async def read_stream(
         self,

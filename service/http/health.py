@@ -15,9 +15,7 @@ from service.store import REFUSED, UNREACHABLE, Pool
 from service.store.schema import current_revision
 
 
-@get(
-    "/healthz", operation_id="health", tags=["operations"], responses=documented(200, Health, "health", "Up.")
-)
+@get("/healthz", operation_id="health", tags=["operations"], **documented(200, Health, "health", "Up."))
 async def health() -> Health:
     """The process is up."""
     return Health(status="ok")
@@ -27,7 +25,7 @@ async def health() -> Health:
     "/readyz",
     operation_id="readiness",
     tags=["operations"],
-    responses=documented(200, Health, "ready", "Ready to serve.", 503),
+    **documented(200, Health, "ready", "Ready to serve.", 503),
 )
 async def readiness(request: Request[Any, Any, Any], database: NamedDependency[Pool]) -> Response[Any]:
     """The database answers and its schema is at the migrations' head."""

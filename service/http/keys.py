@@ -23,7 +23,7 @@ class KeysController(Controller):
     guards = [requires_scope("admin")]
     security = [{"apiKey": []}]
 
-    @get(operation_id="listKeys", responses=documented(200, list[ApiKeyInfo], "keys", "Every key.", 401, 403))
+    @get(operation_id="listKeys", **documented(200, list[ApiKeyInfo], "keys", "Every key.", 401, 403, 503))
     async def list_keys(self, database: NamedDependency[Pool]) -> list[ApiKeyInfo]:
         """Every key's name, scope and dates; never the key."""
         found = await keys.listing(database)
@@ -36,8 +36,8 @@ class KeysController(Controller):
         operation_id="createKey",
         dto=StrictBody.of(NewApiKey),
         return_dto=None,
-        responses=documented(
-            201, CreatedApiKey, "created_key", "The new key, shown once.", 400, 401, 403, 409, 422
+        **documented(
+            201, CreatedApiKey, "created_key", "The new key, shown once.", 400, 401, 403, 409, 422, 503
         ),
     )
     async def create_key(
@@ -50,7 +50,7 @@ class KeysController(Controller):
     @delete(
         "/{name:str}",
         operation_id="revokeKey",
-        responses=documented(204, None, "revoked", "Revoked.", 400, 401, 403, 404),
+        **documented(204, None, "revoked", "Revoked.", 400, 401, 403, 404, 503),
     )
     async def revoke_key(
         self,

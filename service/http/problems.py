@@ -9,7 +9,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from schemas import FieldError, Problem
@@ -165,12 +166,28 @@ def _beyond_the_log(request: Request[Any, Any, Any], exc: BeyondTheLog) -> Respo
     return problem(request, 400, "position-beyond-log", exc.detail, errors=errors, head=exc.head)
 
 
+def _as_written(request: Request[Any, Any, Any], key: str) -> str:
+    """A parameter's name as the client wrote it: Litestar reports the Python name (``from_``),
+    which the handler or one of its dependencies may declare under another (``from``)."""
+    handler = request.route_handler
+    signatures = [handler.parsed_fn_signature]
+    signatures += [provider.parsed_fn_signature for provider in handler.resolve_dependencies().values()]
+    for signature in signatures:
+        field = signature.parameters.get(key)
+        if (
+            field is not None
+            and isinstance(field.kwarg_definition, ParameterKwarg)
+            and field.kwarg_definition.name
+        ):
+            return field.kwarg_definition.name
+    return key
+
+
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
     """Litestar's own parameter checks (query, path, headers)."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    # The parameter as the client wrote it: Litestar's key is the name in the query string.
     errors = [
-        FieldError(path=str(item.get("key", "?")), reason=str(item.get("message")))
+        FieldError(path=_as_written(request, str(item.get("key", "?"))), reason=str(item.get("message")))
         for item in extra
         if isinstance(item, dict)
     ]
@@ -206,6 +223,13 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal-error", "Something went wrong on our side; it has been logged.")
+
+
+def schema_not_found(response: Response[Any]) -> Response[Any]:
+    """Under /schema only Litestar's own not-found page answers 404, in HTML: say it as a problem."""
+    if response.status_code == 404:
+        raise NotFoundException("No such document: the API contract is at /schema/openapi.yaml.")
+    return response
 
 
 def exception_handlers() -> ExceptionHandlersMap:

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 
 from schemas import ProjectionStatus
 from service.http.auth import may
-from service.http.docs import documented
+from service.http.docs import CACHE_CONTROL, VARY, documented
 from service.projections.engine import progress, state
 from service.store import Pool
 
@@ -20,7 +20,14 @@ _STOPPED = "It stopped before an event it cannot apply; an admin key shows the e
     "/v1/projections",
     operation_id="listProjections",
     tags=["operations"],
-    responses=documented(200, list[ProjectionStatus], "projections", "Every projection's progress."),
+    **documented(
+        200,
+        list[ProjectionStatus],
+        "projections",
+        "Every projection's progress.",
+        503,
+        headers={"Vary": VARY, "Cache-Control": CACHE_CONTROL},
+    ),
 )
 async def projections(
     request: Request[Any, Any, Any], database: NamedDependency[Pool]

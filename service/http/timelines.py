@@ -150,7 +150,7 @@ class TimelineController(Controller):
         "/v1/timeline",
         operation_id="readTimeline",
         before_request=cached,
-        responses=documented(200, TimelinePage, "timeline", "A page of the timeline.", 400, 503),
+        **documented(200, TimelinePage, "timeline", "A page of the timeline.", 400, 503, conditional=True),
     )
     async def timeline(
         self,
@@ -170,8 +170,8 @@ class TimelineController(Controller):
         "/v1/entities/{slug:str}/timeline",
         operation_id="readEntityTimeline",
         before_request=cached,
-        responses=documented(
-            200, TimelinePage, "timeline", "A page of the entity's timeline.", 400, 404, 503
+        **documented(
+            200, TimelinePage, "timeline", "A page of the entity's timeline.", 400, 404, 503, conditional=True
         ),
     )
     async def entity_timeline(
