@@ -11,6 +11,7 @@ the rest as the event's ``data``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal, get_args
 from uuid import UUID
 
@@ -94,6 +95,21 @@ class EntityMerged(Envelope, tag="entity.merged", kw_only=True):
 class Fact(Envelope, kw_only=True):
     """What every newsroom fact carries."""
 
+    REQUIRED_ROLES: ClassVar[frozenset[str]] = frozenset()
+    """The roles a fact of this type must name."""
+    ROLE_KINDS: ClassVar[Mapping[str, frozenset[EntityKind]]] = {
+        "organization": frozenset({"organization"}),
+        "founder": frozenset({"person", "organization"}),
+        "appointee": frozenset({"person"}),
+        "person": frozenset({"person"}),
+        "employer": frozenset({"organization"}),
+        "model": frozenset({"model"}),
+        "developer": frozenset({"organization", "person"}),
+        "acquirer": frozenset({"organization"}),
+        "recipient": frozenset({"organization"}),
+    }
+    """The kinds of entity that can play a role in a fact; roles not listed take any kind."""
+
     occurred: PartialDateText
     headline: Headline
     entities: InvolvedEntities
@@ -109,9 +125,13 @@ class Fact(Envelope, kw_only=True):
 class OrganizationFounded(Fact, tag="organization.founded"):
     """An organization is founded (roles: organization, founder)."""
 
+    REQUIRED_ROLES = frozenset({"organization"})
+
 
 class PersonAppointed(Fact, tag="person.appointed", kw_only=True):
     """A person takes a role (roles: appointee, employer)."""
+
+    REQUIRED_ROLES = frozenset({"appointee", "employer"})
 
     title: ShortText
 
@@ -119,11 +139,15 @@ class PersonAppointed(Fact, tag="person.appointed", kw_only=True):
 class PersonDeparted(Fact, tag="person.departed", kw_only=True):
     """A person leaves a role (roles: person, employer)."""
 
+    REQUIRED_ROLES = frozenset({"person", "employer"})
+
     title: ShortText | None = None
 
 
 class ModelFact(Fact, kw_only=True):
     """A fact about an AI model (roles: model, developer, and any others such as overseer)."""
+
+    REQUIRED_ROLES = frozenset({"model"})
 
     parameters: ParameterCount | None = None
     parameters_qualifier: ParameterQualifier = "exact"
@@ -144,19 +168,27 @@ class ModelReleased(ModelFact, tag="model.released"):
 class PartnershipFormed(Fact, tag="partnership.formed"):
     """Two or more partners form a partnership (role: partner)."""
 
+    REQUIRED_ROLES = frozenset({"partner"})
+
 
 class PartnershipEnded(Fact, tag="partnership.ended"):
     """A partnership ends (role: partner)."""
 
+    REQUIRED_ROLES = frozenset({"partner"})
+
 
 class AcquisitionAnnounced(Fact, tag="acquisition.announced", kw_only=True):
     """An acquisition is announced (roles: acquirer, target)."""
+
+    REQUIRED_ROLES = frozenset({"acquirer", "target"})
 
     price: Money | None = None
 
 
 class FundingRaised(Fact, tag="funding.raised", kw_only=True):
     """An organization raises money (roles: recipient, investor)."""
+
+    REQUIRED_ROLES = frozenset({"recipient"})
 
     amount: Money | None = None
     round: ShortText | None = None

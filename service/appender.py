@@ -22,13 +22,14 @@ from typing import Any
 
 import msgspec
 
-from schemas import Appended, Fact, FollowUp, NewEvent
+from schemas import Appended, NewEvent
 from service.domain.appending import (
     AppendPlan,
     KnownEvent,
     KnownStream,
     event_type,
     followed_up_ids,
+    needs_stream_state,
     plan_append,
     referenced_slugs,
     stored_data,
@@ -71,13 +72,6 @@ def _replay(posted: Sequence[NewEvent], existing: Mapping[uuid.UUID, log.Existin
         if found.type != event_type(event) or not same_data or not same_stream:
             raise Conflict(f"event id {event.id} is already used by a different event")
     return AppendOutcome([existing[event.id].row for event in posted if event.id is not None], replayed=True)
-
-
-def _needs_stream_state(posted: Sequence[NewEvent]) -> bool:
-    """Whether the rules need stream versions or merges, not just which entities exist."""
-    return any(
-        event.expected_version is not None or not isinstance(event, Fact | FollowUp) for event in posted
-    )
 
 
 class Appender:
@@ -135,7 +129,7 @@ class Appender:
 
     async def _known_streams(self, posted: Sequence[NewEvent]) -> dict[str, KnownStream]:
         slugs = sorted(referenced_slugs(posted))
-        if not _needs_stream_state(posted) and all(slug in self.kinds for slug in slugs):
+        if not needs_stream_state(posted) and all(slug in self.kinds for slug in slugs):
             return {
                 slug: KnownStream(version=None, kind=self.kinds[slug], merged_into=None) for slug in slugs
             }

@@ -10,7 +10,7 @@ has gone stale is refused there, never written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, assert_never
 from uuid import UUID
 
 import msgspec
@@ -18,20 +18,17 @@ import msgspec
 from schemas import (
     ENVELOPE_FIELDS,
     EVENT_TYPES,
-    AcquisitionAnnounced,
     EntityMerged,
     EntityRegistered,
     EntityUpdated,
     Envelope,
+    EventConfirmed,
     EventCorrected,
+    EventDenied,
     EventRetracted,
     Fact,
     FollowUp,
-    FundingRaised,
-    ModelFact,
     NewEvent,
-    PersonAppointed,
-    PersonDeparted,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
 
@@ -79,41 +76,6 @@ class StreamChange(msgspec.Struct):
 class AppendPlan(msgspec.Struct, frozen=True):
     events: list[PlannedEvent]
     streams: list[StreamChange]
-
-
-# The roles a fact of each type must name, and the kinds of entity that can play a role.
-REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
-    "organization.founded": frozenset({"organization"}),
-    "person.appointed": frozenset({"appointee", "employer"}),
-    "person.departed": frozenset({"person", "employer"}),
-    "model.reported": frozenset({"model"}),
-    "model.announced": frozenset({"model"}),
-    "model.released": frozenset({"model"}),
-    "partnership.formed": frozenset({"partner"}),
-    "partnership.ended": frozenset({"partner"}),
-    "acquisition.announced": frozenset({"acquirer", "target"}),
-    "funding.raised": frozenset({"recipient"}),
-}
-ROLE_KINDS: Mapping[str, frozenset[str]] = {
-    "organization": frozenset({"organization"}),
-    "founder": frozenset({"person", "organization"}),
-    "appointee": frozenset({"person"}),
-    "person": frozenset({"person"}),
-    "employer": frozenset({"organization"}),
-    "model": frozenset({"model"}),
-    "developer": frozenset({"organization", "person"}),
-    "acquirer": frozenset({"organization"}),
-    "recipient": frozenset({"organization"}),
-}
-# Fields a correction may change beyond those every fact has, by the class that owns them.
-_TYPED_CORRECTIONS: Mapping[str, tuple[type[Fact], ...]] = {
-    "title": (PersonAppointed, PersonDeparted),
-    "parameters": (ModelFact,),
-    "parameters_qualifier": (ModelFact,),
-    "price": (AcquisitionAnnounced,),
-    "amount": (FundingRaised,),
-    "round": (FundingRaised,),
-}
 
 
 def _unknown(slug: str) -> str:
@@ -210,6 +172,8 @@ class _Planner:
                 return self.register(index, event)
             case EntityUpdated() | EntityMerged():
                 return self.change_entity(index, event)
+            case _:
+                assert_never(event)
 
     def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
         if event.stream is not None and event.stream != stream:
@@ -253,12 +217,8 @@ class _Planner:
 
     def fact(self, index: int, event: Fact) -> str | None:
         self.check_entities(index, "entities", event)
-        required = REQUIRED_ROLES.get(event_type(event))
-        if required is not None:
-            for role in sorted(required - {ref.role for ref in event.entities}):
-                self.reject(
-                    index, "entities", f"a {event_type(event)} event needs an entity with role '{role}'"
-                )
+        for role in sorted(event.REQUIRED_ROLES - {ref.role for ref in event.entities}):
+            self.reject(index, "entities", f"a {event_type(event)} event needs an entity with role '{role}'")
         if event.stream is None:
             return event.entities[0].slug
         if all(ref.slug != event.stream for ref in event.entities):
@@ -278,7 +238,7 @@ class _Planner:
             if known is None:
                 self.reject(index, f"{name}[{position}].slug", _unknown(ref.slug))
                 continue
-            kinds = ROLE_KINDS.get(ref.role)
+            kinds = Fact.ROLE_KINDS.get(ref.role)
             if kinds is not None and known.kind not in kinds:
                 self.reject(
                     index,
@@ -304,9 +264,10 @@ class _Planner:
         return self.claimed_stream(index, event, target.stream)
 
     def check_correction(self, index: int, event: EventCorrected, target: KnownEvent) -> None:
-        target_class = EVENT_TYPES[target.type]
-        for name, owners in _TYPED_CORRECTIONS.items():
-            if getattr(event.changes, name) is not None and not issubclass(target_class, owners):
+        # A correction may change the fields every fact has, and the target type's own.
+        fields = EVENT_TYPES[target.type].__struct_fields__
+        for name in event.changes.__struct_fields__:
+            if getattr(event.changes, name) is not None and name not in fields:
                 self.reject(index, f"changes.{name}", f"a {target.type} event has no field '{name}'")
         if event.changes.entities is not None:
             self.check_entities(index, "changes.entities", event)
@@ -359,8 +320,20 @@ def referenced_slugs(events: Sequence[NewEvent]) -> set[str]:
                 slugs.add(event.slug)
             case EntityMerged():
                 slugs.update((event.slug, event.into))
+            case EventConfirmed() | EventDenied() | EventRetracted():
+                pass  # their stream is their fact's, found by its id
+            case _:
+                assert_never(event)
     return slugs
 
 
 def followed_up_ids(events: Sequence[NewEvent]) -> set[UUID]:
     return {event.event_id for event in events if isinstance(event, FollowUp)}
+
+
+def needs_stream_state(events: Sequence[NewEvent]) -> bool:
+    """Whether the rules need stream versions and merges, not just which entities exist and
+    their kinds: plain facts and follow-ups without an expected version do not."""
+    return any(
+        event.expected_version is not None or not isinstance(event, Fact | FollowUp) for event in events
+    )

@@ -19,7 +19,10 @@ from schemas import (
     EntityRef,
     EntityRegistered,
     EntityUpdated,
+    EventConfirmed,
     EventCorrected,
+    EventDenied,
+    EventRetracted,
     Fact,
     FollowUp,
     NewEvent,
@@ -108,11 +111,22 @@ def _profile_row(profile: Profile, position: int) -> ProfileRow:
 
 def _entities_named(event: NewEvent) -> list[EntityRef]:
     """The entities an event brings into an item: a fact's, or those a correction moves it to."""
-    if isinstance(event, Fact):
-        return event.entities
-    if isinstance(event, EventCorrected):
-        return event.changes.entities or []
-    return []
+    match event:
+        case Fact():
+            return event.entities
+        case EventCorrected():
+            return event.changes.entities or []
+        case (
+            EventConfirmed()
+            | EventDenied()
+            | EventRetracted()
+            | EntityRegistered()
+            | EntityUpdated()
+            | EntityMerged()
+        ):
+            return []
+        case _:
+            assert_never(event)
 
 
 class Batch:
