@@ -287,32 +287,40 @@ async def timeline(db: Database, query: TimelineQuery) -> list[Item]:
     return [_item.decode(row[0]) for row in await db.fetch(sql, *params)]
 
 
+# The entity a name stands for (its slug, or an alias: a slug first, then one not merged away),
+# followed through merges to the survivor, and every slug merged into that survivor: one round
+# trip, since every uncached entity read starts here.
 _RESOLVE = """
-select state::text from entity_states where slug = $1 or $2 = any(alias_keys)
-order by slug = $1 desc, merged_into is null desc, slug limit 1
-"""
-_STATE = "select state::text from entity_states where slug = $1"
-_MERGED = """
-with recursive merged (slug) as (
-    select slug from entity_states where merged_into = $1
-    union select e.slug from entity_states e join merged m on e.merged_into = m.slug
+with recursive named as (
+    select slug, merged_into, 0 as depth from entity_states
+    where slug = $1 or $2 = any(alias_keys)
+    order by slug = $1 desc, merged_into is null desc, slug limit 1
+), followed as (
+    select slug, merged_into, depth from named
+    union all
+    select e.slug, e.merged_into, f.depth + 1 from entity_states e join followed f on e.slug = f.merged_into
+    where f.depth < 100
+), survivor as (
+    select slug from followed order by depth desc limit 1
+), merged (slug) as (
+    select e.slug from entity_states e, survivor s where e.merged_into = s.slug
+    union
+    select e.slug from entity_states e join merged m on e.merged_into = m.slug
 )
-select slug from merged order by slug
+select e.state::text, coalesce((select array_agg(slug order by slug) from merged), '{}')
+from entity_states e, survivor s where e.slug = s.slug
 """
-_MERGED_INTO = "select slug from entity_states where merged_into = $1"
 
 
 async def resolve_entity(db: Database, name: str) -> tuple[Profile, list[str]] | None:
     """The entity a slug or alias names, followed through merges, and the slugs merged into it."""
-    text = await db.fetchval(_RESOLVE, name, search_key(name))
-    if text is None:
+    row = await db.fetchrow(_RESOLVE, name, search_key(name))
+    if row is None:
         return None
-    profile = _profile.decode(text)
-    seen = {profile.slug}
-    while profile.merged_into is not None and profile.merged_into not in seen:
-        seen.add(profile.merged_into)
-        profile = _profile.decode(await db.fetchval(_STATE, profile.merged_into))
-    return profile, [row[0] for row in await db.fetch(_MERGED, profile.slug)]
+    return _profile.decode(row[0]), list(row[1])
+
+
+_MERGED_INTO = "select slug from entity_states where merged_into = $1"
 
 
 async def merged_into(db: Database, slug: str) -> list[str]:
