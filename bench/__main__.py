@@ -63,10 +63,10 @@ def _save_appends(settings: appends.Settings, stamp: str) -> None:
     print(f"Results and plot: {RESULTS}/appends-{stamp}.json and .png")
 
 
-def _save_projections(settings: projections.Settings, stamp: str) -> None:
-    (RESULTS / f"projections-{stamp}.json").write_text(json.dumps(_finite(settings.results), indent=2))
-    plot_reads(settings.results, RESULTS / f"projections-{stamp}.png")
-    print(f"Results and plot: {RESULTS}/projections-{stamp}.json and .png")
+def _save_projections(settings: projections.Settings, name: str) -> None:
+    (RESULTS / f"{name}.json").write_text(json.dumps(_finite(settings.results), indent=2))
+    plot_reads(settings.results, RESULTS / f"{name}.png")
+    print(f"Results and plot: {RESULTS}/{name}.json and .png")
 
 
 def _stop(signum: int, _frame: object) -> None:
@@ -75,7 +75,13 @@ def _stop(signum: int, _frame: object) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suite", nargs="?", default="appends", choices=["appends", "projections", "all"])
+    parser.add_argument(
+        "suite",
+        nargs="?",
+        default="appends",
+        choices=["appends", "projections", "all", "reads"],
+        help="reads: the timeline reads alone, against --database-url",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")
     parser.add_argument("--quick", action="store_true", help="a smoke run: short and small")
     parser.add_argument(
@@ -84,7 +90,14 @@ def main() -> None:
         default=None,
         help="projections: events in the large log (default 1,000,000; 5,000 with --quick)",
     )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="reads: an existing database holding a generated log, already built (projected)",
+    )
     args = parser.parse_args()
+    if (args.suite == "reads") != (args.database_url is not None):
+        parser.error("--database-url goes with the reads suite, and the reads suite needs it")
 
     settings = appends.Settings(seconds=args.seconds)
     if args.quick:
@@ -104,15 +117,20 @@ def main() -> None:
     if args.events is not None:
         projection_settings.events = args.events
     suites = ["appends", "projections"] if args.suite == "all" else [args.suite]
+    measuring = [f"{settings.seconds:g} s per append measurement"]
+    if "projections" in suites:
+        measuring.append(
+            f"projections: logs of {projection_settings.small_events:,} and {projection_settings.events:,} events, "
+            f"{projection_settings.read_seconds:g} s per read measurement"
+        )
+    if args.database_url is not None:
+        measuring = [
+            f"timeline reads against database {projections.where(args.database_url)}, "
+            f"{projection_settings.read_seconds:g} s per read measurement"
+        ]
     print(
         f"Dateline benchmarks on {platform.node()}: {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; {settings.seconds:g} s per append measurement"
-        + (
-            f"; projections: logs of {projection_settings.small_events:,} and {projection_settings.events:,} events, "
-            f"{projection_settings.read_seconds:g} s per read measurement"
-            if "projections" in suites
-            else ""
-        )
+        f"Python {platform.python_version()}; " + "; ".join(measuring)
     )
     code = code_version()
     print(f"Code: {code}")
@@ -120,16 +138,21 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # A run stopped with SIGTERM leaves through SystemExit, so its embedded server is stopped too.
     signal.signal(signal.SIGTERM, _stop)
-    with postgres_server() as server:
-        if "appends" in suites:
-            lines = appends.run(server, settings)
-            print("\n".join(lines))
-            _save_appends(settings, stamp)
-        if "projections" in suites:
-            projection_settings.results["code"] = code
-            lines = projections.run(server, projection_settings)
-            print("\n".join(lines))
-            _save_projections(projection_settings, stamp)
+    if args.database_url is not None:
+        projection_settings.results["code"] = code
+        print("\n".join(projections.reads_only(args.database_url, projection_settings)))
+        _save_projections(projection_settings, f"reads-{stamp}")
+    else:
+        with postgres_server() as server:
+            if "appends" in suites:
+                lines = appends.run(server, settings)
+                print("\n".join(lines))
+                _save_appends(settings, stamp)
+            if "projections" in suites:
+                projection_settings.results["code"] = code
+                lines = projections.run(server, projection_settings)
+                print("\n".join(lines))
+                _save_projections(projection_settings, f"projections-{stamp}")
     if (after := code_version()) != code:
         print(f"WARNING: the code changed during the run ({code} -> {after}): figures may mix versions")
 

@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 from eventsourcing.domain import Aggregate, event
 
-from bench.harness import Rate, fresh_database, measure, measure_threads, ratio, service
+from bench.harness import Rate, fresh_database, measure, measure_threads, ratio, service, write_key
 from tests.factories import registered, reported
 
 BATCH = 1000
@@ -196,16 +196,6 @@ def eventsourcing_single(url: str, threads: int, settings: Settings) -> Rate:
         app.close()
 
 
-async def _key(url: str) -> str:
-    from service.store import keys
-
-    conn = await asyncpg.connect(url)
-    try:
-        return await keys.create(conn, "bench", "write")
-    finally:
-        await conn.close()
-
-
 async def _prepare_raw(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -218,7 +208,7 @@ def run(server_url: str, settings: Settings) -> list[str]:
     """Every append measurement, in one run against one server; the report's lines."""
     results = settings.results
     with fresh_database(server_url) as url:
-        key = asyncio.run(_key(url))
+        key = asyncio.run(write_key(url, "bench"))
         asyncio.run(_prepare_raw(url))
         with service(url) as base:
             asyncio.run(_register_streams(base, key))

@@ -17,17 +17,25 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import asyncpg
+import msgspec
 import psutil
 
 from service import migrations
 from service.database import create_database, with_database
+from service.projections import PROJECTIONS
+from service.store import keys
 
 ROOT = Path(__file__).resolve().parent.parent
+NEWSROOM = PROJECTIONS[0]
+# The read model, vacuumed and analyzed as autovacuum would do a little later.
+READ_MODEL = ("timeline_items", "entity_items", "entity_states", "projection_checkpoints")
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,25 @@ def measure_threads(threads: int, seconds: float, max_ops: int, op: Callable[[in
     return Rate(counts["done"], time.perf_counter() - begin, latencies)
 
 
-async def _admin(url: str, statement: str) -> None:
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection[asyncpg.Record]]:
+    """One connection to ``url``, closed afterwards."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(statement)
+        yield conn
     finally:
         await conn.close()
+
+
+async def _admin(url: str, statement: str) -> None:
+    async with connected(url) as conn:
+        await conn.execute(statement)
+
+
+async def write_key(url: str, name: str) -> str:
+    """A new key with the ``write`` scope; the key itself."""
+    async with connected(url) as conn:
+        return await keys.create(conn, name, "write")
 
 
 @contextlib.contextmanager
@@ -217,6 +238,26 @@ def service(database_url: str, workers: int = 2) -> Iterator[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     with uvicorn_app("service.app:create_app", "/readyz", env=env, workers=workers, factory=True) as base:
         yield base
+
+
+async def caught_up(base: str, seconds: float) -> dict[str, Any]:
+    """Wait (bounded) until ``GET /v1/projections`` says the newsroom has no lag; its status."""
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{base}/v1/projections") as response:
+                statuses = msgspec.json.decode(await response.read())
+            status: dict[str, Any] = next(s for s in statuses if s["name"] == NEWSROOM.name)
+            if status["lag_events"] == 0 and status["state"] == "running":
+                return status
+            if status["state"] == "failing" or time.monotonic() > deadline:
+                raise RuntimeError(f"the projection did not catch up: {status}")
+            await asyncio.sleep(0.2)
+
+
+async def vacuum(url: str, tables: Sequence[str]) -> None:
+    """``tables`` vacuumed and analyzed now, instead of by autovacuum during a measurement."""
+    await _admin(url, f"vacuum (analyze) {', '.join(tables)}")
 
 
 def ratio(value: float, baseline: float) -> str:
