@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.database import sqlalchemy_url
+from service.store.database import sqlalchemy_url
 
 
 def _run(connection: Connection) -> None:

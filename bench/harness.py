@@ -28,9 +28,9 @@ import msgspec
 import psutil
 
 from service import migrations
-from service.database import create_database, with_database
 from service.projections import PROJECTIONS
 from service.store import keys
+from service.store.database import create_database, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWSROOM = PROJECTIONS[0]

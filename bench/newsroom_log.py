@@ -21,7 +21,7 @@ import msgspec
 
 from schemas import BatchAppend
 from service.appender import Appender
-from service.database import create_pool
+from service.store.database import create_pool
 
 BATCH = 1000
 KIND = "organization"

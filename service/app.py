@@ -21,7 +21,6 @@ from litestar.types import (
 )
 
 from service.appender import Appender
-from service.database import create_pool
 from service.http.auth import KeyCache
 from service.http.docs import contract_config
 from service.http.entities import EntitiesController
@@ -38,6 +37,7 @@ from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
 from service.projections.newsroom import NewsroomReader
 from service.settings import Settings
+from service.store.database import create_pool
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -16,12 +16,12 @@ import yaml
 
 from service import migrations
 from service.appender import Appender
-from service.database import DATABASE_NAME, create_pool, ensure_database, start_embedded
 from service.demo import demo_batch
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
 from service.store import Pool, keys
+from service.store.database import DATABASE_NAME, create_pool, ensure_database, start_embedded
 
 T = TypeVar("T")
 VAR_DIR = migrations.PROJECT_ROOT / "var"

@@ -20,9 +20,9 @@ from litestar.testing import AsyncTestClient
 from service import migrations
 from service.app import create_app
 from service.cli import load_demo
-from service.database import create_database, with_database
 from service.settings import Settings
 from service.store import keys
+from service.store.database import create_database, with_database
 
 Client = AsyncTestClient[Litestar]
 

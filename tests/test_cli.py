@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from service.database import _prune_dead_handles
+from service.store.database import _prune_dead_handles
 from tests.conftest import PROJECT_ROOT, Client
 from tests.factories import bearer, registered
 

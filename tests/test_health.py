@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
-from service.database import create_database, with_database
+from service.store.database import create_database, with_database
 from tests.conftest import Client, client_for
 
 

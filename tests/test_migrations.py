@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from service import migrations
-from service.database import create_database, with_database
+from service.store.database import create_database, with_database
 
 
 async def _run(url: str, query: str) -> list[asyncpg.Record]:

@@ -15,9 +15,9 @@ import contextlib
 import gc
 from collections.abc import Callable, Iterator
 
-from service.database import connect
 from service.projections.engine import Projection, step
 from service.store import Connection, checkpoints
+from service.store.database import connect
 from service.store.events import LogSnapshot
 from service.store.rebuilds import FreshTables, event_count
 from service.store.writers import writers

@@ -1,7 +1,7 @@
 """SQL, one module per concern; each function runs on a connection or pool the caller holds.
 
-This package, and ``service.database`` where the pool is made, are the only ones that speak to
-the driver: the rest of the service sees typed records and the store's own errors.
+This package is the only one that speaks to the driver (``database`` makes the pool and the
+embedded server): the rest of the service sees typed records and the store's own errors.
 """
 
 from __future__ import annotations
