@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -19,8 +20,11 @@ _encode = msgspec.json.Encoder().encode
 
 
 def etag(body: bytes) -> str:
-    """A strong validator from the body itself: unrelated appends leave it, and a 304, alone."""
-    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    """A strong validator from the body itself: unrelated appends leave it, and a 304, alone.
+
+    SHA-256 because processors compute it in hardware: half the time of BLAKE2b on a page.
+    """
+    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
 class _Body(msgspec.Struct, frozen=True):
@@ -44,6 +48,7 @@ class ReadCache:
         self.ttl = ttl
         self.size = size
         self._checkpoint = (-1.0, 0)
+        self._refresh: asyncio.Task[int] | None = None
         self._bodies: OrderedDict[str, _Body] = OrderedDict()
 
     async def checkpoint(self, min_position: int | None) -> int:
@@ -53,7 +58,11 @@ class ReadCache:
         elif time.monotonic() - self._checkpoint[0] < self.ttl:
             return self._checkpoint[1]
         else:
-            position = await self.newsroom.checkpoint()
+            # Reads that find it stale together share one query: a busy process would otherwise
+            # send dozens at once, each waiting for a connection the pages need.
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.create_task(self.newsroom.checkpoint())
+            position = await asyncio.shield(self._refresh)
         self._checkpoint = (time.monotonic(), position)
         return position
 

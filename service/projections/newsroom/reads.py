@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -46,14 +47,22 @@ class EntityListing(msgspec.Struct, frozen=True):
 class NewsroomReader:
     """Reads of the newsroom's tables, for one process."""
 
-    def __init__(self, db: Database, *, wait_seconds: float = 3.0) -> None:
+    def __init__(self, db: Database, *, wait_seconds: float = 3.0, names: int = 4096) -> None:
         self.db = db
         self.wait_seconds = wait_seconds
         """How long a read waits for the projection to include a position it asks for."""
+        self.names = names
+        """How many resolved entity names it keeps."""
+        self._latest = -1
+        self._resolved: OrderedDict[str, tuple[int, tuple[Profile, list[str]] | None]] = OrderedDict()
 
     async def checkpoint(self) -> int:
         """The position of the last event the tables include."""
-        return await checkpoints.position(self.db, NAME)
+        return self._saw(await checkpoints.position(self.db, NAME))
+
+    def _saw(self, checkpoint: int) -> int:
+        self._latest = max(self._latest, checkpoint)
+        return checkpoint
 
     async def including(self, position: int) -> int:
         """The checkpoint, once it includes the event at ``position`` (read your own write).
@@ -68,7 +77,7 @@ class NewsroomReader:
                 raise BeyondTheLog(position, coverage.head)
             # No event at a position below the head: its transaction rolled back; nothing to wait for.
             if coverage.covered is not False:
-                return coverage.checkpoint
+                return self._saw(coverage.checkpoint)
             if time.monotonic() >= deadline:
                 raise NotCaughtUp(position)
             await asyncio.sleep(0.02)
@@ -112,7 +121,18 @@ class NewsroomReader:
         return EntityListing(found, following)
 
     async def _resolve(self, name: str) -> tuple[Profile, list[str]]:
-        resolved = await tables.resolve_entity(self.db, name)
+        """What a name stands for, looked up once per checkpoint: every uncached entity read
+        starts here, and names change only when the projection moves."""
+        known = self._resolved.get(name)
+        if known is not None and known[0] == self._latest >= 0:
+            self._resolved.move_to_end(name)
+            resolved = known[1]
+        else:
+            seen = self._latest
+            resolved = await tables.resolve_entity(self.db, name)
+            self._resolved[name] = (seen, resolved)
+            if len(self._resolved) > self.names:
+                self._resolved.popitem(last=False)
         if resolved is None:
             raise NotFound(f"No entity '{name}'.")
         return resolved
