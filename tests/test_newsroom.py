@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from service.demo import demo_id
 from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
@@ -373,3 +375,21 @@ async def test_a_ranked_search_puts_the_best_matches_first(client: Client, write
         assert response.status_code == 400, params
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in response.text
+
+
+async def test_a_search_finds_the_same_whether_its_words_are_rare_or_common(
+    demo_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rare words are looked up in the search index and sorted; common ones are met walking the
+    # date order. In the demo every word is rare; counting none as rare takes the other path.
+    from service.store import newsroom
+
+    queries = [{"q": "model"}, {"q": "microsoft", "order": "desc"}, {"q": "zzzqqq"}, {"q": "paramètres"}]
+    rare = [await _get(demo_client, "/v1/timeline", **query, limit=3) for query in queries]
+    entity = await _get(demo_client, "/v1/entities/microsoft/timeline", q="model")
+    monkeypatch.setattr(newsroom, "RARE", 0)
+    common = [await _get(demo_client, "/v1/timeline", **query, limit=3, lang="en") for query in queries]
+    assert [page["items"] for page in common] == [page["items"] for page in rare]
+    assert rare[0]["items"]
+    assert not rare[2]["items"]
+    assert await _get(demo_client, "/v1/entities/microsoft/timeline", q="model", lang="en") == entity

@@ -194,8 +194,14 @@ _QUERY = (
 )
 
 
-def timeline_sql(query: TimelineQuery) -> tuple[str, list[object]]:
-    """The query and its parameters; every value is a parameter, never spliced in."""
+def timeline_sql(
+    query: TimelineQuery, words: str | None = None, *, rare: bool = False
+) -> tuple[str, list[object]]:
+    """The query and its parameters; every value is a parameter, never spliced in.
+
+    ``words`` is the query's text as a ``tsquery`` (see ``timeline``), required with ``text``;
+    ``rare`` words are looked up in the search index first, then put in order.
+    """
     conditions: list[str] = []
     params: list[object] = []
 
@@ -207,9 +213,12 @@ def timeline_sql(query: TimelineQuery) -> tuple[str, list[object]]:
     # limit; several entities, or none, go through timeline_items' order instead.
     single = len(query.entities) == 1
     key = "e" if single else "t"
-    source = (
-        "entity_items e join timeline_items t on t.event_id = e.event_id" if single else "timeline_items t"
-    )
+    items = "timeline_items"
+    if rare:
+        # OFFSET 0 keeps the planner from folding this into the ordered walk: the few matches
+        # come from the search index, and only they are sorted.
+        items = f"(select * from timeline_items where search @@ {param(words)}::tsquery offset 0)"
+    source = f"entity_items e join {items} t on t.event_id = e.event_id" if single else f"{items} t"
     if single:
         conditions.append(f"e.slug = {param(query.entities[0])} and e.current")
     elif query.entities:
@@ -225,7 +234,7 @@ def timeline_sql(query: TimelineQuery) -> tuple[str, list[object]]:
         conditions.append(f"t.type = any({param(list(query.types))}::text[])")
     if query.statuses:
         conditions.append(f"t.status = any({param(list(query.statuses))}::text[])")
-    words = _QUERY.format(q=param(search_key(query.text))) if query.text else ""
+    words = f"{param(words)}::tsquery" if query.text else ""
     if words:
         conditions.append(f"t.search @@ {words}")
     if query.end is not None:
@@ -281,9 +290,28 @@ def _calendar_starts(instant: datetime) -> list[datetime]:
     return [day.replace(month=1, day=1), day.replace(day=1), day]
 
 
+_WORDS = f"select {_QUERY.format(q='$1')}::text"
+_MATCHES = "select count(*) from (select 1 from timeline_items where search @@ $1::tsquery limit $2) found"
+RARE = 5000
+"""Words that match fewer facts than this are found through the search index, then sorted; more
+common ones are found by walking the timeline in order, where they turn up every few items."""
+
+
 async def timeline(db: Database, query: TimelineQuery) -> list[Item]:
-    """Up to ``limit + 1`` items: the extra one says whether there is a next page."""
-    sql, params = timeline_sql(query)
+    """Up to ``limit + 1`` items: the extra one says whether there is a next page.
+
+    A search in date order counts its matches first, up to ``RARE``, through the search index.
+    Rare words are then taken from that index and sorted; common ones are met by walking the
+    date order, stopping at the page's end. Walking for a rare word would pass the whole
+    timeline by (seconds at a million facts, for a word that matches nothing), and sorting
+    every match of a common one would cost as much; the planner's estimates cannot tell the two
+    apart.
+    """
+    words, rare = None, False
+    if query.text:
+        words = await db.fetchval(_WORDS, search_key(query.text))
+        rare = not query.relevance and await db.fetchval(_MATCHES, words, RARE) < RARE
+    sql, params = timeline_sql(query, words, rare=rare)
     return [_item.decode(row[0]) for row in await db.fetch(sql, *params)]
 
 
