@@ -61,7 +61,7 @@ class Projection:
     how a rebuild fills its fresh tables before following the live log with ``apply``."""
 
 
-def logged(stored: log.StoredEvent) -> LoggedFact:
+def logged(stored: log.StoredEvent | log.LogEntry) -> LoggedFact:
     return LoggedFact(
         id=stored.id,
         stream=stored.stream,

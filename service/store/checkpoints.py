@@ -17,7 +17,7 @@ import msgspec
 
 from service.domain.cursors import LogCursor
 from service.store import Connection, Database
-from service.store.events import StoredEvent
+from service.store.events import LogEntry, StoredEvent
 
 EVENTS_CHANNEL = "dateline_events"
 """Appends are announced here, after their commit: runners in other processes wake up."""
@@ -107,7 +107,7 @@ async def cursor(conn: Database, name: str) -> LogCursor:
     return LogCursor(checkpoint["transaction_id"], checkpoint["position"])
 
 
-async def move(conn: Connection, name: str, last: StoredEvent) -> None:
+async def move(conn: Connection, name: str, last: StoredEvent | LogEntry) -> None:
     """The projection ``name`` has applied every event up to ``last``."""
     await conn.execute(_MOVE, name, str(last.transaction_id), last.position, last.recorded_at)
 

@@ -67,6 +67,24 @@ class StoredEvent(msgspec.Struct, frozen=True):
         return LogCursor(self.transaction_id, self.position)
 
 
+class LogEntry(msgspec.Struct, frozen=True, array_like=True):
+    """An event as a fold reads it in bulk: where it stands in the log, and its data's JSON.
+
+    A rebuild reads a million of these: only the columns a fold needs, and no copy of its data.
+    """
+
+    id: UUID
+    stream: str
+    position: int
+    recorded_at: datetime
+    data: str
+    transaction_id: int
+
+    @property
+    def cursor(self) -> LogCursor:
+        return LogCursor(self.transaction_id, self.position)
+
+
 class ExistingEvent(msgspec.Struct, frozen=True):
     """An event already in the log, for idempotent retries."""
 
@@ -106,12 +124,12 @@ limit $3
 """  # noqa: S608
 # A rebuild reads the whole log below the horizon at once, in one snapshot.
 _HORIZON = "select pg_snapshot_xmin(pg_current_snapshot())::text"
-_READ_BELOW = f"""
-select {_LOG_COLUMNS}
+_READ_BELOW = """
+select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
 from events
 where transaction_id < $1::text::xid8
 order by events.transaction_id, events.position
-"""  # noqa: S608
+"""
 _REFERENCES = """
 select (data ->> 'event_id')::uuid as target, count(*) as referrers
 from events
@@ -259,7 +277,7 @@ class LogSnapshot:
         """Told how many events have been read so far, after each chunk."""
         self.horizon = ""
         self.read = 0
-        self.last: StoredEvent | None = None
+        self.last: LogEntry | None = None
         """The last event read: where a reader following the live log goes on from."""
 
     async def __aenter__(self) -> LogSnapshot:
@@ -271,11 +289,11 @@ class LogSnapshot:
     async def __aexit__(self, *_: object) -> None:
         await self._transaction.rollback()
 
-    async def chunks(self, size: int) -> AsyncIterator[list[StoredEvent]]:
+    async def chunks(self, size: int) -> AsyncIterator[list[LogEntry]]:
         """Every event in the snapshot, in log order, ``size`` at a time."""
         cursor = await self.conn.cursor(_READ_BELOW, self.horizon)
         while rows := await cursor.fetch(size):
-            events = [_stored(row) for row in rows]
+            events = [LogEntry(*row) for row in rows]
             self.read += len(events)
             self.last = events[-1]
             yield events
