@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app.state.services = Services(
                     database=pool,
                     appender=appender,
-                    newsroom=newsroom,
                     reads=ReadCache(newsroom),
                     keys=KeyCache(pool, settings.key_cache_seconds),
                 )

@@ -16,7 +16,6 @@ from service.http import params
 from service.http.docs import documented
 from service.http.reads import ReadCache
 from service.http.services import cached
-from service.projections.newsroom import NewsroomReader
 
 
 class EntitiesController(Controller):
@@ -32,7 +31,6 @@ class EntitiesController(Controller):
         self,
         request: Request[Any, Any, Any],
         cache: NamedDependency[ReadCache],
-        newsroom: NamedDependency[NewsroomReader],
         kind: Annotated[
             Literal["organization", "person", "model", "product"] | None, QueryParameter()
         ] = None,
@@ -56,7 +54,7 @@ class EntitiesController(Controller):
         checkpoint = await cache.checkpoint(min_position)
 
         async def build() -> EntityPage:
-            return presentation.entity_page(await newsroom.entities(query))
+            return presentation.entity_page(await cache.newsroom.entities(query))
 
         return await cache.respond(request, checkpoint, build)
 
@@ -70,7 +68,6 @@ class EntitiesController(Controller):
         self,
         request: Request[Any, Any, Any],
         cache: NamedDependency[ReadCache],
-        newsroom: NamedDependency[NewsroomReader],
         slug: FromPath[str],
         min_position: params.MinPosition = None,
         as_of: params.AsOf = None,
@@ -81,6 +78,6 @@ class EntitiesController(Controller):
 
         # Everything that reads the database happens in build(), which a repeated read skips.
         async def build() -> EntityView:
-            return presentation.entity_view(await newsroom.entity(slug, at))
+            return presentation.entity_view(await cache.newsroom.entity(slug, at))
 
         return await cache.respond(request, checkpoint, build)

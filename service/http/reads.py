@@ -34,8 +34,8 @@ class _Body(msgspec.Struct, frozen=True):
 
 
 class ReadCache:
-    """Per process: the newsroom's checkpoint, re-read at most every ``ttl`` seconds, and encoded
-    responses by URL and checkpoint.
+    """The read side as HTTP meets it: the newsroom's facade (``newsroom``), and per process its
+    checkpoint, re-read at most every ``ttl`` seconds, and encoded responses by URL and checkpoint.
 
     A read's answer is a function of its URL and the read model's checkpoint, so a repeated read
     costs one dictionary lookup until the projection moves. The checkpoint itself may be up to

@@ -1,7 +1,7 @@
 """The services a request handler may be given, made once per app and handed out by type.
 
 The app's lifespan opens them (``create_app``); handlers name the one they need as a typed
-parameter (``newsroom: NewsroomReader``) and Litestar's dependency injection provides it.
+parameter (``cache: NamedDependency[ReadCache]``) and Litestar's dependency injection provides it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from litestar.di import Provide
 
 from service.appender import Appender
 from service.http.reads import ReadCache
-from service.projections.newsroom import NewsroomReader
 from service.store import Pool
 
 if TYPE_CHECKING:  # the key check itself needs the services: a runtime import would be a cycle
@@ -27,7 +26,6 @@ if TYPE_CHECKING:  # the key check itself needs the services: a runtime import w
 class Services:
     database: Pool
     appender: Appender
-    newsroom: NewsroomReader
     reads: ReadCache
     keys: KeyCache
 
@@ -50,9 +48,6 @@ def dependencies(current: Callable[[], Services]) -> dict[str, Provide]:
     def appender() -> Appender:
         return current().appender
 
-    def newsroom() -> NewsroomReader:
-        return current().newsroom
-
     def cache() -> ReadCache:
         return current().reads
 
@@ -61,7 +56,6 @@ def dependencies(current: Callable[[], Services]) -> dict[str, Provide]:
         for name, provider in {
             "database": database,
             "appender": appender,
-            "newsroom": newsroom,
             "cache": cache,
         }.items()
     }
