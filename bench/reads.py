@@ -44,8 +44,15 @@ TRIVIAL = "trivial route"
 # For the uncached pages, at the large log, against the trivial route in the same run.
 UNCACHED_THROUGHPUT_AIM = 0.3  # at least this fraction of the trivial route's requests per second
 UNCACHED_P99_AIM = 3.0  # at most this multiple of the trivial route's p99
-# Five months each, so that no probe is served from the cache.
-PROBES = {"early": [f"2012-{month:02d}" for month in range(1, 6)], "recent": [f"2025-{month:02d}" for month in range(1, 6)]}  # fmt: skip
+# Reads one at a time whose cost must not grow with the log, five URLs each so that none is
+# served from the cache: `from` a month, a type the generated log never holds, a word no fact has.
+_ABSENT_TYPES = ["model.released", "model.announced", "model.reported", "person.appointed", "person.departed"]
+PROBES: dict[str, list[dict[str, str]]] = {
+    "from=early month": [{"from": f"2012-{month:02d}"} for month in range(1, 6)],
+    "from=recent month": [{"from": f"2025-{month:02d}"} for month in range(1, 6)],
+    "types=an absent type": [{"types": kind} for kind in _ABSENT_TYPES],
+    "q=an absent word": [{"q": f"zzqx{n}"} for n in range(5)],
+}
 
 
 @dataclass
@@ -259,11 +266,11 @@ def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings)
         for seed, (name, urls) in enumerate(read_scenarios(base, slugs, starts, pages).items(), start=1):
             asyncio.run(idle(url, settings.request_seconds * 4))
             found[name] = asyncio.run(read_load(urls, settings, seed))
-        for label, months in PROBES.items():
+        for label, queries in PROBES.items():
             asyncio.run(idle(url, settings.request_seconds * 4))
-            probes = [URL(f"{base}/v1/timeline").with_query({"limit": 20, "from": month}) for month in months]
+            probes = [URL(f"{base}/v1/timeline").with_query({"limit": 20, **query}) for query in queries]
             one = replace(settings, read_max_ops=len(probes), read_seconds=settings.request_seconds * 2)
-            found[f"global from={label} month, 1 reader"] = asyncio.run(
+            found[f"global {label}, 1 reader"] = asyncio.run(
                 read_load(probes, one, seed=0, readers=1, in_order=True)
             )
         trivial.append(asyncio.run(read_load(trivial_urls, settings, seed=0)))
