@@ -20,19 +20,36 @@ from service.demo import demo_batch
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
+from service.settings import Settings, SettingsError
 from service.store import Pool, keys
-from service.store.database import DATABASE_NAME, create_pool, ensure_database, start_embedded
+from service.store.database import (
+    DATABASE_NAME,
+    NoEmbeddedServer,
+    create_pool,
+    ensure_database,
+    start_embedded,
+)
 
 T = TypeVar("T")
-VAR_DIR = migrations.PROJECT_ROOT / "var"
+
+
+def settings() -> Settings:
+    """The environment's settings; a bad value ends the command with what was wrong."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def database_url() -> str:
     """``DATABASE_URL``, or the embedded server under ``var/`` (started if need be)."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    server = start_embedded(Path(os.environ.get("DATELINE_VAR_DIR", VAR_DIR)) / "pgdata")
+    chosen = settings()
+    if chosen.database_url:
+        return chosen.database_url
+    try:
+        server = start_embedded(Path(chosen.var_dir or "var") / "pgdata")
+    except NoEmbeddedServer as missing:
+        raise click.ClickException(str(missing)) from None
     url = asyncio.run(ensure_database(server, DATABASE_NAME))
     # Worker processes and child commands find the same server through the environment.
     os.environ["DATABASE_URL"] = url
@@ -64,6 +81,7 @@ async def load_demo(url: str) -> bool:
 
 
 @click.group()
+@click.version_option(package_name="dateline", prog_name="dateline")
 def main() -> None:
     """Dateline: an event-sourced timeline API for tech-industry news."""
 
@@ -75,24 +93,36 @@ def main() -> None:
 )
 @click.option("--workers", type=int, default=1, show_default=True, help="API processes sharing the database.")
 @click.option(
-    "--demo/--no-demo", default=True, show_default=True, help="Load the seed story and print a key."
+    "--demo/--no-demo",
+    default=False,
+    show_default=True,
+    help="Load the seed story (once: a second load appends nothing) and make a demo write key.",
 )
-def run(host: str, port: int, workers: int, demo: bool) -> None:
-    """Migrate, load the demo data, and serve the API."""
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="How much to log [default: $DATELINE_LOG_LEVEL or warning].",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log every request [default: $DATELINE_ACCESS_LOG or off].",
+)
+def run(
+    host: str, port: int, workers: int, demo: bool, log_level: str | None, access_log: bool | None
+) -> None:
+    """Migrate, load the demo data if asked, and serve the API."""
     import uvicorn
 
+    chosen = settings()
     url = database_url()
     migrations.upgrade(url)
     if demo:
         loaded = asyncio.run(load_demo(url))
         click.echo("Demo data loaded." if loaded else "Demo data already loaded: nothing appended.")
-        key = _with_database(url, lambda conn: keys.create(conn, "demo", "write", replace=True))
-        click.echo(f"A write key to try the API with (shown once): {key}")
-        click.echo(
-            f"  curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
-            f"http://{host}:{port}/v1/events -d @event.json"
-        )
-    click.echo(f"Serving on http://{host}:{port} (API contract at /schema/openapi.yaml)")
+        _demo_key(url, host, port)
+    click.echo(f"Serving on http://{host}:{port} (API reference at /docs, contract at /schema/openapi.yaml)")
     # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit instead of the
     # signal's default action lets the embedded PostgreSQL be stopped on the way out.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -102,8 +132,26 @@ def run(host: str, port: int, workers: int, demo: bool) -> None:
         host=host,
         port=port,
         workers=workers,
-        access_log=False,
-        log_level="warning",
+        access_log=chosen.access_log if access_log is None else access_log,
+        log_level=log_level or chosen.log_level,
+    )
+
+
+def _demo_key(url: str, host: str, port: int) -> None:
+    """A write key to try the API with, unless one named ``demo`` is live: that one is kept,
+    since only its holder has it, and it is never replaced behind their back."""
+    try:
+        key = _with_database(url, lambda pool: keys.create(pool, "demo", "write"))
+    except keys.NameTaken:
+        click.echo(
+            "The demo write key made earlier still works (it is shown only once); "
+            "`dateline keys revoke demo` and run again for a new one."
+        )
+        return
+    click.echo(f"A write key to try the API with (shown once): {key}")
+    click.echo(
+        f"  curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f"http://{host}:{port}/v1/events -d @event.json"
     )
 
 

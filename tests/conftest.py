@@ -114,7 +114,7 @@ def client_for(database_url: str, *, projections: bool = True) -> Client:
         database_url=database_url,
         pool_size=20,
         key_cache_seconds=0.0,
-        run_projections=projections,
+        projections="in-process" if projections else "off",
         projection_poll_seconds=0.05,
     )
     return AsyncTestClient(create_app(settings))

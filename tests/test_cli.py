@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -79,19 +83,20 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
         return response.status, json.loads(response.read())
 
 
-def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
-    """The README's first command, minus the virtual environment it creates."""
+@contextlib.contextmanager
+def _serving(*args: str, env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """``dateline run ARGS`` until the block ends (SIGTERM then); its base URL and, once it has
+    stopped, everything it printed."""
     port = _free_port()
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(PORT=str(port), DATELINE_VAR_DIR=str(tmp_path))
     process = subprocess.Popen(
-        [DATELINE, "run"],
-        env=env,
+        [DATELINE, "run", *args],
+        env={**env, "PORT": str(port)},
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    printed: list[str] = []
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -103,16 +108,63 @@ def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the service did not become ready"
                 time.sleep(0.2)
         assert (status, body["status"]) == (200, "ready")
-        _, page = _get(f"http://127.0.0.1:{port}/v1/events?limit=1000")
-        assert len(page["events"]) >= 20  # type: ignore[arg-type]
+        yield f"http://127.0.0.1:{port}", printed
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
-    assert "A write key to try the API with" in output
+        printed.append(output)
+
+
+def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
+    """The README's first command, minus the virtual environment it creates."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["DATELINE_VAR_DIR"] = str(tmp_path)
+    with _serving("--demo", env=env) as (base, printed):
+        _, page = _get(f"{base}/v1/events?limit=1000")
+        assert len(page["events"]) >= 20  # type: ignore[arg-type]
+    assert "A write key to try the API with" in printed[0]
     postmaster = tmp_path / "pgdata" / "postmaster.pid"
     assert not postmaster.exists() or not psutil.pid_exists(int(postmaster.read_text().split()[0])), (
         "the embedded PostgreSQL outlived the service"
     )
+
+
+def test_run_loads_the_demo_only_when_asked_and_never_replaces_its_key(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with _serving(env=env) as (base, printed):
+        _, page = _get(f"{base}/v1/events?limit=10")
+        assert page["events"] == []
+    assert "write key" not in printed[0]
+
+    with _serving("--demo", env=env) as (base, printed):
+        pass
+    [key] = re.findall(r"\(shown once\): (dl_\S+)", printed[0])
+    count = asyncio.run(_count_events(database_url))
+    with _serving("--demo", env=env) as (base, again):
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{base}/v1/events",
+            data=json.dumps(registered("acme")).encode(),
+            headers={**bearer(key), "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
+            assert response.status == 201  # the first run's key still writes
+    assert "nothing appended" in again[0]
+    assert "demo write key made earlier still works" in again[0]
+    assert "shown once):" not in again[0]
+    assert asyncio.run(_count_events(database_url)) == count + 1
+
+
+def test_version_and_bad_settings(database_url: str) -> None:
+    version = subprocess.run([DATELINE, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert version.returncode == 0
+    assert version.stdout.startswith("dateline, version ")
+    env = {**os.environ, "DATABASE_URL": database_url, "DATELINE_PROJECTIONS": "on"}
+    refused = subprocess.run(
+        [DATELINE, "run"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert refused.returncode == 2
+    assert "DATELINE_PROJECTIONS='on'" in refused.stderr
+    assert "in-process or off" in refused.stderr
 
 
 def test_dead_processes_are_pruned_from_the_embedded_servers_handles(tmp_path: Path) -> None:

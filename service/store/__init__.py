@@ -6,8 +6,6 @@ embedded server): the rest of the service sees typed records and the store's own
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
@@ -38,13 +36,3 @@ REFUSED: tuple[type[Exception], ...] = (asyncpg.PostgresError,)
 """What a statement the database refused raises (a broken rule, a lost race), the store's own
 translations aside."""
 
-
-@contextlib.asynccontextmanager
-async def transaction(db: Database) -> AsyncIterator[Connection]:
-    """A transaction on ``db``: on a connection of the pool's for its length, or on the connection."""
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn, conn.transaction():
-            yield conn
-    else:
-        async with db.transaction():
-            yield db

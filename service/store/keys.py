@@ -14,7 +14,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from service.store import Database, transaction
+from service.store import Database
 
 KEY_PREFIX = "dl_"
 SCOPES = ("write", "admin")
@@ -42,23 +42,16 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-async def create(db: Database, name: str, scope: str, *, replace: bool = False) -> str:
-    """Store a new key's hash and return the key itself, which is never stored.
-
-    ``replace`` revokes a live key of the same name first, in the same transaction.
-    """
+async def create(db: Database, name: str, scope: str) -> str:
+    """Store a new key's hash and return the key itself, which is never stored; ``NameTaken``
+    if a live key has that name."""
     key = new_key()
-    async with transaction(db) as conn:
-        if replace:
-            await conn.execute(
-                "update api_keys set revoked_at = now() where name = $1 and revoked_at is null", name
-            )
-        try:
-            await conn.execute(
-                "insert into api_keys (name, key_hash, scope) values ($1, $2, $3)", name, hash_key(key), scope
-            )
-        except asyncpg.UniqueViolationError:
-            raise NameTaken(name) from None
+    try:
+        await db.execute(
+            "insert into api_keys (name, key_hash, scope) values ($1, $2, $3)", name, hash_key(key), scope
+        )
+    except asyncpg.UniqueViolationError:
+        raise NameTaken(name) from None
     return key
 
 
