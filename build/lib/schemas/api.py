@@ -1,0 +1,120 @@
+"""Request and response bodies of the HTTP API (v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from msgspec import Meta, Struct
+
+from schemas.common import Slug
+from schemas.events import NewEvent
+
+MAX_BATCH = 1000
+
+JsonObject = dict[str, Any]
+"""A JSON object passed through as stored: the server hands PostgreSQL's text over unchanged."""
+
+
+class BatchAppend(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Events appended together, all or none."""
+
+    events: Annotated[list[NewEvent], Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class Appended(Struct, kw_only=True):
+    """Where an event landed in the log."""
+
+    id: UUID
+    stream: Slug
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+class BatchAppended(Struct, kw_only=True):
+    events: list[Appended]
+
+
+class LoggedEvent(Struct, kw_only=True):
+    """One event as the log holds it."""
+
+    position: int
+    id: UUID
+    stream: Slug
+    version: int
+    type: str
+    schema_version: int
+    occurred: str | None
+    recorded_at: datetime
+    data: JsonObject
+    metadata: JsonObject
+
+
+class EventPage(Struct, kw_only=True):
+    """A page of the global log. ``next`` always resumes right after this page, even an empty one."""
+
+    events: list[LoggedEvent]
+    next: str
+
+
+class StreamPage(Struct, kw_only=True):
+    """A page of one stream, in version order."""
+
+    stream: Slug
+    version: int
+    events: list[LoggedEvent]
+    next_from_version: int | None
+
+
+class FieldError(Struct, kw_only=True):
+    path: str
+    reason: str
+
+
+class Problem(Struct, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem detail."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    stream: str | None = None
+    current_version: int | None = None
+    head: int | None = None
+    """With a position past the log's end: the log's last position."""
+    migration: str | None = None
+    """While the database is not migrated: the revision it is at."""
+
+
+class Health(Struct, kw_only=True, omit_defaults=True):
+    status: str
+    migration: str | None = None
+
+
+KeyName = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")]
+KeyScope = Literal["write", "admin"]
+
+
+class NewApiKey(Struct, kw_only=True, forbid_unknown_fields=True):
+    name: KeyName
+    scope: KeyScope = "write"
+
+
+class ApiKeyInfo(Struct, kw_only=True):
+    """A key's record; the key itself is never stored, only its hash."""
+
+    name: str
+    scope: KeyScope
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class CreatedApiKey(Struct, kw_only=True):
+    name: str
+    scope: KeyScope
+    key: str
+    """Shown once: store it now."""

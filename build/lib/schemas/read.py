@@ -1,0 +1,127 @@
+"""Bodies of the read API: timelines, entities and projection status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from msgspec import Struct
+
+from schemas.common import EntityRef, Source
+
+PrecisionName = Literal["year", "month", "day", "instant"]
+
+
+class Occurred(Struct, kw_only=True):
+    value: str
+    precision: PrecisionName
+    start: datetime
+    end: datetime
+
+
+class CorrectionShown(Struct, kw_only=True):
+    event_id: UUID
+    date: datetime
+    note: str
+    language: str
+    changed: list[str]
+
+
+class RetractionShown(Struct, kw_only=True):
+    event_id: UUID
+    date: datetime
+    reason: str
+    language: str
+
+
+class TimelineEntry(Struct, kw_only=True):
+    """One fact as a reader sees it now, in the requested language where it exists."""
+
+    id: UUID
+    type: str
+    stream: str
+    occurred: Occurred
+    display_date: str
+    headline: str
+    language: str
+    status: str
+    entities: list[EntityRef]
+    sources: list[Source]
+    tags: list[str]
+    position: int
+    recorded_at: datetime
+    updated_at: datetime
+    link: str
+    summary: str | None = None
+    details: dict[str, Any] = {}
+    corrections: list[CorrectionShown] = []
+    retracted: RetractionShown | None = None
+
+
+class TimelinePage(Struct, kw_only=True):
+    items: list[TimelineEntry]
+    next: str | None
+    """Pass back as `cursor` for the following page; null at the end."""
+
+
+class EntitySummary(Struct, kw_only=True, omit_defaults=True):
+    slug: str
+    kind: str
+    name: str
+    aliases: list[str] = []
+    merged_into: str | None = None
+
+
+class EntityPage(Struct, kw_only=True):
+    entities: list[EntitySummary]
+    next: str | None
+
+
+class FactShown(Struct, kw_only=True, omit_defaults=True):
+    """A value an entity's facts establish, and the fact it comes from."""
+
+    value: Any
+    status: str
+    occurred: str
+    event: str
+    """The fact's link."""
+
+
+class RoleShown(Struct, kw_only=True, omit_defaults=True):
+    """A position someone holds or held: person and organization seen from either side."""
+
+    title: str | None
+    person: str
+    organization: str
+    since: str
+    status: str
+    event: str
+    until: str | None = None
+    ended_by: str | None = None
+
+
+class EntityView(Struct, kw_only=True, omit_defaults=True):
+    """What we know about an entity now."""
+
+    slug: str
+    kind: str
+    name: str
+    aliases: list[str] = []
+    description: dict[str, str] | None = None
+    wikidata_id: str | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = []
+    facts: dict[str, Any] = {}
+    timeline: str
+
+
+class ProjectionStatus(Struct, kw_only=True):
+    name: str
+    state: Literal["running", "stopped", "failing", "rebuilding"]
+    checkpoint: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    failing_event: UUID | None = None
+    error: str | None = None

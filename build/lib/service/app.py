@@ -1,0 +1,124 @@
+"""The one composition root: routes, lifespan, error mapping and the API contract."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
+
+from litestar import Litestar, Router
+from litestar.enums import ScopeType
+from litestar.types import (
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
+
+from service.appender import Appender
+from service.http.auth import KeyCache
+from service.http.docs import contract_config
+from service.http.entities import EntitiesController
+from service.http.events import EventsController
+from service.http.health import health, readiness
+from service.http.keys import KeysController
+from service.http.problems import exception_handlers, schema_not_found
+from service.http.projections import projections
+from service.http.reads import ReadCache
+from service.http.reference import REFERENCE_ROUTES
+from service.http.services import Services, dependencies, services
+from service.http.timelines import TimelineController
+from service.projections import PROJECTIONS
+from service.projections.engine import Announcer, Runner, running
+from service.projections.newsroom import NewsroomReader
+from service.settings import Settings
+from service.store.database import create_pool
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Dateline(Litestar):
+    """The app, which also answers HEAD wherever it answers GET (RFC 9110, 9.3.2): a HEAD is
+    routed, guarded, cached and answered as a GET, and only its body is dropped."""
+
+    async def __call__(
+        self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
+    ) -> None:
+        request = cast(HTTPScope, scope)
+        if scope["type"] != ScopeType.HTTP or request["method"] != "HEAD":
+            return await super().__call__(scope, receive, send)
+        request["method"] = "GET"
+        respond = cast(Send, send)
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await respond(message)
+
+        await super().__call__(scope, receive, headers_only)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        if settings.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set: start the service with `dateline run`")
+        pool = await create_pool(settings.database_url, max_size=settings.pool_size)
+        newsroom = NewsroomReader(pool)
+        runners = (
+            [
+                Runner(settings.database_url, projection, poll_seconds=settings.projection_poll_seconds)
+                for projection in PROJECTIONS
+            ]
+            if settings.run_projections
+            else []
+        )
+        announcer = Announcer(pool, [runner.wake for runner in runners])
+        try:
+            async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
+                app.state.services = Services(
+                    database=pool,
+                    appender=appender,
+                    reads=ReadCache(newsroom),
+                    keys=KeyCache(pool, settings.key_cache_seconds),
+                )
+                yield
+        finally:
+            await announcer.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
+
+    app = Dateline(
+        route_handlers=[
+            EventsController,
+            KeysController,
+            EntitiesController,
+            TimelineController,
+            projections,
+            health,
+            readiness,
+            *REFERENCE_ROUTES,
+        ],
+        dependencies=dependencies(lambda: services(app.state)),
+        lifespan=[database],
+        exception_handlers=exception_handlers(),
+        openapi_config=contract_config(
+            # One router per app: Litestar keeps the document it serves on it.
+            openapi_router=Router(
+                "/schema", route_handlers=[], include_in_schema=False, after_request=schema_not_found
+            ),
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+    )
+    return app

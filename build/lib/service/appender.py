@@ -1,0 +1,235 @@
+"""Appending events: check them against what the log knows, plan, and write.
+
+Retries of the same request are safe: events posted with an ``id`` that is already in the log
+are answered with the original result when their content is the same, and refused with a
+conflict when it is not.
+
+Concurrent appends share transactions. Each commit waits for the WAL to reach disk, and on a
+busy newsroom day most of an append's cost is that wait, so requests that arrive while a write
+is in flight are written together in the next one (as long as they touch different streams),
+and each still gets its own answer. A group that fails for any reason is retried one request
+at a time, so one client's conflict never becomes another's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from schemas import Appended, NewEvent
+from service.domain.appending import (
+    AppendPlan,
+    KnownEvent,
+    KnownStream,
+    event_type,
+    followed_up_ids,
+    needs_stream_state,
+    plan_append,
+    referenced_slugs,
+    stored_data,
+)
+from service.domain.errors import Conflict, FieldProblem, Rejected
+from service.store import REFUSED, Pool
+from service.store import events as log
+
+# What one write of a shared group can cause that the others should not hear of.
+_SOMEONES_REFUSAL: tuple[type[Exception], ...] = (*REFUSED, Conflict, log.EventIdTaken, log.NulCharacter)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendOutcome:
+    rows: list[Appended]
+    replayed: bool
+    """True when every event was already in the log: nothing new was written."""
+
+
+@dataclass(slots=True)
+class _Write:
+    plan: AppendPlan
+    metadata: Sequence[Mapping[str, Any]]
+    done: asyncio.Future[list[Appended]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def _replay(posted: Sequence[NewEvent], existing: Mapping[uuid.UUID, log.ExistingEvent]) -> AppendOutcome:
+    """The original result of a retried request, or ``Conflict`` if the ids were reused."""
+    for event in posted:
+        found = existing.get(event.id) if event.id is not None else None
+        if found is None:
+            raise Conflict(
+                "some events of this request are already in the log and others are not: "
+                "a retry must resend exactly the original request"
+            )
+        same_stream = event.stream is None or event.stream == found.row.stream
+        same_data = msgspec.json.decode(found.data) == msgspec.json.decode(stored_data(event))
+        if found.type != event_type(event) or not same_data or not same_stream:
+            raise Conflict(f"event id {event.id} is already used by a different event")
+    return AppendOutcome([existing[event.id].row for event in posted if event.id is not None], replayed=True)
+
+
+class Appender:
+    """Appends for one process: a cache of entity kinds and a few writers sharing commits."""
+
+    def __init__(self, pool: Pool, on_commit: Callable[[], None] | None = None) -> None:
+        self.pool = pool
+        self.on_commit = on_commit
+        # Entities are never deleted and their kind never changes, so once seen, a slug's kind
+        # can be trusted for as long as the process lives: plain facts skip the lookup.
+        self.kinds: dict[str, str] = {}
+        self._queue: asyncio.Queue[_Write] = asyncio.Queue()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(
+        cls, pool: Pool, writers: int = 4, on_commit: Callable[[], None] | None = None
+    ) -> AsyncIterator[Appender]:
+        appender = cls(pool, on_commit)
+        tasks = [asyncio.create_task(appender._write_forever()) for _ in range(writers)]
+        try:
+            yield appender
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def append(
+        self, posted: Sequence[NewEvent], metadata: Mapping[str, Any], paths: Sequence[str]
+    ) -> AppendOutcome:
+        """Append ``posted`` atomically; ``paths`` name each event's place in the request body."""
+        client_ids = [event.id for event in posted if event.id is not None]
+        if client_ids and (existing := await self._existing(client_ids)):
+            return _replay(posted, existing)
+        # The rules are checked against a snapshot; the write re-checks atomically whatever can
+        # change meanwhile (stream versions, merges).
+        plan = plan_append(posted, await self._known_streams(posted), await self._known_events(posted), paths)
+        write = _Write(plan, [_event_metadata(metadata, event) for event in posted])
+        await self._queue.put(write)
+        try:
+            rows = await write.done
+        except log.NulCharacter:
+            # PostgreSQL text cannot hold U+0000; say where it is instead of failing.
+            raise Rejected(list(_nul_characters(posted, paths))) from None
+        except log.EventIdTaken:
+            # Two identical retries raced past the id check: answer the loser from the winner's rows.
+            return _replay(posted, await self._existing(client_ids))
+        for change in plan.streams:
+            if change.registers_kind is not None:
+                self.kinds[change.stream] = change.registers_kind
+        return AppendOutcome(rows, replayed=False)
+
+    async def _existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, log.ExistingEvent]:
+        return await log.existing_events(self.pool, ids)
+
+    async def _known_streams(self, posted: Sequence[NewEvent]) -> dict[str, KnownStream]:
+        slugs = sorted(referenced_slugs(posted))
+        if not needs_stream_state(posted) and all(slug in self.kinds for slug in slugs):
+            return {
+                slug: KnownStream(version=None, kind=self.kinds[slug], merged_into=None) for slug in slugs
+            }
+        known = await log.known_streams(self.pool, slugs)
+        self.kinds.update((slug, stream.kind) for slug, stream in known.items())
+        return known
+
+    async def _known_events(self, posted: Sequence[NewEvent]) -> dict[uuid.UUID, KnownEvent]:
+        targets = sorted(followed_up_ids(posted))
+        if not targets:
+            return {}
+        return await log.known_events(self.pool, targets)
+
+    async def _write_forever(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            together, later = _disjoint(group)
+            for write in later:  # they touch a stream already in this group: next round
+                self._queue.put_nowait(write)
+            await self._write_group(together)
+            if self.on_commit is not None:  # wake the projections (a failed group costs one idle look)
+                self.on_commit()
+
+    async def _write_group(self, group: list[_Write]) -> None:
+        if len(group) > 1:
+            merged = AppendPlan(
+                [event for write in group for event in write.plan.events],
+                sorted((change for write in group for change in write.plan.streams), key=lambda c: c.stream),
+            )
+            try:
+                rows = await log.write_plan(
+                    self.pool, merged, [meta for write in group for meta in write.metadata]
+                )
+            except _SOMEONES_REFUSAL:
+                pass  # someone's conflict or reused id: find out whose, one write at a time
+            except Exception as error:  # the database is gone: everyone gets the same news
+                for write in group:
+                    _settle(write, error=error)
+                return
+            else:
+                start = 0
+                for write in group:
+                    _settle(write, rows=rows[start : start + len(write.plan.events)])
+                    start += len(write.plan.events)
+                return
+        for write in group:
+            try:
+                _settle(write, rows=await log.write_plan(self.pool, write.plan, write.metadata))
+            except Exception as error:
+                _settle(write, error=error)
+
+
+def _settle(write: _Write, *, rows: list[Appended] | None = None, error: Exception | None = None) -> None:
+    """Answer a waiting request, unless it gave up (its client went away)."""
+    if write.done.done():
+        return
+    if error is not None:
+        write.done.set_exception(error)
+    else:
+        write.done.set_result(rows or [])
+
+
+def _disjoint(group: list[_Write]) -> tuple[list[_Write], list[_Write]]:
+    """Split writes into those that can share a transaction and those that must wait."""
+    taken: set[str] = set()
+    together: list[_Write] = []
+    later: list[_Write] = []
+    for write in group:
+        streams = {change.stream for change in write.plan.streams}
+        if streams & taken:
+            later.append(write)
+        else:
+            taken |= streams
+            together.append(write)
+    return together, later
+
+
+def _nul_characters(posted: Sequence[NewEvent], paths: Sequence[str]) -> Iterator[FieldProblem]:
+    def walk(value: Any, path: str) -> Iterator[FieldProblem]:
+        if isinstance(value, str) and "\x00" in value:
+            yield FieldProblem(path, "contains U+0000 (NUL), which cannot be stored")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    yield FieldProblem(path, "a key contains U+0000 (NUL), which cannot be stored")
+                yield from walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, f"{path}[{index}]")
+
+    for event, path in zip(posted, paths, strict=True):
+        yield from walk(msgspec.to_builtins(event), path)
+
+
+def _event_metadata(metadata: Mapping[str, Any], event: NewEvent) -> Mapping[str, Any]:
+    """The request's metadata plus the event's own trace ids; the very same object when it has none,
+    so that a batch's metadata is encoded once."""
+    if event.correlation_id is None and event.causation_id is None:
+        return metadata
+    traces = {"correlation_id": event.correlation_id, "causation_id": event.causation_id}
+    return {**metadata, **{name: value for name, value in traces.items() if value is not None}}

@@ -1,0 +1,290 @@
+"""The ``dateline`` command: run the service, manage keys, migrate, load the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+
+from service import migrations
+from service.appender import Appender
+from service.demo import demo_batch
+from service.projections import PROJECTIONS
+from service.projections.engine import EventNotApplied, Projection, Runner, running
+from service.projections.rebuild import rebuild
+from service.settings import Settings, SettingsError
+from service.store import Pool, keys
+from service.store.database import (
+    DATABASE_NAME,
+    NoEmbeddedServer,
+    create_pool,
+    ensure_database,
+    start_embedded,
+)
+
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    """The environment's settings; a bad value ends the command with what was wrong."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def database_url() -> str:
+    """``DATABASE_URL``, or the embedded server under ``var/`` (started if need be)."""
+    chosen = settings()
+    if chosen.database_url:
+        return chosen.database_url
+    try:
+        server = start_embedded(Path(chosen.var_dir or "var") / "pgdata")
+    except NoEmbeddedServer as missing:
+        raise click.ClickException(str(missing)) from None
+    url = asyncio.run(ensure_database(server, DATABASE_NAME))
+    # Worker processes and child commands find the same server through the environment.
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+def _with_database(url: str, work: Callable[[Pool], Awaitable[T]]) -> T:
+    async def run() -> T:
+        pool = await create_pool(url, max_size=1)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+async def load_demo(url: str) -> bool:
+    """Append the seed story; False when it was already there (nothing appended)."""
+    batch = demo_batch()
+    pool = await create_pool(url, max_size=1)
+    try:
+        paths = [f"demo[{index}]" for index in range(len(batch.events))]
+        async with Appender.running(pool, writers=1) as appender:
+            outcome = await appender.append(batch.events, {"author": "demo"}, paths)
+    finally:
+        await pool.close()
+    return not outcome.replayed
+
+
+@click.group()
+@click.version_option(package_name="dateline", prog_name="dateline")
+def main() -> None:
+    """Dateline: an event-sourced timeline API for tech-industry news."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="$PORT or 8000"
+)
+@click.option("--workers", type=int, default=1, show_default=True, help="API processes sharing the database.")
+@click.option(
+    "--demo/--no-demo",
+    default=False,
+    show_default=True,
+    help="Load the seed story (once: a second load appends nothing) and make a demo write key.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="How much to log [default: $DATELINE_LOG_LEVEL or warning].",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log every request [default: $DATELINE_ACCESS_LOG or off].",
+)
+def run(
+    host: str, port: int, workers: int, demo: bool, log_level: str | None, access_log: bool | None
+) -> None:
+    """Migrate, load the demo data if asked, and serve the API."""
+    import uvicorn
+
+    chosen = settings()
+    url = database_url()
+    migrations.upgrade(url)
+    if demo:
+        loaded = asyncio.run(load_demo(url))
+        click.echo("Demo data loaded." if loaded else "Demo data already loaded: nothing appended.")
+        _demo_key(url, host, port)
+    click.echo(f"Serving on http://{host}:{port} (API reference at /docs, contract at /schema/openapi.yaml)")
+    # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit instead of the
+    # signal's default action lets the embedded PostgreSQL be stopped on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=chosen.access_log if access_log is None else access_log,
+        log_level=log_level or chosen.log_level,
+    )
+
+
+def _demo_key(url: str, host: str, port: int) -> None:
+    """A write key to try the API with, unless one named ``demo`` is live: that one is kept,
+    since only its holder has it, and it is never replaced behind their back."""
+    try:
+        key = _with_database(url, lambda pool: keys.create(pool, "demo", "write"))
+    except keys.NameTaken:
+        click.echo(
+            "The demo write key made earlier still works (it is shown only once); "
+            "`dateline keys revoke demo` and run again for a new one."
+        )
+        return
+    click.echo(f"A write key to try the API with (shown once): {key}")
+    click.echo(
+        f"  curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f"http://{host}:{port}/v1/events -d @event.json"
+    )
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration not yet applied."""
+    migrations.upgrade(database_url())
+    click.echo(f"At revision {migrations.head_revision()}.")
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (``base`` for all)."""
+    migrations.downgrade(database_url(), revision)
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """API keys: shown once at creation, stored hashed."""
+
+
+@keys_group.command()
+@click.option("--name", required=True, help="Who or what uses the key; recorded as the author of its events.")
+@click.option("--scope", type=click.Choice(keys.SCOPES), default="write", show_default=True)
+def create(name: str, scope: str) -> None:
+    """Create a key and print it; it cannot be shown again."""
+    try:
+        key = _with_database(database_url(), lambda conn: keys.create(conn, name, scope))
+    except keys.NameTaken as taken:
+        raise click.ClickException(str(taken)) from None
+    click.echo(key)
+
+
+@keys_group.command(name="list")
+def list_keys() -> None:
+    """Every key's name, scope and dates (never the key)."""
+    for key in _with_database(database_url(), keys.listing):
+        revoked = f" revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else ""
+        click.echo(f"{key.name}\t{key.scope}\tcreated {key.created_at:%Y-%m-%d %H:%M}{revoked}")
+
+
+@keys_group.command()
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke the live key called NAME."""
+    if not _with_database(database_url(), lambda conn: keys.revoke(conn, name)):
+        raise click.ClickException(f"no live key named '{name}'")
+    click.echo(f"Revoked '{name}'.")
+
+
+@main.group()
+def projections() -> None:
+    """Read models folded from the log."""
+
+
+def _chosen(name: str | None) -> list[Projection]:
+    chosen = [projection for projection in PROJECTIONS if name in (None, projection.name)]
+    if not chosen:
+        raise click.BadParameter(f"no projection '{name}'; there is {', '.join(p.name for p in PROJECTIONS)}")
+    return chosen
+
+
+@projections.command(name="run")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks at the log.")
+def run_projections(poll: float) -> None:
+    """Keep every projection up to date (for deployments whose API runs with DATELINE_PROJECTIONS=off)."""
+    url = database_url()
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+    async def forever() -> None:
+        async with running([Runner(url, projection, poll_seconds=poll) for projection in PROJECTIONS]):
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(forever())
+
+
+@projections.command(name="rebuild")
+@click.argument("name", required=False)
+def rebuild_projections(name: str | None) -> None:
+    """Rebuild NAME (or every projection) from the log and switch over atomically."""
+    url = database_url()
+    for projection in _chosen(name):
+        with click.progressbar(length=1, label=f"Rebuilding {projection.name}", show_pos=True) as bar:
+
+            def progress(done: int, total: int, bar: Any = bar) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            try:
+                applied = asyncio.run(rebuild(url, projection, progress=progress))
+            except EventNotApplied as failure:
+                raise click.ClickException(
+                    f"{projection.name}: the rebuild stopped at {failure}; the live tables are unchanged."
+                ) from None
+        click.echo(f"{projection.name}: {applied} events applied; now serving the rebuilt tables.")
+
+
+@main.group()
+def demo() -> None:
+    """The seed story."""
+
+
+@demo.command()
+def load() -> None:
+    """Append the seed story (nothing when it is already there)."""
+    url = database_url()
+    migrations.upgrade(url)
+    click.echo("Demo data loaded." if asyncio.run(load_demo(url)) else "Already loaded: nothing appended.")
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(output: Path | None) -> None:
+    """Write the API contract as YAML (to stdout without --output)."""
+    from service.app import create_app
+
+    text = contract_yaml(create_app().openapi_schema.to_schema())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+def contract_yaml(schema: dict[str, object]) -> str:
+    return yaml.safe_dump(schema, sort_keys=True, allow_unicode=True, width=100)

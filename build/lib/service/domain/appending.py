@@ -1,0 +1,339 @@
+"""Which appends are valid, decided without I/O.
+
+``plan_append`` takes the posted events and what the log knew about the streams and earlier
+events they touch, and either returns the exact rows and stream changes to write or raises a
+``Rejected``/``Conflict`` that says what is wrong and where. The store then writes the plan
+and re-checks the version expectations atomically in SQL, so a plan made from a snapshot that
+has gone stale is refused there, never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, assert_never
+from uuid import UUID
+
+import msgspec
+
+from schemas import (
+    ENVELOPE_FIELDS,
+    EVENT_TYPES,
+    EntityMerged,
+    EntityRegistered,
+    EntityUpdated,
+    Envelope,
+    EventConfirmed,
+    EventCorrected,
+    EventDenied,
+    EventRetracted,
+    Fact,
+    FollowUp,
+    NewEvent,
+)
+from service.domain.errors import Conflict, FieldProblem, Rejected
+
+
+class KnownStream(msgspec.Struct, frozen=True):
+    """A stream as the log holds it: every stream is an entity's.
+
+    ``version`` is None when it was not read: the write checks versions atomically anyway.
+    """
+
+    version: int | None
+    kind: str
+    merged_into: str | None
+
+
+class KnownEvent(msgspec.Struct, frozen=True):
+    """An earlier event that a follow-up refers to."""
+
+    type: str
+    stream: str
+    retracted: bool
+
+
+class PlannedEvent(msgspec.Struct, frozen=True):
+    id: UUID | None
+    """The client's id, or None for the database to generate one."""
+    stream: str
+    type: str
+    schema_version: int
+    data: str
+    """The event as JSON, its ``type`` tag included and its envelope left out."""
+    occurred: str | None
+
+
+class StreamChange(msgspec.Struct):
+    """How one stream moves: by ``count`` versions, from ``expected`` when the client said so."""
+
+    stream: str
+    count: int = 0
+    expected: int | None = None
+    registers_kind: str | None = None
+    merges_into: str | None = None
+
+
+class AppendPlan(msgspec.Struct, frozen=True):
+    events: list[PlannedEvent]
+    streams: list[StreamChange]
+
+
+def _unknown(slug: str) -> str:
+    return f"no entity '{slug}' is registered; register it with entity.registered first"
+
+
+_NO_ENVELOPE: dict[str, Any] = dict.fromkeys(ENVELOPE_FIELDS)
+_encode = msgspec.json.Encoder().encode
+
+
+def stored_data(event: NewEvent) -> str:
+    """What the log keeps as an event's ``data``: the event as JSON, without its envelope.
+
+    The ``type`` tag stays, so stored data decodes back into the same tagged union.
+    """
+    if any(getattr(event, name) is not None for name in ENVELOPE_FIELDS):
+        event = msgspec.structs.replace(event, **_NO_ENVELOPE)
+    return _encode(event).decode()
+
+
+def event_type(event: Envelope) -> str:
+    return str(type(event).__struct_config__.tag)
+
+
+class _Planner:
+    """Walks the posted events in order, tracking what earlier events of the batch changed."""
+
+    def __init__(
+        self, streams: Mapping[str, KnownStream], earlier: Mapping[UUID, KnownEvent], paths: Sequence[str]
+    ) -> None:
+        self.streams = dict(streams)
+        self.earlier = dict(earlier)
+        self.paths = paths
+        self.problems: list[FieldProblem] = []
+        self.changes: dict[str, StreamChange] = {}
+        self.events: list[PlannedEvent] = []
+
+    def reject(self, index: int, name: str, reason: str) -> None:
+        self.problems.append(
+            FieldProblem(f"{self.paths[index]}.{name}" if name else self.paths[index], reason)
+        )
+
+    def entity(self, index: int, name: str, slug: str) -> KnownStream | None:
+        known = self.streams.get(slug)
+        if known is None:
+            self.reject(index, name, _unknown(slug))
+        return known
+
+    def plan(self, index: int, event: NewEvent) -> None:
+        stream = self.stream_of(index, event)
+        if stream is None:
+            return
+        change = self.changes.get(stream) or self.changes.setdefault(stream, StreamChange(stream))
+        self.expect(index, event, change)
+        change.count += 1
+        kind = event_type(event)
+        occurred = event.occurred if isinstance(event, Fact) else None
+        self.events.append(
+            PlannedEvent(
+                id=event.id,
+                stream=stream,
+                type=kind,
+                schema_version=event.SCHEMA_VERSION,
+                data=stored_data(event),
+                occurred=occurred,
+            )
+        )
+        if occurred is not None and event.id is not None:  # a later event of the batch may follow it up
+            self.earlier[event.id] = KnownEvent(kind, stream, retracted=False)
+
+    def expect(self, index: int, event: NewEvent, change: StreamChange) -> None:
+        """Fold the event's expected_version into the stream's expectation at the batch's start."""
+        if event.expected_version is None:
+            return
+        claimed = 0 if event.expected_version == "none" else event.expected_version
+        at_start = claimed - change.count
+        if at_start < 0 or (change.expected is not None and change.expected != at_start):
+            self.reject(
+                index,
+                "expected_version",
+                "contradicts the expected_version of an earlier event of the same stream in this batch",
+            )
+        elif change.expected is None:
+            change.expected = at_start
+
+    def stream_of(self, index: int, event: NewEvent) -> str | None:
+        # Facts first: they are most of any batch, and each class pattern costs an isinstance.
+        match event:
+            case Fact():
+                return self.fact(index, event)
+            case FollowUp():
+                return self.follow(index, event)
+            case EntityRegistered():
+                return self.register(index, event)
+            case EntityUpdated() | EntityMerged():
+                return self.change_entity(index, event)
+            case _:
+                assert_never(event)
+
+    def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
+        if event.stream is not None and event.stream != stream:
+            self.reject(index, "stream", f"this event belongs to stream '{stream}', not '{event.stream}'")
+            return None
+        return stream
+
+    def register(self, index: int, event: EntityRegistered) -> str | None:
+        if self.claimed_stream(index, event, event.slug) is None:
+            return None
+        if event.slug in self.streams:
+            raise Conflict(
+                f"entity '{event.slug}' is already registered",
+                stream=event.slug,
+                current_version=self.streams[event.slug].version,
+            )
+        self.streams[event.slug] = KnownStream(version=0, kind=event.kind, merged_into=None)
+        change = self.changes.setdefault(event.slug, StreamChange(event.slug))
+        change.registers_kind = event.kind
+        change.expected = 0
+        return event.slug
+
+    def change_entity(self, index: int, event: EntityUpdated | EntityMerged) -> str | None:
+        known = self.entity(index, "slug", event.slug)
+        if known is None or self.claimed_stream(index, event, event.slug) is None:
+            return None
+        if isinstance(event, EntityMerged):
+            into = self.entity(index, "into", event.into)
+            if into is None:
+                return None
+            if event.into == event.slug:
+                self.reject(index, "into", "an entity cannot be merged into itself")
+            elif known.merged_into is not None:
+                self.reject(index, "slug", f"'{event.slug}' was already merged into '{known.merged_into}'")
+            elif into.merged_into is not None:
+                self.reject(index, "into", f"'{event.into}' was itself merged into '{into.merged_into}'")
+            else:
+                self.streams[event.slug] = KnownStream(known.version, known.kind, event.into)
+                self.changes.setdefault(event.slug, StreamChange(event.slug)).merges_into = event.into
+        return event.slug
+
+    def fact(self, index: int, event: Fact) -> str | None:
+        self.check_entities(index, "entities", event)
+        for role in sorted(event.REQUIRED_ROLES - {ref.role for ref in event.entities}):
+            self.reject(index, "entities", f"a {event_type(event)} event needs an entity with role '{role}'")
+        if event.stream is None:
+            return event.entities[0].slug
+        if all(ref.slug != event.stream for ref in event.entities):
+            self.reject(index, "stream", f"'{event.stream}' is not one of the entities this event involves")
+            return None
+        return event.stream
+
+    def check_entities(self, index: int, name: str, event: Fact | EventCorrected) -> None:
+        refs = event.changes.entities if isinstance(event, EventCorrected) else event.entities
+        seen: set[tuple[str, str]] = set()
+        # Paths are only spelled out on failure: this runs for every event of a 1,000-event batch.
+        for position, ref in enumerate(refs or ()):
+            if (ref.slug, ref.role) in seen:
+                self.reject(index, f"{name}[{position}]", f"'{ref.slug}' is listed twice as {ref.role}")
+            seen.add((ref.slug, ref.role))
+            known = self.streams.get(ref.slug)
+            if known is None:
+                self.reject(index, f"{name}[{position}].slug", _unknown(ref.slug))
+                continue
+            kinds = Fact.ROLE_KINDS.get(ref.role)
+            if kinds is not None and known.kind not in kinds:
+                self.reject(
+                    index,
+                    f"{name}[{position}].role",
+                    f"'{ref.slug}' is a {known.kind}; the role '{ref.role}' needs a {' or '.join(sorted(kinds))}",
+                )
+
+    def follow(self, index: int, event: FollowUp) -> str | None:
+        target = self.earlier.get(event.event_id)
+        if target is None:
+            self.reject(index, "event_id", f"no event {event.event_id} is in the log")
+            return None
+        if target.type.startswith(("entity.", "event.")):
+            self.reject(index, "event_id", f"a {target.type} event is not a fact and cannot be followed up")
+            return None
+        if target.retracted:
+            self.reject(index, "event_id", f"event {event.event_id} was retracted")
+            return None
+        if isinstance(event, EventCorrected):
+            self.check_correction(index, event, target)
+        if isinstance(event, EventRetracted):
+            self.earlier[event.event_id] = KnownEvent(target.type, target.stream, retracted=True)
+        return self.claimed_stream(index, event, target.stream)
+
+    def check_correction(self, index: int, event: EventCorrected, target: KnownEvent) -> None:
+        # A correction may change the fields every fact has, and the target type's own.
+        fields = EVENT_TYPES[target.type].__struct_fields__
+        for name in event.changes.__struct_fields__:
+            if getattr(event.changes, name) is not None and name not in fields:
+                self.reject(index, f"changes.{name}", f"a {target.type} event has no field '{name}'")
+        if event.changes.entities is not None:
+            self.check_entities(index, "changes.entities", event)
+
+
+def plan_append(
+    events: Sequence[NewEvent],
+    streams: Mapping[str, KnownStream],
+    earlier: Mapping[UUID, KnownEvent],
+    paths: Sequence[str],
+) -> AppendPlan:
+    """The rows and stream changes that appending ``events`` makes.
+
+    ``streams`` must hold every slug the events name that the log knows, and ``earlier`` every
+    event they follow up on; ``paths`` locates each event in the request for error messages.
+    """
+    planner = _Planner(streams, earlier, paths)
+    seen_ids: set[UUID] = set()
+    for index, event in enumerate(events):
+        if event.id is not None:
+            if event.id in seen_ids:
+                planner.reject(index, "id", f"id {event.id} is used twice in this request")
+            seen_ids.add(event.id)
+        planner.plan(index, event)
+    if planner.problems:
+        raise Rejected(planner.problems)
+    for change in planner.changes.values():
+        known = streams.get(change.stream)
+        if change.expected is not None and known is not None and known.version not in (None, change.expected):
+            raise Conflict(
+                f"stream '{change.stream}' is at version {known.version}, not {change.expected}",
+                stream=change.stream,
+                current_version=known.version,
+            )
+    return AppendPlan(planner.events, sorted(planner.changes.values(), key=lambda change: change.stream))
+
+
+def referenced_slugs(events: Sequence[NewEvent]) -> set[str]:
+    """Every slug the events name, so the store can look them all up at once."""
+    slugs: set[str] = set()
+    for event in events:
+        if event.stream is not None:
+            slugs.add(event.stream)
+        match event:
+            case Fact():
+                slugs.update(ref.slug for ref in event.entities)
+            case EventCorrected():
+                slugs.update(ref.slug for ref in event.changes.entities or ())
+            case EntityRegistered() | EntityUpdated():
+                slugs.add(event.slug)
+            case EntityMerged():
+                slugs.update((event.slug, event.into))
+            case EventConfirmed() | EventDenied() | EventRetracted():
+                pass  # their stream is their fact's, found by its id
+            case _:
+                assert_never(event)
+    return slugs
+
+
+def followed_up_ids(events: Sequence[NewEvent]) -> set[UUID]:
+    return {event.event_id for event in events if isinstance(event, FollowUp)}
+
+
+def needs_stream_state(events: Sequence[NewEvent]) -> bool:
+    """Whether the rules need stream versions and merges, not just which entities exist and
+    their kinds: plain facts and follow-ups without an expected version do not."""
+    return any(
+        event.expected_version is not None or not isinstance(event, Fact | FollowUp) for event in events
+    )

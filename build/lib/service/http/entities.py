@@ -1,0 +1,83 @@
+"""Entities over HTTP: what we know about an organization, a person, a model, a product now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from schemas import EntityPage, EntityView
+from service import presentation
+from service.domain.cursors import RankCursor, SlugCursor
+from service.domain.queries import EntityQuery
+from service.http import params
+from service.http.docs import documented
+from service.http.reads import ReadCache
+from service.http.services import cached
+
+
+class EntitiesController(Controller):
+    path = "/v1/entities"
+    tags = ["entities"]
+
+    @get(
+        operation_id="listEntities",
+        before_request=cached,
+        **documented(200, EntityPage, "entities", "A page of entities.", 400, 503, conditional=True),
+    )
+    async def list_entities(
+        self,
+        request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
+        kind: Annotated[
+            Literal["organization", "person", "model", "product"] | None, QueryParameter()
+        ] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=200, description="Names, aliases and descriptions; ranked, accents ignored."
+            ),
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[
+            str | None, QueryParameter(description="The `next` value of the previous page.")
+        ] = None,
+        min_position: params.MinPosition = None,
+    ) -> Response[Any]:
+        """Entities by slug, or the best matches for `q` first (`MIA-1` finds MAI-1 by its alias)."""
+        after = (
+            params.cursor("cursor", cursor, RankCursor) if q else params.cursor("cursor", cursor, SlugCursor)
+        )
+        query = EntityQuery(kind=kind, text=q or None, after=after, limit=limit)
+        checkpoint = await cache.checkpoint(min_position)
+
+        async def build() -> EntityPage:
+            return presentation.entity_page(await cache.newsroom.entities(query))
+
+        return await cache.respond(request, checkpoint, build)
+
+    @get(
+        "/{slug:str}",
+        operation_id="readEntity",
+        before_request=cached,
+        **documented(200, EntityView, "entity", "The entity now.", 400, 404, 503, conditional=True),
+    )
+    async def read_entity(
+        self,
+        request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
+        slug: FromPath[str],
+        min_position: params.MinPosition = None,
+        as_of: params.AsOf = None,
+    ) -> Response[Any]:
+        """An entity with the facts known about it; merged slugs and aliases resolve to it."""
+        at = params.instant(as_of)
+        checkpoint = await cache.checkpoint(min_position)
+
+        # Everything that reads the database happens in build(), which a repeated read skips.
+        async def build() -> EntityView:
+            return presentation.entity_view(await cache.newsroom.entity(slug, at))
+
+        return await cache.respond(request, checkpoint, build)

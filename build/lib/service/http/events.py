@@ -1,0 +1,185 @@
+"""The event log over HTTP: append one or many events, follow the log, read a stream."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any, cast
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath, QueryParameter
+
+from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
+from service.appender import Appender
+from service.domain import cursors
+from service.domain.errors import NotFound
+from service.http import params
+from service.http.auth import requires_scope
+from service.http.body import StrictBody
+from service.http.docs import IMMUTABLE, LOCATION, documented
+from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.store import Pool
+from service.store import events as log
+
+_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
+
+
+def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
+    supplied = request.headers.get("x-request-id", "")
+    request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    return {"author": request.state.author, "request_id": request_id}
+
+
+def _logged(stored: log.StoredEvent) -> LoggedEvent:
+    # data and metadata leave as PostgreSQL wrote them: msgspec.Raw skips a decode and re-encode.
+    return LoggedEvent(
+        position=stored.position,
+        id=stored.id,
+        stream=stored.stream,
+        version=stored.version,
+        type=stored.type,
+        schema_version=stored.schema_version,
+        occurred=stored.occurred,
+        recorded_at=stored.recorded_at,
+        data=cast(dict[str, Any], stored.data),
+        metadata=cast(dict[str, Any], stored.metadata),
+    )
+
+
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="How many events at most.")]
+
+
+class EventsController(Controller):
+    path = "/v1"
+    tags = ["events"]
+
+    @post(
+        "/events",
+        operation_id="appendEvent",
+        dto=StrictBody.of(NewEvent),
+        return_dto=None,
+        guards=[requires_scope("write")],
+        status_code=201,
+        security=[{"apiKey": []}],
+        **documented(
+            201,
+            Appended,
+            "appended",
+            "Appended (200: a retry of an earlier append).",
+            *_WRITE_PROBLEMS,
+            headers={"Location": LOCATION},
+        ),
+    )
+    async def append_event(
+        self,
+        request: Request[Any, Any, Any],
+        appender: NamedDependency[Appender],
+        data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
+    ) -> Response[Appended]:
+        """Append one event; 200 instead of 201 when it repeats an event already appended."""
+        outcome = await appender.append([data], _metadata(request), ["$"])
+        row = outcome.rows[0]
+        return Response(
+            row,
+            status_code=200 if outcome.replayed else 201,
+            headers={"Location": f"/v1/events/{row.id}"},
+        )
+
+    @post(
+        "/events/batch",
+        operation_id="appendEvents",
+        dto=StrictBody.of(BatchAppend),
+        return_dto=None,
+        guards=[requires_scope("write")],
+        status_code=201,
+        security=[{"apiKey": []}],
+        **documented(
+            201,
+            BatchAppended,
+            "batch",
+            "All appended (200: a retry of an earlier batch).",
+            *_WRITE_PROBLEMS,
+        ),
+    )
+    async def append_batch(
+        self,
+        request: Request[Any, Any, Any],
+        appender: NamedDependency[Appender],
+        data: Annotated[BatchAppend, Body(examples=BATCH_EXAMPLES)],
+    ) -> Response[BatchAppended]:
+        """Append up to 1,000 events atomically: all of them or none."""
+        paths = [f"$.events[{index}]" for index in range(len(data.events))]
+        outcome = await appender.append(data.events, _metadata(request), paths)
+        return Response(
+            BatchAppended(events=outcome.rows),
+            status_code=200 if outcome.replayed else 201,
+        )
+
+    @get(
+        "/events",
+        operation_id="readLog",
+        **documented(200, EventPage, "page", "A page of the log.", 400, 503),
+    )
+    async def read_log(
+        self,
+        database: NamedDependency[Pool],
+        after: Annotated[
+            str | None,
+            QueryParameter(
+                description="The `next` cursor of the previous page; the log's start when absent."
+            ),
+        ] = None,
+        limit: Limit = 100,
+    ) -> EventPage:
+        """Follow the global log in order; every event appears exactly once across pages."""
+        cursor = params.cursor("after", after, cursors.LogCursor) or cursors.START
+        stored = await log.read_log(database, cursor, limit)
+        following = stored[-1].cursor if stored else cursor
+        return EventPage(events=[_logged(event) for event in stored], next=cursors.encode(following))
+
+    @get(
+        "/events/{event_id:uuid}",
+        operation_id="readEvent",
+        **documented(
+            200, LoggedEvent, "logged", "The event.", 400, 404, 503, headers={"Cache-Control": IMMUTABLE}
+        ),
+    )
+    async def read_event(
+        self, database: NamedDependency[Pool], event_id: FromPath[UUID]
+    ) -> Response[LoggedEvent]:
+        """One event as the log holds it; events never change, so it may be cached for good."""
+        stored = await log.read_event(database, event_id)
+        if stored is None:
+            raise NotFound(f"No event {event_id} is in the log.")
+        return Response(_logged(stored), headers={"Cache-Control": _IMMUTABLE})
+
+    @get(
+        "/streams/{stream:str}",
+        operation_id="readStream",
+        **documented(200, StreamPage, "stream", "A page of the stream.", 400, 404, 503),
+    )
+    async def read_stream(
+        self,
+        database: NamedDependency[Pool],
+        stream: FromPath[str],
+        from_version: Annotated[
+            int, QueryParameter(ge=1, le=2**31 - 1, description="The first version to return.")
+        ] = 1,
+        limit: Limit = 100,
+    ) -> StreamPage:
+        """One entity's stream of events, in version order."""
+        version = await log.stream_version(database, stream)
+        if version is None:
+            raise NotFound(f"No stream '{stream}': no entity with that slug is registered.")
+        stored = await log.read_stream(database, stream, from_version, limit)
+        last = stored[-1].version if stored else None
+        return StreamPage(
+            stream=stream,
+            version=version,
+            events=[_logged(event) for event in stored],
+            next_from_version=last + 1 if last is not None and last < version else None,
+        )

@@ -1,0 +1,73 @@
+"""Query parameters several routes share, and how a bad one is reported: under its own name."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
+
+from schemas.common import LANGUAGE_PATTERN, SLUG_PATTERN
+from service.domain import cursors
+
+_SLUG = re.compile(SLUG_PATTERN)
+C = TypeVar("C", bound=cursors.Cursor)
+
+Language = Annotated[
+    str,
+    QueryParameter(
+        pattern=LANGUAGE_PATTERN, description="The language to show texts and dates in; falls back per item."
+    ),
+]
+MinPosition = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1,
+        le=2**63 - 1,
+        description=(
+            "Answer only once the read model includes the event at this position (read your own "
+            "write); 503 with Retry-After if it does not within seconds, 400 if the log has no such position."
+        ),
+    ),
+]
+AsOf = Annotated[
+    datetime | None,
+    QueryParameter(
+        description="An RFC 3339 instant: answer from only what had been recorded by then (corrections too)."
+    ),
+]
+
+
+def instant(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise bad_parameter("as_of", "needs a time zone: add Z or an offset such as +02:00")
+    return value
+
+
+def bad_parameter(name: str, reason: str) -> ValidationException:
+    return ValidationException(extra=[{"key": name, "source": "query", "message": reason}])
+
+
+def cursor(name: str, text: str | None, kind: type[C]) -> C | None:
+    """The cursor a ``next`` value passed back as ``name`` stands for; 400 if it is none of ``kind``."""
+    if not text:
+        return None
+    try:
+        return cursors.decode(text, kind)
+    except ValueError as reason:
+        raise bad_parameter(name, str(reason)) from None
+
+
+def slugs(name: str, value: str | None) -> list[str]:
+    """A comma-separated list of slugs, each checked."""
+    if not value:
+        return []
+    found = [part.strip() for part in value.split(",") if part.strip()]
+    for slug in found:
+        if not _SLUG.match(slug) or len(slug) > 80:
+            raise bad_parameter(name, f"'{slug}' is not a slug")
+    if len(found) > 50:
+        raise bad_parameter(name, "at most 50 values")
+    return found

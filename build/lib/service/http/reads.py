@@ -1,0 +1,108 @@
+"""What every read of the newsroom shares: read-your-writes, conditional requests, caching."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from service.projections.newsroom import NewsroomReader
+
+# Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
+CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+_encode = msgspec.json.Encoder().encode
+
+
+def etag(body: bytes) -> str:
+    """A strong validator from the body itself: unrelated appends leave it, and a 304, alone.
+
+    SHA-256 because processors compute it in hardware: half the time of BLAKE2b on a page.
+    """
+    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+class _Body(msgspec.Struct, frozen=True):
+    checkpoint: int
+    content: bytes
+    etag: str
+
+
+class ReadCache:
+    """The read side as HTTP meets it: the newsroom's facade (``newsroom``), and per process its
+    checkpoint, re-read at most every ``ttl`` seconds, and encoded responses by URL and checkpoint.
+
+    A read's answer is a function of its URL and the read model's checkpoint, so a repeated read
+    costs one dictionary lookup until the projection moves. The checkpoint itself may be up to
+    ``ttl`` old, which public reads can afford (a CDN holds them for seconds); a read that needs
+    its own write says so with ``min_position`` and gets a fresh one.
+    """
+
+    def __init__(self, newsroom: NewsroomReader, ttl: float = 0.1, size: int = 2048) -> None:
+        self.newsroom = newsroom
+        self.ttl = ttl
+        self.size = size
+        self._checkpoint = (-1.0, 0)
+        self._refresh: asyncio.Task[int] | None = None
+        self._bodies: OrderedDict[str, _Body] = OrderedDict()
+
+    async def checkpoint(self, min_position: int | None) -> int:
+        """The newsroom's checkpoint, after waiting (bounded) for ``min_position`` if asked."""
+        if min_position is not None:
+            position = await self.newsroom.including(min_position)
+        elif time.monotonic() - self._checkpoint[0] < self.ttl:
+            return self._checkpoint[1]
+        else:
+            # Reads that find it stale together share one query: a busy process would otherwise
+            # send dozens at once, each waiting for a connection the pages need.
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.create_task(self.newsroom.checkpoint())
+            position = await asyncio.shield(self._refresh)
+        self._checkpoint = (time.monotonic(), position)
+        return position
+
+    async def respond(
+        self,
+        request: Request[Any, Any, Any],
+        checkpoint: int,
+        build: Callable[[], Awaitable[Any]],
+    ) -> Response[Any]:
+        """304 if the client has it; else the body, built once per URL and checkpoint."""
+        key = str(request.url)
+        cached = self._bodies.get(key)
+        if cached is not None and cached.checkpoint == checkpoint:
+            self._bodies.move_to_end(key)
+            return _answer(request, cached, "hit")
+        content = _encode(await build())
+        body = _Body(checkpoint, content, etag(content))
+        self._bodies[key] = body
+        if len(self._bodies) > self.size:
+            self._bodies.popitem(last=False)
+        return _answer(request, body, "fwd=miss")
+
+    async def hit(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
+        """The answer to a read made before, if the projection has not moved since; else None.
+
+        An answer is only ever stored for a URL whose parameters were valid and whose
+        ``min_position`` the checkpoint it was built at included, so it can be served without
+        looking at the parameters again.
+        """
+        cached = self._bodies.get(str(request.url))
+        if cached is None or cached.checkpoint != await self.checkpoint(None):
+            return None
+        return _answer(request, cached, "hit")
+
+
+def _answer(request: Request[Any, Any, Any], body: _Body, cache: str) -> Response[Any]:
+    # Cache-Status (RFC 9211) says whether this process's cache answered: a proxy's own
+    # entry follows it, and benchmarks count the hits.
+    headers = {"ETag": body.etag, "Cache-Control": CACHE_CONTROL, "Cache-Status": f"dateline; {cache}"}
+    sent = request.headers.get("if-none-match")
+    if sent is not None and body.etag in {part.strip().removeprefix("W/") for part in sent.split(",")}:
+        return Response(None, status_code=304, headers=headers)
+    return Response(body.content, media_type="application/json", headers=headers)

@@ -1,0 +1,66 @@
+"""The services a request handler may be given, made once per app and handed out by type.
+
+The app's lifespan opens them (``create_app``); handlers name the one they need as a typed
+parameter (``cache: NamedDependency[ReadCache]``) and Litestar's dependency injection provides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from service.appender import Appender
+from service.http.reads import ReadCache
+from service.store import Pool
+
+if TYPE_CHECKING:  # the key check itself needs the services: a runtime import would be a cycle
+    from service.http.auth import KeyCache
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    database: Pool
+    appender: Appender
+    reads: ReadCache
+    keys: KeyCache
+
+
+def services(state: State) -> Services:
+    """The app's services; only this function knows where the app keeps them."""
+    return cast(Services, state.services)
+
+
+def dependencies(current: Callable[[], Services]) -> dict[str, Provide]:
+    """Providers of each service by name, for the app whose services ``current`` returns.
+
+    They take no arguments: Litestar then has nothing to validate per call, which keeps them
+    off the cost of a read served at thousands a second.
+    """
+
+    def database() -> Pool:
+        return current().database
+
+    def appender() -> Appender:
+        return current().appender
+
+    def cache() -> ReadCache:
+        return current().reads
+
+    return {
+        name: Provide(provider, sync_to_thread=False)
+        for name, provider in {
+            "database": database,
+            "appender": appender,
+            "cache": cache,
+        }.items()
+    }
+
+
+async def cached(request: Request[Any, Any, Any]) -> Any:
+    """A ``before_request`` hook: a repeated read is answered before its parameters are parsed."""
+    return await services(request.app.state).reads.hit(request)

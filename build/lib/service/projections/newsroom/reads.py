@@ -1,0 +1,138 @@
+"""The newsroom read model's one door for readers: timelines, entities, and how far it has got.
+
+Whoever reads (the JSON API now, the embed page next) calls one method per answer. Whether the
+answer comes from the projection's tables or is replayed from the log "as known at" an
+instant is decided here, and so is the cursor of the next page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from service.domain.cursors import RankCursor, SlugCursor, TimelineCursor
+from service.domain.entities import Profile, facts_about
+from service.domain.errors import BeyondTheLog, NotCaughtUp, NotFound
+from service.domain.queries import EntityQuery, TimelineQuery
+from service.domain.timeline import Item, cursor_after
+from service.projections.newsroom import history
+from service.store import Database, checkpoints
+from service.store import newsroom as tables
+from service.store.newsroom import NAME
+
+
+class TimelinePage(msgspec.Struct, frozen=True):
+    items: list[Item]
+    next: TimelineCursor | RankCursor | None
+
+
+class EntityState(msgspec.Struct, frozen=True):
+    """What we know about an entity: its profile, the slugs merged into it, what its facts say."""
+
+    profile: Profile
+    merged_from: list[str]
+    facts: dict[str, Any]
+
+
+class EntityListing(msgspec.Struct, frozen=True):
+    entities: list[Profile]
+    next: SlugCursor | RankCursor | None
+
+
+class NewsroomReader:
+    """Reads of the newsroom's tables, for one process."""
+
+    def __init__(self, db: Database, *, wait_seconds: float = 3.0, names: int = 4096) -> None:
+        self.db = db
+        self.wait_seconds = wait_seconds
+        """How long a read waits for the projection to include a position it asks for."""
+        self.names = names
+        """How many resolved entity names it keeps."""
+        self._latest = -1
+        self._resolved: OrderedDict[str, tuple[int, tuple[Profile, list[str]] | None]] = OrderedDict()
+
+    async def checkpoint(self) -> int:
+        """The position of the last event the tables include."""
+        return self._saw(await checkpoints.position(self.db, NAME))
+
+    def _saw(self, checkpoint: int) -> int:
+        self._latest = max(self._latest, checkpoint)
+        return checkpoint
+
+    async def including(self, position: int) -> int:
+        """The checkpoint, once it includes the event at ``position`` (read your own write).
+
+        ``BeyondTheLog`` at once for a position no event has reached; ``NotCaughtUp`` if the
+        projection has not got there within ``wait_seconds``.
+        """
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            coverage = await checkpoints.coverage(self.db, NAME, position)
+            if coverage.covered is None and position > coverage.head:
+                raise BeyondTheLog(position, coverage.head)
+            # No event at a position below the head: its transaction rolled back; nothing to wait for.
+            if coverage.covered is not False:
+                return self._saw(coverage.checkpoint)
+            if time.monotonic() >= deadline:
+                raise NotCaughtUp(position)
+            await asyncio.sleep(0.02)
+
+    async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> TimelinePage:
+        """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
+        if query.entity is not None:
+            profile, merged = await self._resolve(query.entity)
+            query = query.of([profile.slug, *merged])
+        if as_of is None:
+            items = await tables.timeline(self.db, query)
+        else:
+            found = await history.items_as_of(self.db, as_of, list(query.entities) or None)
+            items = history.page(found, query)
+        if len(items) <= query.limit:
+            return TimelinePage(items, None)
+        items = items[: query.limit]
+        following = RankCursor(query.skip + query.limit) if query.relevance else cursor_after(items[-1])
+        return TimelinePage(items, following)
+
+    async def entity(self, name: str, as_of: datetime | None = None) -> EntityState:
+        """The entity a slug or alias names (through merges), as known now or at ``as_of``."""
+        profile, merged = await self._resolve(name)
+        if as_of is None:
+            items = await tables.items_involving(self.db, [profile.slug, *merged])
+        else:
+            earlier = await history.profile_as_of(self.db, profile.slug, as_of)
+            if earlier is None:
+                raise NotFound(f"No entity '{name}' was registered by {as_of.isoformat()}.")
+            profile, merged = earlier, await history.merged_as_of(self.db, profile.slug, as_of)
+            items = await history.items_as_of(self.db, as_of, [profile.slug, *merged])
+        return EntityState(profile, merged, facts_about({profile.slug, *merged}, profile.kind, items))
+
+    async def entities(self, query: EntityQuery) -> EntityListing:
+        """A page of entities, by slug or by how well they match the query's text."""
+        found = await tables.entities(self.db, query)
+        if len(found) <= query.limit:
+            return EntityListing(found, None)
+        found = found[: query.limit]
+        following = RankCursor(query.skip + query.limit) if query.text else SlugCursor(found[-1].slug)
+        return EntityListing(found, following)
+
+    async def _resolve(self, name: str) -> tuple[Profile, list[str]]:
+        """What a name stands for, looked up once per checkpoint: every uncached entity read
+        starts here, and names change only when the projection moves."""
+        known = self._resolved.get(name)
+        if known is not None and known[0] == self._latest >= 0:
+            self._resolved.move_to_end(name)
+            resolved = known[1]
+        else:
+            seen = self._latest
+            resolved = await tables.resolve_entity(self.db, name)
+            self._resolved[name] = (seen, resolved)
+            if len(self._resolved) > self.names:
+                self._resolved.popitem(last=False)
+        if resolved is None:
+            raise NotFound(f"No entity '{name}'.")
+        return resolved

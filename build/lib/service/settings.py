@@ -1,0 +1,80 @@
+"""Settings: one typed object, decoded from the environment once, when the app or a command starts.
+
+Each field is read from the variable ``ENVIRONMENT`` names; a value that does not decode stops
+the start with the variable's name and what it accepts, instead of passing silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+from msgspec import Meta
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class SettingsError(Exception):
+    """A variable of the environment holds a value Dateline cannot use."""
+
+    def __init__(self, variable: str, value: str, reason: str) -> None:
+        super().__init__(f"{variable}={value!r} is not a valid setting: {reason}")
+        self.variable = variable
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None
+    """The PostgreSQL to use; unset: the embedded server (needs `dateline[embedded]`)."""
+    pool_size: Annotated[int, Meta(ge=1, le=500)] = 10
+    """Connections each API process keeps to the database."""
+    key_cache_seconds: Annotated[float, Meta(ge=0, le=3600)] = 10.0
+    """How long a process trusts an API key it has checked: a revoked key stops within this."""
+    projections: Literal["in-process", "off"] = "in-process"
+    """`off` when `dateline projections run` keeps them up to date beside the API processes."""
+    projection_poll_seconds: Annotated[float, Meta(gt=0, le=60)] = 1.0
+    """How often a projection looks at the log when no append has woken it."""
+    var_dir: str | None = None
+    """Where the embedded server keeps its data; `var/` in the working directory when unset."""
+    log_level: LogLevel = "warning"
+    access_log: bool = False
+    """Log every request (uvicorn's access log)."""
+
+    ENVIRONMENT: ClassVar[Mapping[str, str]] = {
+        "database_url": "DATABASE_URL",
+        "pool_size": "DATELINE_POOL_SIZE",
+        "key_cache_seconds": "DATELINE_KEY_CACHE_SECONDS",
+        "projections": "DATELINE_PROJECTIONS",
+        "projection_poll_seconds": "DATELINE_PROJECTION_POLL_SECONDS",
+        "var_dir": "DATELINE_VAR_DIR",
+        "log_level": "DATELINE_LOG_LEVEL",
+        "access_log": "DATELINE_ACCESS_LOG",
+    }
+    """Each setting's environment variable."""
+
+    @property
+    def run_projections(self) -> bool:
+        return self.projections == "in-process"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings ``environ`` (the process's environment by default) asks for."""
+        environ = os.environ if environ is None else environ
+        given = {name: environ[variable] for name, variable in cls.ENVIRONMENT.items() if environ.get(variable)}
+        try:
+            return msgspec.convert(given, cls, strict=False)
+        except msgspec.ValidationError as error:
+            name = str(error).rpartition("$.")[2].rstrip("`")
+            variable = cls.ENVIRONMENT.get(name, name)
+            reason = str(error).partition(" - at ")[0]
+            raise SettingsError(variable, given.get(name, ""), f"{reason}{_accepted(name)}") from None
+
+
+def _accepted(name: str) -> str:
+    accepted = {
+        "projections": "in-process or off",
+        "log_level": "debug, info, warning or error",
+        "access_log": "true or false (1 or 0)",
+    }.get(name)
+    return f"; it accepts {accepted}" if accepted else ""

