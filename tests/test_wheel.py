@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import site
 import socket
@@ -24,6 +25,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
+_NOT_SOURCES = (".git", ".venv", "var", "build", "dist", "*.egg-info", "results", "__pycache__", ".*_cache")
+
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -35,10 +38,13 @@ def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin`` folder of an environment with only the wheel of this checkout installed."""
     place = tmp_path_factory.mktemp("installed")
+    # Built from a copy: setuptools writes its build folders beside the sources.
+    sources = place / "sources"
+    shutil.copytree(PROJECT_ROOT, sources, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
     wheels = place / "wheels"
     _run(
         sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--quiet",
-        "--wheel-dir", str(wheels), str(PROJECT_ROOT), cwd=place,
+        "--wheel-dir", str(wheels), str(sources), cwd=place,
     )  # fmt: skip
     [wheel] = wheels.glob("dateline-*.whl")
     environment = place / "env"
