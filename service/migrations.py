@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import importlib.util
+from collections.abc import Sequence
 from functools import cache
 
 from alembic import command, op
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-
 
 
 def execute(statements: Sequence[str]) -> None:

@@ -61,7 +61,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings ``environ`` (the process's environment by default) asks for."""
         environ = os.environ if environ is None else environ
-        given = {name: environ[variable] for name, variable in cls.ENVIRONMENT.items() if environ.get(variable)}
+        given = {
+            name: environ[variable] for name, variable in cls.ENVIRONMENT.items() if environ.get(variable)
+        }
         try:
             return msgspec.convert(given, cls, strict=False)
         except msgspec.ValidationError as error:

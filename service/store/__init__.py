@@ -35,4 +35,3 @@ time: callers retry later, or say so, and never treat it as a refusal."""
 REFUSED: tuple[type[Exception], ...] = (asyncpg.PostgresError,)
 """What a statement the database refused raises (a broken rule, a lost race), the store's own
 translations aside."""
-
