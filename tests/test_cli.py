@@ -192,3 +192,13 @@ def test_without_a_database_url_or_the_embedded_server_it_says_how_to_get_one(tm
     assert done.returncode == 1
     assert "DATABASE_URL is not set" in done.stderr
     assert "dateline[embedded]" in done.stderr
+
+
+def test_access_logs_can_be_switched_on(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with _serving("--access-log", "--log-level", "info", env=env) as (base, printed):
+        _get(f"{base}/healthz")
+    assert '"GET /healthz HTTP/1.1" 200' in printed[0]
+    with _serving(env=env) as (base, quiet):
+        _get(f"{base}/healthz")
+    assert "GET /healthz" not in quiet[0]
