@@ -225,9 +225,15 @@ def _chosen(name: str | None) -> list[Projection]:
 
 
 @projections.command(name="run")
-@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks at the log.")
-def run_projections(poll: float) -> None:
+@click.option(
+    "--poll",
+    type=float,
+    default=None,
+    help="Seconds between looks at the log [default: $DATELINE_PROJECTION_POLL_SECONDS or 1].",
+)
+def run_projections(poll: float | None) -> None:
     """Keep every projection up to date (for deployments whose API runs with DATELINE_PROJECTIONS=off)."""
+    poll = poll or settings().projection_poll_seconds
     url = database_url()
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
