@@ -105,6 +105,24 @@ def test_given_a_merged_entity_then_it_cannot_be_merged_again() -> None:
         )
 
 
+def test_given_entities_of_two_kinds_then_one_cannot_be_merged_into_the_other() -> None:
+    suleyman = KnownStream(version=1, kind="person", merged_into=None)
+    with pytest.raises(Rejected) as rejected:
+        plan(
+            events({"type": "entity.merged", "slug": "mustafa-suleyman", "into": "microsoft"}),
+            {"mustafa-suleyman": suleyman, "microsoft": MICROSOFT},
+        )
+    [problem] = rejected.value.problems
+    assert problem.path == "$[0].into"
+    assert "same kind" in problem.reason
+    msft = KnownStream(version=1, kind="organization", merged_into=None)
+    merged = plan(
+        events({"type": "entity.merged", "slug": "msft", "into": "microsoft"}),
+        {"msft": msft, "microsoft": MICROSOFT},
+    )
+    assert merged.streams[0].merges_into == "microsoft"
+
+
 def test_the_same_id_twice_in_one_request_is_rejected() -> None:
     same = str(uuid.uuid4())
     posted = events(reported("microsoft", id=same), reported("microsoft", id=same))

@@ -393,3 +393,13 @@ async def test_a_search_finds_the_same_whether_its_words_are_rare_or_common(
     assert rare[0]["items"]
     assert not rare[2]["items"]
     assert await _get(demo_client, "/v1/entities/microsoft/timeline", q="model", lang="en") == entity
+
+
+async def test_a_person_cannot_be_merged_into_an_organization(demo_client: Client, demo_key: str) -> None:
+    merge = {"type": "entity.merged", "slug": "mustafa-suleyman", "into": "microsoft"}
+    refused = await demo_client.post("/v1/events", json=merge, headers=bearer(demo_key))
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["path"] == "$.into"
+    person = await _get(demo_client, "/v1/entities/mustafa-suleyman")
+    assert person["slug"] == "mustafa-suleyman"
+    assert "merged_into" not in person

@@ -210,6 +210,13 @@ class _Planner:
                 self.reject(index, "slug", f"'{event.slug}' was already merged into '{known.merged_into}'")
             elif into.merged_into is not None:
                 self.reject(index, "into", f"'{event.into}' was itself merged into '{into.merged_into}'")
+            elif into.kind != known.kind:
+                self.reject(
+                    index,
+                    "into",
+                    f"'{event.into}' is a {into.kind} and '{event.slug}' a {known.kind}: "
+                    "only entities of the same kind can be merged",
+                )
             else:
                 self.streams[event.slug] = KnownStream(known.version, known.kind, event.into)
                 self.changes.setdefault(event.slug, StreamChange(event.slug)).merges_into = event.into
