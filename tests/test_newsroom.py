@@ -403,3 +403,20 @@ async def test_a_person_cannot_be_merged_into_an_organization(demo_client: Clien
     person = await _get(demo_client, "/v1/entities/mustafa-suleyman")
     assert person["slug"] == "mustafa-suleyman"
     assert "merged_into" not in person
+
+
+async def test_entities_are_found_as_an_editor_types_their_name(demo_client: Client) -> None:
+    typed = await _get(demo_client, "/v1/entities", q="Micr")
+    slugs = [entity["slug"] for entity in typed["entities"]]
+    assert slugs[0] == "microsoft"
+    assert "microsoft-ai" in slugs
+    exact = await _get(demo_client, "/v1/entities", q="Microsoft AI")
+    assert exact["entities"][0]["slug"] == "microsoft-ai"
+    assert (await _get(demo_client, "/v1/entities", q="sulei"))["entities"] == []
+    assert [e["slug"] for e in (await _get(demo_client, "/v1/entities", q="suley"))["entities"]] == [
+        "mustafa-suleyman"
+    ]
+    models = await _get(demo_client, "/v1/entities", q="ph", kind="model")
+    assert [entity["slug"] for entity in models["entities"]] == ["phi-3-mini"]
+    for odd in ("'", ":*", "a & b", "!!", "--"):
+        assert (await demo_client.get("/v1/entities", params={"q": odd})).status_code == 200, odd

@@ -367,10 +367,22 @@ async def items_involving(db: Database, slugs: list[str]) -> list[Item]:
     return items
 
 
+# An entity picker searches as the editor types: every word of the query also matches as the
+# start of a name's word ("Micr" finds Microsoft), each word made a prefix query from its own
+# lexeme (quoted, so no query syntax gets through). Exact names and aliases rank first, then
+# names that start with the query, the shortest (the nearest to what was typed) first, then
+# the best matches.
 _RANKED_ENTITIES = f"""
-select state::text from entity_states
-where ($1::text is null or kind = $1) and ($2 = any(alias_keys) or search @@ {_QUERY.format(q="$2")})
-order by $2 = any(alias_keys) desc, ts_rank_cd(search, {_QUERY.format(q="$2")}) desc, slug
+with typed as (
+    select (select string_agg(quote_literal(lexeme) || ':*', ' & ') from unnest(to_tsvector('simple', $2)))::tsquery
+        as prefix
+)
+select state::text from entity_states, typed
+where ($1::text is null or kind = $1)
+  and ($2 = any(alias_keys) or search @@ {_QUERY.format(q="$2")} or search @@ typed.prefix)
+order by $2 = any(alias_keys) desc,
+         (select min(length(name)) from unnest(alias_keys) name where starts_with(name, $2)) nulls last,
+         ts_rank_cd(search, coalesce(typed.prefix, {_QUERY.format(q="$2")})) desc, slug
 offset $3 limit $4
 """
 _ENTITIES_BY_SLUG = """
