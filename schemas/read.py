@@ -45,6 +45,7 @@ class TimelineEntry(Struct, kw_only=True):
     display_date: str
     headline: str
     language: str
+    """The language the headline is shown in: the one asked for where it exists, else a fallback."""
     status: str
     entities: list[EntityRef]
     sources: list[Source]
@@ -54,6 +55,8 @@ class TimelineEntry(Struct, kw_only=True):
     updated_at: datetime
     link: str
     summary: str | None = None
+    summary_language: str | None = None
+    """The language the summary is shown in, which may differ from the headline's."""
     details: dict[str, Any] = {}
     corrections: list[CorrectionShown] = []
     retracted: RetractionShown | None = None

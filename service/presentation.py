@@ -97,7 +97,7 @@ def entry(item: Item, language: str) -> TimelineEntry:
     """An item as a reader of ``language`` sees it."""
     span = parse_partial_date(item.occurred)
     headline, used = pick(item.headline, language)
-    summary, _ = pick(item.summary, used or language)
+    summary, summary_language = pick(item.summary, language)
     return TimelineEntry(
         id=item.id,
         type=item.type,
@@ -105,10 +105,12 @@ def entry(item: Item, language: str) -> TimelineEntry:
         occurred=Occurred(
             value=item.occurred, precision=_PRECISION_NAMES[span.precision], start=span.start, end=span.end
         ),
-        display_date=display_date(item.occurred, used or language),
+        # The date is the reader's, always; only texts fall back, each saying its language.
+        display_date=display_date(item.occurred, language),
         headline=headline or "",
         language=used or language,
         summary=summary,
+        summary_language=summary_language,
         status=item.status,
         entities=item.entities,
         sources=item.sources,

@@ -420,3 +420,32 @@ async def test_entities_are_found_as_an_editor_types_their_name(demo_client: Cli
     assert [entity["slug"] for entity in models["entities"]] == ["phi-3-mini"]
     for odd in ("'", ":*", "a & b", "!!", "--"):
         assert (await demo_client.get("/v1/entities", params={"q": odd})).status_code == 200, odd
+
+
+async def test_dates_come_in_the_readers_language_and_texts_say_theirs(
+    client: Client, write_key: str
+) -> None:
+    await client.post("/v1/events", json=registered("acme"), headers=bearer(write_key))
+    english_only = reported(
+        "acme", occurred="2024-05-06", headline="Acme ships", summary={"en": "It shipped."}
+    )
+    both = reported(
+        "acme",
+        occurred="2024-05",
+        headline="Acme hires",
+        summary={"en": "A hire.", "fr": "Une embauche."},
+    )
+    both["headline"]["fr"] = "Acme embauche"
+    batch = {"events": [english_only, both]}
+    appended = (await client.post("/v1/events/batch", json=batch, headers=bearer(write_key))).json()
+    last = appended["events"][-1]["position"]
+
+    french = await _get(client, "/v1/entities/acme/timeline", lang="fr", min_position=last)
+    by_headline = {item["headline"]: item for item in french["items"]}
+    shipped = by_headline["Acme ships"]
+    assert (shipped["display_date"], shipped["language"]) == ("6 mai 2024", "en")
+    assert (shipped["summary"], shipped["summary_language"]) == ("It shipped.", "en")
+    hired = by_headline["Acme embauche"]
+    assert (hired["display_date"], hired["language"], hired["summary_language"]) == ("mai 2024", "fr", "fr")
+    english = await _get(client, "/v1/entities/acme/timeline", lang="en", min_position=last)
+    assert {item["display_date"] for item in english["items"]} == {"May 6, 2024", "May 2024"}
