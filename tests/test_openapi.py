@@ -130,3 +130,11 @@ def test_every_problem_type_is_listed_in_the_docs_with_its_meaning() -> None:
     for kind, meaning in PROBLEM_TYPES.items():
         assert f"| `urn:dateline:problem:{kind}` |" in listed, kind
         assert meaning in listed, kind
+
+
+def test_the_cursors_in_the_examples_are_ones_the_api_takes() -> None:
+    from service.domain import cursors
+    from service.http.examples import RESPONSE_EXAMPLES
+
+    assert cursors.decode(RESPONSE_EXAMPLES["page"]["next"], cursors.LogCursor)
+    assert cursors.decode(RESPONSE_EXAMPLES["timeline"]["next"], cursors.TimelineCursor)

@@ -206,7 +206,7 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
     "appended": _APPENDED,
     "batch": {"events": [_APPENDED, {**_APPENDED, "version": 3, "position": 22}]},
     "logged": _LOGGED,
-    "page": {"events": [_LOGGED], "next": "NzU1LjIx"},
+    "page": {"events": [_LOGGED], "next": "WyJsb2ciLDc1NSwyMV0"},
     "stream": {"stream": "mai-1", "version": 3, "events": [_LOGGED], "next_from_version": 3},
     "keys": [
         {"name": "newsdesk", "scope": "write", "created_at": "2024-05-01T09:00:00Z"},
@@ -265,7 +265,7 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
                 ],
             }
         ],
-        "next": "MTcxNDUyMTYwMC4wfDEwfDIx",
+        "next": "WyJ0aW1lIiwiMjAyNC0wNS0wMVQwMDowMDowMFoiLDEwLDIxXQ",
     },
     "entities": {
         "entities": [
