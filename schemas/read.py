@@ -62,6 +62,25 @@ class TimelineEntry(Struct, kw_only=True):
     retracted: RetractionShown | None = None
 
 
+class RevisionShown(Struct, kw_only=True, omit_defaults=True):
+    """One version of a fact: what changed it, when, its public note, and the fact after it."""
+
+    version: int
+    recorded_at: datetime
+    event_id: UUID
+    """The event that made this version: the fact itself, then each follow-up that changed it."""
+    type: str
+    note: str | None = None
+    language: str | None = None
+    """The note's language."""
+    item: TimelineEntry
+
+
+class FactHistory(Struct, kw_only=True):
+    event_id: UUID
+    versions: list[RevisionShown]
+
+
 class TimelinePage(Struct, kw_only=True):
     items: list[TimelineEntry]
     next: str | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from functools import lru_cache
-from typing import Any
+from typing import Any, assert_never
 from uuid import UUID
 
 import msgspec
@@ -19,13 +19,24 @@ from babel.dates import format_datetime, format_skeleton
 
 from schemas import (
     CorrectionShown,
+    EntityMerged,
     EntityPage,
+    EntityRegistered,
     EntitySummary,
+    EntityUpdated,
     EntityView,
+    EventConfirmed,
+    EventCorrected,
+    EventDenied,
+    EventRetracted,
+    Fact,
+    FactHistory,
     FactShown,
+    NewEvent,
     Occurred,
     Precision,
     RetractionShown,
+    RevisionShown,
     RoleShown,
     TimelineEntry,
     TimelinePage,
@@ -33,10 +44,12 @@ from schemas import (
 )
 from schemas.read import PrecisionName
 from service.domain import cursors
+from service.domain.appending import event_type
 from service.domain.entities import FactRef, Profile, RoleHeld
 from service.domain.timeline import CorrectionNote, Item, Retraction
 from service.projections.newsroom import EntityListing, EntityState
 from service.projections.newsroom import TimelinePage as Page
+from service.projections.newsroom.history import Revision
 
 _uuid_text = msgspec.json.Encoder().encode
 
@@ -204,4 +217,36 @@ def entity_page(listing: EntityListing) -> EntityPage:
     return EntityPage(
         entities=[_summary(profile) for profile in listing.entities],
         next=None if listing.next is None else cursors.encode(listing.next),
+    )
+
+
+def _public_note(event: NewEvent) -> dict[str, str] | None:
+    """What an event says publicly about the change it made to a fact."""
+    match event:
+        case EventCorrected() | EventConfirmed() | EventDenied():
+            return event.note
+        case EventRetracted():
+            return event.reason
+        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged():
+            return None
+        case _:
+            assert_never(event)
+
+
+def fact_history(event_id: UUID, revisions: list[Revision], language: str) -> FactHistory:
+    def shown(version: int, revision: Revision) -> RevisionShown:
+        note, used = pick(_public_note(revision.by.event), language)
+        return RevisionShown(
+            version=version,
+            recorded_at=revision.by.recorded_at,
+            event_id=revision.by.id,
+            type=event_type(revision.by.event),
+            note=note,
+            language=used,
+            item=entry(revision.item, language),
+        )
+
+    return FactHistory(
+        event_id=event_id,
+        versions=[shown(version, revision) for version, revision in enumerate(revisions, 1)],
     )

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -449,3 +450,33 @@ async def test_dates_come_in_the_readers_language_and_texts_say_theirs(
     assert (hired["display_date"], hired["language"], hired["summary_language"]) == ("mai 2024", "fr", "fr")
     english = await _get(client, "/v1/entities/acme/timeline", lang="en", min_position=last)
     assert {item["display_date"] for item in english["items"]} == {"May 6, 2024", "May 2024"}
+
+
+async def test_a_facts_history_lists_every_version_with_what_changed_it(
+    demo_client: Client, demo_key: str
+) -> None:
+    history = await _get(demo_client, f"/v1/events/{MAI_1_REPORT}/history")
+    first, corrected = history["versions"]
+    assert (first["version"], first["type"], first["event_id"]) == (1, "model.reported", MAI_1_REPORT)
+    assert "note" not in first
+    assert "MIA-1" in first["item"]["headline"]
+    assert (corrected["version"], corrected["type"]) == (2, "event.corrected")
+    assert "MIA-1" in corrected["note"]
+    assert "MAI-1" in corrected["item"]["headline"]
+    assert corrected["item"]["corrections"][0]["event_id"] == corrected["event_id"]
+
+    confirm = {"type": "event.confirmed", "event_id": MAI_1_REPORT, "note": {"fr": "Confirmé à la Build."}}
+    confirmed = (await demo_client.post("/v1/events", json=confirm, headers=bearer(demo_key))).json()
+    later = await _get(
+        demo_client, f"/v1/events/{MAI_1_REPORT}/history", lang="fr", min_position=confirmed["position"]
+    )
+    third = later["versions"][-1]
+    assert (third["version"], third["type"], third["event_id"]) == (3, "event.confirmed", confirmed["id"])
+    assert (third["note"], third["language"], third["item"]["status"]) == (
+        "Confirmé à la Build.",
+        "fr",
+        "confirmed",
+    )
+
+    assert (await demo_client.get(f"/v1/events/{confirmed['id']}/history")).status_code == 404
+    assert (await demo_client.get(f"/v1/events/{uuid.uuid4()}/history")).status_code == 404

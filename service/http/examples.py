@@ -267,6 +267,27 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
         ],
         "next": "WyJ0aW1lIiwiMjAyNC0wNS0wMVQwMDowMDowMFoiLDEwLDIxXQ",
     },
+    "history": {
+        "event_id": _MAI_1_REPORT,
+        "versions": [
+            {
+                "version": 1,
+                "recorded_at": "2024-05-07T08:12:30Z",
+                "event_id": _MAI_1_REPORT,
+                "type": "model.reported",
+                "item": {"headline": "Microsoft reported to be training MIA-1, up to 500 billion parameters"},
+            },
+            {
+                "version": 2,
+                "recorded_at": "2024-05-07T10:02:11Z",
+                "event_id": str(demo_id("correction/mai-1-name")),
+                "type": "event.corrected",
+                "note": "The model is called MAI-1; an earlier version of this item used the report's spelling, MIA-1.",
+                "language": "en",
+                "item": {"headline": "Microsoft reported to be training MAI-1, up to 500 billion parameters"},
+            },
+        ],
+    },
     "entities": {
         "entities": [
             {"slug": "mai-1", "kind": "model", "name": "MAI-1", "aliases": ["MIA-1", "MAI 1"]},

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
-from schemas import TimelinePage, parse_partial_date
+from schemas import FactHistory, TimelinePage, parse_partial_date
 from service import presentation
 from service.domain.cursors import RankCursor, TimelineCursor
 from service.domain.queries import TimelineQuery
@@ -183,3 +184,27 @@ class TimelineController(Controller):
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
         return await _page(request, replace(read, query=replace(read.query, entity=slug)))
+
+    @get(
+        "/v1/events/{event_id:uuid}/history",
+        operation_id="readFactHistory",
+        before_request=cached,
+        **documented(
+            200, FactHistory, "history", "Every version of the fact.", 400, 404, 503, conditional=True
+        ),
+    )
+    async def fact_history(
+        self,
+        request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
+        event_id: FromPath[UUID],
+        lang: params.Language = "en",
+        min_position: params.MinPosition = None,
+    ) -> Response[Any]:
+        """Every version of a fact: when it was recorded, which follow-up changed it, and that follow-up's public note."""
+        checkpoint = await cache.checkpoint(min_position)
+
+        async def build() -> FactHistory:
+            return presentation.fact_history(event_id, await cache.newsroom.history(event_id), lang)
+
+        return await cache.respond(request, checkpoint, build)

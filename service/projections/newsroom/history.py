@@ -8,14 +8,17 @@ entity states. A correction recorded later is not applied; an event recorded lat
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import assert_never
+from uuid import UUID
+
+import msgspec
 
 from schemas import EntityMerged, EntityRegistered, EntityUpdated, Fact, FollowUp, parse_partial_date
 from service.domain.cursors import TimelineCursor
 from service.domain.entities import Profile, evolve_profile, search_key
 from service.domain.queries import TimelineQuery
-from service.domain.timeline import Item, fold, sort_key
+from service.domain.timeline import Item, LoggedFact, evolve, fold, sort_key, start
 from service.projections.engine import logged
 from service.store import Database
 from service.store import events as log
@@ -33,6 +36,31 @@ async def items_as_of(db: Database, at: datetime, slugs: list[str] | None) -> li
         wanted = set(slugs)
         return [item for item in items if not wanted.isdisjoint(item.slugs)]
     return list(items)
+
+
+_EVER = datetime.max.replace(tzinfo=UTC)
+
+
+class Revision(msgspec.Struct, frozen=True):
+    """A fact as it stood after one event: the fact itself, or a follow-up that changed it."""
+
+    item: Item
+    by: LoggedFact
+
+
+async def revisions(db: Database, event_id: UUID) -> list[Revision] | None:
+    """Every version of a fact, oldest first; None if no fact has that id."""
+    events = [logged(stored) for stored in await log.facts_with_follow_ups(db, [event_id], _EVER)]
+    if not events or events[0].id != event_id or not isinstance(events[0].event, Fact):
+        return None
+    item = start(events[0])
+    found = [Revision(item, events[0])]
+    for follow_up in events[1:]:
+        changed = evolve(item, follow_up)
+        if changed is not item:  # a retracted fact takes no more changes
+            item = changed
+            found.append(Revision(item, follow_up))
+    return found
 
 
 async def profile_as_of(db: Database, slug: str, at: datetime) -> Profile | None:

@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
@@ -110,6 +111,13 @@ class NewsroomReader:
             profile, merged = earlier, await history.merged_as_of(self.db, profile.slug, as_of)
             items = await history.items_as_of(self.db, as_of, [profile.slug, *merged])
         return EntityState(profile, merged, facts_about({profile.slug, *merged}, profile.kind, items))
+
+    async def history(self, event_id: UUID) -> list[history.Revision]:
+        """Every version of a fact, from the log: when it changed, and which follow-up changed it."""
+        found = await history.revisions(self.db, event_id)
+        if found is None:
+            raise NotFound(f"No fact {event_id} is in the log.")
+        return found
 
     async def entities(self, query: EntityQuery) -> EntityListing:
         """A page of entities, by slug or by how well they match the query's text."""
