@@ -18,6 +18,7 @@ import msgspec
 from service.domain.cursors import LogCursor
 from service.store import Connection, Database
 from service.store.events import LogEntry, StoredEvent
+from service.store.rebuilds import SCHEMA_PREFIX
 
 EVENTS_CHANNEL = "dateline_events"
 """Appends are announced here, after their commit: runners in other processes wake up."""
@@ -55,7 +56,7 @@ head as (
 )
 select c.name, c.transaction_id::text::bigint as transaction_id, c.position, c.failing_event, c.error,
        head.position as head,
-       exists (select 1 from pg_namespace where nspname = 'rebuild_' || c.name) as rebuilding,
+       exists (select 1 from pg_namespace where nspname = $2::text || c.name) as rebuilding,
        exists (
            select 1 from pg_locks l
            where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
@@ -151,7 +152,7 @@ async def session(database_url: str, on_append: Callable[[], None]) -> AsyncIter
 
 
 async def states(conn: Database) -> list[CheckpointState]:
-    rows = await conn.fetch(_STATES, _LEADER_LOCK)
+    rows = await conn.fetch(_STATES, _LEADER_LOCK, SCHEMA_PREFIX)
     return [CheckpointState(**dict(row)) for row in rows]
 
 

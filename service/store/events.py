@@ -80,10 +80,6 @@ class LogEntry(msgspec.Struct, frozen=True, array_like=True):
     data: str
     transaction_id: int
 
-    @property
-    def cursor(self) -> LogCursor:
-        return LogCursor(self.transaction_id, self.position)
-
 
 class ExistingEvent(msgspec.Struct, frozen=True):
     """An event already in the log, for idempotent retries."""

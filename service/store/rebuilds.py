@@ -24,8 +24,8 @@ from pg_constraint where conrelid = $1::regclass and contype in ('p', 'u')
 """
 
 
-def schema_for(name: str) -> str:
-    return f"rebuild_{name}"
+SCHEMA_PREFIX = "rebuild_"
+"""A rebuild's fresh tables live in the schema of this name and the projection's."""
 
 
 class FreshTables:
@@ -34,7 +34,7 @@ class FreshTables:
     def __init__(self, name: str, tables: Sequence[str]) -> None:
         self.name = name
         self.tables = tables
-        self.schema = schema_for(name)
+        self.schema = SCHEMA_PREFIX + name
         self.search_path = f"{self.schema}, public"
         self.indexes: list[str] = []
         self.keys: list[str] = []
