@@ -92,6 +92,15 @@ class EntityMerged(Envelope, tag="entity.merged", kw_only=True):
     into: Slug
 
 
+class EntityUnmerged(Envelope, tag="entity.unmerged", kw_only=True):
+    """A merge undone: ``slug`` stands for itself again, as if it had never been merged into
+    ``into``; whatever was merged into ``slug`` stays with it."""
+
+    slug: Slug
+    into: Slug
+    """The entity ``slug`` is merged into now."""
+
+
 class Fact(Envelope, kw_only=True):
     """What every newsroom fact carries."""
 
@@ -256,6 +265,7 @@ NewEvent = (
     EntityRegistered
     | EntityUpdated
     | EntityMerged
+    | EntityUnmerged
     | OrganizationFounded
     | PersonAppointed
     | PersonDeparted
@@ -272,6 +282,9 @@ NewEvent = (
     | EventCorrected
     | EventRetracted
 )
+
+EntityEvent = EntityRegistered | EntityUpdated | EntityMerged | EntityUnmerged
+"""An entity's own events, which make its profile."""
 
 EVENT_TYPES: dict[str, type[NewEvent]] = {cls.__struct_config__.tag: cls for cls in get_args(NewEvent)}
 """Each event type's class by its published tag."""

@@ -11,6 +11,7 @@ from msgspec import Struct
 from schemas.common import EntityRef, Source
 
 PrecisionName = Literal["year", "month", "day", "instant"]
+FollowUpType = Literal["event.corrected", "event.confirmed", "event.denied", "event.retracted"]
 
 
 class Occurred(Struct, kw_only=True):
@@ -79,6 +80,49 @@ class RevisionShown(Struct, kw_only=True, omit_defaults=True):
 class FactHistory(Struct, kw_only=True):
     event_id: UUID
     versions: list[RevisionShown]
+
+
+class LaterShown(Struct, kw_only=True, omit_defaults=True):
+    """A follow-up recorded after a pinned view's instant: its date and its public note."""
+
+    event_id: UUID
+    type: FollowUpType
+    date: datetime
+    """When it was recorded."""
+    note: str | None = None
+    language: str | None = None
+    """The note's language."""
+    changed: list[str] = []
+    """For a correction: the fields it changed."""
+
+
+class PinnedEntry(TimelineEntry, kw_only=True):
+    """A fact as it was known at the pinned instant, and what was recorded about it since."""
+
+    later: list[LaterShown] = []
+
+
+class ChangesSince(Struct, kw_only=True):
+    """What happened to a pinned timeline after its instant."""
+
+    added: int
+    """Facts recorded since."""
+    changed: int
+    """Facts known then that a later follow-up changed."""
+    complete: bool
+    """False when the counting stopped early: the counts are lower bounds."""
+    live: str
+    """The same timeline as known now."""
+
+
+class PinnedTimelinePage(Struct, kw_only=True):
+    """A timeline pinned to an instant (an article's publication time): its context frozen, its
+    corrections never."""
+
+    as_of: datetime
+    items: list[PinnedEntry]
+    next: str | None
+    since: ChangesSince
 
 
 class TimelinePage(Struct, kw_only=True):

@@ -16,7 +16,7 @@ import yaml
 
 from service import migrations
 from service.appender import Appender
-from service.demo import demo_batch
+from service.demo import demo_batches
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
@@ -69,15 +69,17 @@ def _with_database(url: str, work: Callable[[Pool], Awaitable[T]]) -> T:
 
 async def load_demo(url: str) -> bool:
     """Append the seed story; False when it was already there (nothing appended)."""
-    batch = demo_batch()
     pool = await create_pool(url, max_size=1)
+    appended = False
     try:
-        paths = [f"demo[{index}]" for index in range(len(batch.events))]
         async with Appender.running(pool, writers=1) as appender:
-            outcome = await appender.append(batch.events, {"author": "demo"}, paths)
+            for batch in demo_batches():
+                paths = [f"demo[{index}]" for index in range(len(batch.events))]
+                outcome = await appender.append(batch.events, {"author": "demo"}, paths)
+                appended |= not outcome.replayed
     finally:
         await pool.close()
-    return not outcome.replayed
+    return appended
 
 
 @click.group()

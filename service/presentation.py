@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from functools import lru_cache
-from typing import Any, assert_never
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -18,22 +18,17 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_skeleton
 
 from schemas import (
+    ChangesSince,
     CorrectionShown,
-    EntityMerged,
     EntityPage,
-    EntityRegistered,
     EntitySummary,
-    EntityUpdated,
     EntityView,
-    EventConfirmed,
-    EventCorrected,
-    EventDenied,
-    EventRetracted,
-    Fact,
     FactHistory,
     FactShown,
-    NewEvent,
+    LaterShown,
     Occurred,
+    PinnedEntry,
+    PinnedTimelinePage,
     Precision,
     RetractionShown,
     RevisionShown,
@@ -42,14 +37,13 @@ from schemas import (
     TimelinePage,
     parse_partial_date,
 )
-from schemas.read import PrecisionName
+from schemas.read import FollowUpType, PrecisionName
 from service.domain import cursors
-from service.domain.appending import event_type
 from service.domain.entities import FactRef, Profile, RoleHeld
-from service.domain.timeline import CorrectionNote, Item, Retraction
-from service.projections.newsroom import EntityListing, EntityState
+from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
+from service.projections.newsroom import EntityListing, EntityState, PinnedPage
 from service.projections.newsroom import TimelinePage as Page
-from service.projections.newsroom.history import Revision
+from service.store.newsroom import ItemVersion
 
 _uuid_text = msgspec.json.Encoder().encode
 
@@ -220,33 +214,59 @@ def entity_page(listing: EntityListing) -> EntityPage:
     )
 
 
-def _public_note(event: NewEvent) -> dict[str, str] | None:
-    """What an event says publicly about the change it made to a fact."""
-    match event:
-        case EventCorrected() | EventConfirmed() | EventDenied():
-            return event.note
-        case EventRetracted():
-            return event.reason
-        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged():
-            return None
-        case _:
-            assert_never(event)
+_FOLLOW_UP_TYPES: dict[str, FollowUpType] = {
+    "correction": "event.corrected",
+    "confirmation": "event.confirmed",
+    "denial": "event.denied",
+    "retraction": "event.retracted",
+}
 
 
-def fact_history(event_id: UUID, revisions: list[Revision], language: str) -> FactHistory:
-    def shown(version: int, revision: Revision) -> RevisionShown:
-        note, used = pick(_public_note(revision.by.event), language)
+def later_shown(change: LaterChange, language: str) -> LaterShown:
+    note, used = pick(change.note, language)
+    return LaterShown(
+        event_id=change.event_id,
+        type=_FOLLOW_UP_TYPES[change.kind],
+        date=change.recorded_at,
+        note=note,
+        language=used,
+        changed=change.changed,
+    )
+
+
+def fact_history(event_id: UUID, versions: list[ItemVersion], language: str) -> FactHistory:
+    def shown(number: int, version: ItemVersion) -> RevisionShown:
+        item = version.item
+        made = next((change for change in changes(item) if change.event_id == version.made_by), None)
+        note, used = pick(made.note, language) if made is not None else (None, None)
         return RevisionShown(
-            version=version,
-            recorded_at=revision.by.recorded_at,
-            event_id=revision.by.id,
-            type=event_type(revision.by.event),
+            version=number,
+            recorded_at=version.recorded_from,
+            event_id=version.made_by,
+            type=item.type if made is None else _FOLLOW_UP_TYPES[made.kind],
             note=note,
             language=used,
-            item=entry(revision.item, language),
+            item=entry(item, language),
         )
 
     return FactHistory(
         event_id=event_id,
-        versions=[shown(version, revision) for version, revision in enumerate(revisions, 1)],
+        versions=[shown(number, version) for number, version in enumerate(versions, 1)],
+    )
+
+
+def pinned_page(pinned: PinnedPage, language: str, live: str) -> PinnedTimelinePage:
+    """A pinned view: the timeline as known then, with what each item has been through since."""
+    page = pinned.page
+    return PinnedTimelinePage(
+        as_of=pinned.at,
+        items=[
+            PinnedEntry(
+                **msgspec.structs.asdict(entry(item, language)),
+                later=[later_shown(change, language) for change in pinned.later.get(item.id, [])],
+            )
+            for item in page.items
+        ],
+        next=None if page.next is None else cursors.encode(page.next),
+        since=ChangesSince(added=pinned.added, changed=pinned.changed, complete=pinned.complete, live=live),
     )

@@ -18,7 +18,14 @@ T0 = datetime(2024, 5, 7, 8, 0, tzinfo=UTC)
 
 def logged(body: dict[str, Any], position: int, event_id: uuid.UUID | None = None) -> LoggedFact:
     event = msgspec.convert(body, NewEvent)
-    return LoggedFact(id=event_id or uuid.uuid4(), stream="s", position=position, recorded_at=T0, event=event)
+    return LoggedFact(
+        id=event_id or uuid.uuid4(),
+        stream="s",
+        position=position,
+        recorded_at=T0,
+        event=event,
+        transaction_id=1,
+    )
 
 
 def fact(**fields: Any) -> LoggedFact:

@@ -82,6 +82,9 @@ def test_head_has_the_tables_the_code_uses(blank_url: str) -> None:
         "timeline_items",
         "entity_items",
         "entity_states",
+        "timeline_item_versions",
+        "entity_item_versions",
+        "entity_state_versions",
     }
     columns = asyncio.run(
         _run(

@@ -23,6 +23,7 @@ from service.projections.engine import EventNotApplied, catch_up
 from service.projections.rebuild import rebuild
 from service.store import events as log
 from service.store.events import LogSnapshot
+from service.store.newsroom import TABLES
 from service.store.writers import writers
 from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
@@ -31,10 +32,16 @@ NEWSROOM = PROJECTIONS[0]
 DATELINE = str(Path(sys.executable).parent / "dateline")
 _SNAPSHOT = {
     "timeline_items": "select event_id, position, occurred_start, occurred_end, precision, type, status, retracted,"
-    " recorded_at, tags, search::text, item::text from timeline_items order by event_id",
+    " recorded_at, tags, search::text, item::text, current_since from timeline_items order by event_id",
     "entity_items": "select * from entity_items order by slug, event_id",
-    "entity_states": "select slug, kind, merged_into, alias_keys, search::text, position, state::text"
-    " from entity_states order by slug",
+    "entity_states": "select slug, kind, merged_into, alias_keys, search::text, position, state::text,"
+    " current_since from entity_states order by slug",
+    "timeline_item_versions": "select event_id, recorded_from, recorded_until, made_by, position, occurred_start,"
+    " precision, type, status, retracted, tags, search::text, item::text"
+    " from timeline_item_versions order by event_id, recorded_from",
+    "entity_item_versions": "select * from entity_item_versions order by event_id, recorded_from, slug",
+    "entity_state_versions": "select slug, recorded_from, recorded_until, made_by, merged_into, state::text"
+    " from entity_state_versions order by slug, recorded_from",
     "checkpoint": "select transaction_id::text, position from projection_checkpoints where name = 'newsroom'",
 }
 
@@ -107,7 +114,7 @@ async def _table_settings(database_url: str) -> list[tuple[str, list[str] | None
 async def _rebuild_incrementally(database_url: str, batch: int) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("truncate timeline_items, entity_items, entity_states")
+        await conn.execute(f"truncate {', '.join(TABLES)}")
         await conn.execute("update projection_checkpoints set transaction_id = '0', position = 0")
         await catch_up(conn, NEWSROOM, batch=batch)
     finally:

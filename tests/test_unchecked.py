@@ -41,7 +41,7 @@ def test_items_folded_from_read_back_events_encode_like_the_checked_ones() -> No
     def logged(decoder: msgspec.json.Decoder[NewEvent]) -> list[LoggedFact]:
         at = datetime(2024, 5, 6, tzinfo=UTC)
         return [
-            LoggedFact(uuid.UUID(int=n), "demo", n, at, decoder.decode(msgspec.json.encode(event)))
+            LoggedFact(uuid.UUID(int=n), "demo", n, at, decoder.decode(msgspec.json.encode(event)), 1)
             for n, event in enumerate(DEMO_EVENTS)
         ]
 

@@ -223,5 +223,9 @@ DEMO_EVENTS: list[dict[str, Any]] = [
 ]
 
 
-def demo_batch() -> BatchAppend:
-    return msgspec.convert({"events": DEMO_EVENTS}, BatchAppend)
+def demo_batches() -> list[BatchAppend]:
+    """The story as a newsroom records it: the facts, then (in an append of its own, so at a
+    later instant that "as known at" reads and a fact's history can tell apart) the correction."""
+    facts = [event for event in DEMO_EVENTS if not event["type"].startswith("event.")]
+    follow_ups = [event for event in DEMO_EVENTS if event["type"].startswith("event.")]
+    return [msgspec.convert({"events": events}, BatchAppend) for events in (facts, follow_ups)]

@@ -20,6 +20,7 @@ from schemas import (
     EVENT_TYPES,
     EntityMerged,
     EntityRegistered,
+    EntityUnmerged,
     EntityUpdated,
     Envelope,
     EventConfirmed,
@@ -71,6 +72,8 @@ class StreamChange(msgspec.Struct):
     expected: int | None = None
     registers_kind: str | None = None
     merges_into: str | None = None
+    unmerges_from: str | None = None
+    """The entity a merge into which this stream's ``entity.unmerged`` undoes."""
 
 
 class AppendPlan(msgspec.Struct, frozen=True):
@@ -170,7 +173,7 @@ class _Planner:
                 return self.follow(index, event)
             case EntityRegistered():
                 return self.register(index, event)
-            case EntityUpdated() | EntityMerged():
+            case EntityUpdated() | EntityMerged() | EntityUnmerged():
                 return self.change_entity(index, event)
             case _:
                 assert_never(event)
@@ -196,11 +199,18 @@ class _Planner:
         change.expected = 0
         return event.slug
 
-    def change_entity(self, index: int, event: EntityUpdated | EntityMerged) -> str | None:
+    def change_entity(self, index: int, event: EntityUpdated | EntityMerged | EntityUnmerged) -> str | None:
         known = self.entity(index, "slug", event.slug)
         if known is None or self.claimed_stream(index, event, event.slug) is None:
             return None
-        if isinstance(event, EntityMerged):
+        if isinstance(event, EntityUnmerged):
+            if known.merged_into != event.into:
+                merged = f"merged into '{known.merged_into}'" if known.merged_into else "not merged"
+                self.reject(index, "into", f"'{event.slug}' is {merged}, not into '{event.into}'")
+            else:
+                self.streams[event.slug] = KnownStream(known.version, known.kind, None)
+                self.changes.setdefault(event.slug, StreamChange(event.slug)).unmerges_from = event.into
+        elif isinstance(event, EntityMerged):
             into = self.entity(index, "into", event.into)
             if into is None:
                 return None
@@ -325,7 +335,7 @@ def referenced_slugs(events: Sequence[NewEvent]) -> set[str]:
                 slugs.update(ref.slug for ref in event.changes.entities or ())
             case EntityRegistered() | EntityUpdated():
                 slugs.add(event.slug)
-            case EntityMerged():
+            case EntityMerged() | EntityUnmerged():
                 slugs.update((event.slug, event.into))
             case EventConfirmed() | EventDenied() | EventRetracted():
                 pass  # their stream is their fact's, found by its id

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import msgspec
 
-from schemas import EntityMerged, EntityRegistered, EntityUpdated
+from schemas import EntityMerged, EntityRegistered, EntityUnmerged, EntityUpdated
 from service.domain.timeline import Item, sort_key
 
 
@@ -31,7 +31,7 @@ class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 def evolve_profile(
-    profile: Profile | None, event: EntityRegistered | EntityUpdated | EntityMerged
+    profile: Profile | None, event: EntityRegistered | EntityUpdated | EntityMerged | EntityUnmerged
 ) -> Profile:
     match event:
         case EntityRegistered():
@@ -54,6 +54,9 @@ def evolve_profile(
         case EntityMerged():
             assert profile is not None
             return msgspec.structs.replace(profile, merged_into=event.into)
+        case EntityUnmerged():
+            assert profile is not None
+            return msgspec.structs.replace(profile, merged_into=None)
         case _:
             assert_never(event)
 

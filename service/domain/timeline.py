@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 from uuid import UUID
 
 import msgspec
@@ -19,6 +19,7 @@ from schemas import (
     EntityMerged,
     EntityRef,
     EntityRegistered,
+    EntityUnmerged,
     EntityUpdated,
     EventConfirmed,
     EventCorrected,
@@ -45,6 +46,8 @@ class LoggedFact(msgspec.Struct, frozen=True):
     position: int
     recorded_at: datetime
     event: NewEvent
+    transaction_id: int
+    """With ``position``, where it stands in the log: see ``LogCursor``."""
 
 
 class CorrectionNote(msgspec.Struct, frozen=True):
@@ -158,7 +161,7 @@ def evolve(item: Item, logged: LoggedFact) -> Item:
         case EventRetracted():
             retraction = Retraction(logged.id, logged.recorded_at, event.reason)
             return msgspec.structs.replace(item, retracted=retraction, **moved)
-        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged():
+        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
             return item  # not a follow-up: nothing it could change
         case _:
             assert_never(event)
@@ -175,11 +178,50 @@ def fold(logged_events: list[LoggedFact]) -> dict[UUID, Item]:
             case FollowUp():
                 if event.event_id in items:
                     items[event.event_id] = evolve(items[event.event_id], logged)
-            case EntityRegistered() | EntityUpdated() | EntityMerged():
+            case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
                 pass  # entities are folded into profiles, not items
             case _:
                 assert_never(event)
     return items
+
+
+class LaterChange(msgspec.Struct, frozen=True):
+    """A follow-up that changed a fact, and what it says publicly."""
+
+    event_id: UUID
+    recorded_at: datetime
+    kind: Literal["correction", "confirmation", "denial", "retraction"]
+    note: dict[str, str] | None
+    changed: list[str] = []
+    """For a correction: the fields it changed."""
+
+
+def changes(item: Item) -> list[LaterChange]:
+    """Every follow-up that changed ``item``, in the order they were recorded."""
+    found = [
+        LaterChange(note.event_id, note.recorded_at, "correction", note.note, note.changed)
+        for note in item.corrections
+    ]
+    found += [
+        LaterChange(
+            verdict.event_id,
+            verdict.recorded_at,
+            "confirmation" if verdict.status == "confirmed" else "denial",
+            verdict.note,
+        )
+        for verdict in item.verdicts
+    ]
+    if item.retracted is not None:
+        retraction = item.retracted
+        found.append(
+            LaterChange(retraction.event_id, retraction.recorded_at, "retraction", retraction.reason)
+        )
+    return sorted(found, key=lambda change: change.recorded_at)
+
+
+def changes_after(item: Item, instant: datetime) -> list[LaterChange]:
+    """The follow-ups that changed ``item`` after ``instant``: what a pinned view adds to it."""
+    return [change for change in changes(item) if change.recorded_at > instant]
 
 
 def sort_key(item: Item) -> tuple[datetime, int, int]:

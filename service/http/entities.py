@@ -80,4 +80,4 @@ class EntitiesController(Controller):
         async def build() -> EntityView:
             return presentation.entity_view(await cache.newsroom.entity(slug, at))
 
-        return await cache.respond(request, checkpoint, build)
+        return await cache.respond(request, checkpoint, build, final=await cache.final(at))

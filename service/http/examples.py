@@ -41,6 +41,7 @@ EVENT_BODIES: dict[str, dict[str, Any]] = {
         "description": {"en": "British AI entrepreneur; co-founder of DeepMind and Inflection AI."},
     },
     "entity.merged": {"type": "entity.merged", "slug": "deepmind", "into": "google-deepmind"},
+    "entity.unmerged": {"type": "entity.unmerged", "slug": "deepmind", "into": "google-deepmind"},
     "organization.founded": _fact(
         "organization.founded",
         "2024-03",
@@ -266,6 +267,35 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
             }
         ],
         "next": "WyJ0aW1lIiwiMjAyNC0wNS0wMVQwMDowMDowMFoiLDEwLDIxXQ",
+    },
+    "pinned": {
+        "as_of": "2024-05-07T09:00:00Z",
+        "items": [
+            {
+                "id": _MAI_1_REPORT,
+                "type": "model.reported",
+                "headline": "Microsoft reported to be training MIA-1, up to 500 billion parameters",
+                "status": "reported",
+                "later": [
+                    {
+                        "event_id": str(demo_id("correction/mai-1-name")),
+                        "type": "event.corrected",
+                        "date": "2024-05-07T10:02:11Z",
+                        "note": "The model is called MAI-1; an earlier version of this item used the report's "
+                        "spelling, MIA-1.",
+                        "language": "en",
+                        "changed": ["headline"],
+                    }
+                ],
+            }
+        ],
+        "next": None,
+        "since": {
+            "added": 3,
+            "changed": 1,
+            "complete": True,
+            "live": "/v1/entities/mai-1/timeline",
+        },
     },
     "history": {
         "event_id": _MAI_1_REPORT,

@@ -7,6 +7,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -16,6 +17,8 @@ from service.projections.newsroom import NewsroomReader
 
 # Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+# An answer as known at an instant nothing can still be recorded by will never change.
+FINAL_CACHE_CONTROL = "public, max-age=86400"
 _encode = msgspec.json.Encoder().encode
 
 
@@ -31,6 +34,8 @@ class _Body(msgspec.Struct, frozen=True):
     checkpoint: int
     content: bytes
     etag: str
+    final: bool
+    """It holds at every checkpoint to come: see ``respond``."""
 
 
 class ReadCache:
@@ -71,19 +76,29 @@ class ReadCache:
         request: Request[Any, Any, Any],
         checkpoint: int,
         build: Callable[[], Awaitable[Any]],
+        *,
+        final: bool = False,
     ) -> Response[Any]:
-        """304 if the client has it; else the body, built once per URL and checkpoint."""
+        """304 if the client has it; else the body, built once per URL and checkpoint.
+
+        A ``final`` answer (as known at an instant the log is settled at) is the same at every
+        checkpoint: it is kept across them, and caches downstream may keep it for a day.
+        """
         key = str(request.url)
         cached = self._bodies.get(key)
-        if cached is not None and cached.checkpoint == checkpoint:
+        if cached is not None and (cached.final or cached.checkpoint == checkpoint):
             self._bodies.move_to_end(key)
             return _answer(request, cached, "hit")
         content = _encode(await build())
-        body = _Body(checkpoint, content, etag(content))
+        body = _Body(checkpoint, content, etag(content), final)
         self._bodies[key] = body
         if len(self._bodies) > self.size:
             self._bodies.popitem(last=False)
         return _answer(request, body, "fwd=miss")
+
+    async def final(self, as_of: datetime | None) -> bool:
+        """Whether an answer as known at ``as_of`` can no longer change: asked before reading it."""
+        return as_of is not None and await self.newsroom.settled(as_of)
 
     async def hit(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
         """The answer to a read made before, if the projection has not moved since; else None.
@@ -93,7 +108,7 @@ class ReadCache:
         looking at the parameters again.
         """
         cached = self._bodies.get(str(request.url))
-        if cached is None or cached.checkpoint != await self.checkpoint(None):
+        if cached is None or not (cached.final or cached.checkpoint == await self.checkpoint(None)):
             return None
         return _answer(request, cached, "hit")
 
@@ -101,7 +116,11 @@ class ReadCache:
 def _answer(request: Request[Any, Any, Any], body: _Body, cache: str) -> Response[Any]:
     # Cache-Status (RFC 9211) says whether this process's cache answered: a proxy's own
     # entry follows it, and benchmarks count the hits.
-    headers = {"ETag": body.etag, "Cache-Control": CACHE_CONTROL, "Cache-Status": f"dateline; {cache}"}
+    headers = {
+        "ETag": body.etag,
+        "Cache-Control": FINAL_CACHE_CONTROL if body.final else CACHE_CONTROL,
+        "Cache-Status": f"dateline; {cache}",
+    }
     sent = request.headers.get("if-none-match")
     if sent is not None and body.etag in {part.strip().removeprefix("W/") for part in sent.split(",")}:
         return Response(None, status_code=304, headers=headers)

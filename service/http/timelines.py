@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
-from schemas import FactHistory, TimelinePage, parse_partial_date
+from schemas import FactHistory, PinnedTimelinePage, TimelinePage, parse_partial_date
 from service import presentation
 from service.domain.cursors import RankCursor, TimelineCursor
 from service.domain.queries import TimelineQuery
@@ -51,6 +52,9 @@ _ORDER = Annotated[
 _INCLUDE = Annotated[
     Literal["retracted"] | None,
     QueryParameter(description="`retracted` to show retracted items too, marked as such."),
+]
+_ENTITIES = Annotated[
+    str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
 ]
 _STATUS_VALUES = {"reported", "confirmed", "denied"}
 
@@ -111,9 +115,6 @@ async def reading(
     relevance = order == "relevance"
     if relevance and not q:
         raise params.bad_parameter("order", "relevance ranks the matches of q: add q")
-    if relevance and instant is not None:
-        # As-known-at reads match words as they were written, not through today's index.
-        raise params.bad_parameter("order", "relevance cannot be combined with as_of: use asc or desc")
     after = (
         params.cursor("cursor", cursor, RankCursor)
         if relevance
@@ -143,6 +144,23 @@ async def _page(request: Request[Any, Any, Any], read: Reading) -> Response[Any]
         page = await read.cache.newsroom.timeline(read.query, read.as_of)
         return presentation.timeline_page(page, read.lang)
 
+    return await read.cache.respond(request, checkpoint, build, final=await read.cache.final(read.as_of))
+
+
+async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:
+    at = read.as_of
+    if at is None:
+        raise params.bad_parameter("as_of", "a pinned view needs the instant it is pinned to")
+    checkpoint = await read.cache.checkpoint(read.min_position)
+    # The live timeline: the same query, as known now, from its first page.
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in ("as_of", "cursor")])
+    live = request.url.path.removesuffix("/pinned") + (f"?{query}" if query else "")
+
+    async def build() -> PinnedTimelinePage:
+        pinned = await read.cache.newsroom.pinned(read.query, at)
+        return presentation.pinned_page(pinned, read.lang, live)
+
+    # What happened since keeps changing: a pinned view is never final.
     return await read.cache.respond(request, checkpoint, build)
 
 
@@ -160,9 +178,7 @@ class TimelineController(Controller):
         self,
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
-        entities: Annotated[
-            str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
-        ] = None,
+        entities: _ENTITIES = None,
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
         slugs = tuple(params.slugs("entities", entities))
@@ -184,6 +200,48 @@ class TimelineController(Controller):
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
         return await _page(request, replace(read, query=replace(read.query, entity=slug)))
+
+    @get(
+        "/v1/timeline/pinned",
+        operation_id="readPinnedTimeline",
+        before_request=cached,
+        **documented(
+            200, PinnedTimelinePage, "pinned", "The timeline pinned to as_of.", 400, 503, conditional=True
+        ),
+    )
+    async def pinned_timeline(
+        self,
+        request: Request[Any, Any, Any],
+        read: NamedDependency[Reading],
+        entities: _ENTITIES = None,
+    ) -> Response[Any]:
+        """The timeline as known at `as_of` (required), each item with the follow-ups recorded since, and how many facts were added and changed since."""
+        slugs = tuple(params.slugs("entities", entities))
+        return await _pinned(request, replace(read, query=replace(read.query, entities=slugs)))
+
+    @get(
+        "/v1/entities/{slug:str}/timeline/pinned",
+        operation_id="readPinnedEntityTimeline",
+        before_request=cached,
+        **documented(
+            200,
+            PinnedTimelinePage,
+            "pinned",
+            "The entity's timeline pinned to as_of.",
+            400,
+            404,
+            503,
+            conditional=True,
+        ),
+    )
+    async def pinned_entity_timeline(
+        self,
+        request: Request[Any, Any, Any],
+        read: NamedDependency[Reading],
+        slug: FromPath[str],
+    ) -> Response[Any]:
+        """One entity's timeline as known at `as_of` (required), merges as they stood then, with the follow-ups recorded since."""
+        return await _pinned(request, replace(read, query=replace(read.query, entity=slug)))
 
     @get(
         "/v1/events/{event_id:uuid}/history",

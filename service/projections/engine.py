@@ -68,6 +68,7 @@ def logged(stored: log.StoredEvent | log.LogEntry) -> LoggedFact:
         position=stored.position,
         recorded_at=stored.recorded_at,
         event=_decode_event(stored.data),
+        transaction_id=stored.transaction_id,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -48,6 +49,21 @@ select (select (c.transaction_id, c.position) >= (e.transaction_id, e.position)
        (select coalesce(max(position), 0) from events) as head
 from projection_checkpoints c where c.name = $2
 """
+# Whether anything could still be recorded at or before an instant, or has been and is not yet
+# in the projection: events are recorded at their statement's start (statement_timestamp), so a
+# statement running since then, or a transaction that wrote since then and has not ended, may
+# still add one. Sessions the role may not see (state null) count as such, to be safe.
+_SETTLED = """
+select not exists (
+    select 1 from pg_stat_activity a
+    where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'
+      and (a.state is null or (a.state = 'active' and a.query_start <= $2)
+           or (a.backend_xid is not null and a.xact_start <= $2))
+) and not exists (
+    select 1 from events e, projection_checkpoints c
+    where c.name = $1 and (e.transaction_id, e.position) > (c.transaction_id, c.position) and e.recorded_at <= $2
+)
+"""
 _STATES = """
 with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
 head as (
@@ -73,6 +89,11 @@ select c.name, c.transaction_id::text::bigint as transaction_id, c.position, c.f
 from projection_checkpoints c, head
 order by c.name
 """
+
+
+async def settled(db: Database, name: str, instant: datetime) -> bool:
+    """Whether the projection ``name`` holds everything that will ever be recorded by ``instant``."""
+    return bool(await db.fetchval(_SETTLED, name, instant))
 
 
 class CheckpointState(msgspec.Struct, frozen=True):

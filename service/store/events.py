@@ -29,6 +29,7 @@ transaction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -158,6 +159,9 @@ _APPEND = """
 select id, stream, version, position, recorded_at
 from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
 """
+# Undoing a merge is rare enough to take a second statement, in the same transaction as the
+# append, instead of another argument to append_events: the stream's row is already locked.
+_UNMERGE = "update streams set merged_into = null where stream = $1 and merged_into = $2 returning stream"
 _STREAM_MOVED = "DL001"
 _EVENT_ID_UNIQUE = "events_id_key"
 
@@ -202,34 +206,15 @@ async def _conflict(conn: Database, change: StreamChange) -> Conflict:
 async def write_plan(
     conn: Database, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
 ) -> list[Appended]:
-    """Write a plan in one statement; ``Conflict`` if a stream moved since the plan was made."""
+    """Write a plan in one statement (two for undone merges); ``Conflict`` if a stream moved
+    since the plan was made."""
     changes = plan.streams
-    events = plan.events
-    # A batch's events usually share one metadata object: it is sent, and parsed, once.
-    shared = metadata[0] if metadata else {}
-    seen: dict[str, int] = {}
-    nths = []
-    for event in events:
-        nths.append(seen.get(event.stream, 0))
-        seen[event.stream] = nths[-1] + 1
+    unmerges = [change for change in changes if change.unmerges_from is not None]
     try:
-        rows = await conn.fetch(
-            _APPEND,
-            [change.stream for change in changes],
-            [change.count for change in changes],
-            [change.expected for change in changes],
-            [change.registers_kind for change in changes],
-            [change.merges_into for change in changes],
-            [event.id for event in events],
-            [event.stream for event in events],
-            nths,
-            [event.type for event in events],
-            [event.schema_version for event in events],
-            [event.data for event in events],
-            [None if meta is shared else _encode(meta).decode() for meta in metadata],
-            [event.occurred for event in events],
-            _encode(shared).decode(),
-        )
+        if unmerges:
+            rows = await _append_and_unmerge(conn, unmerges, _append_arguments(plan, metadata))
+        else:
+            rows = await conn.fetch(_APPEND, *_append_arguments(plan, metadata))
     except asyncpg.UntranslatableCharacterError:
         raise NulCharacter from None
     except asyncpg.UniqueViolationError as error:
@@ -243,6 +228,51 @@ async def write_plan(
         raise await _conflict(conn, moved) from None
     # Positions are drawn in the batch's order, so position order is the batch's order.
     return [_appended(row) for row in sorted(rows, key=lambda row: row["position"])]
+
+
+async def _append_and_unmerge(
+    db: Database, unmerges: Sequence[StreamChange], arguments: list[Any]
+) -> list[asyncpg.Record]:
+    async with contextlib.AsyncExitStack() as stack:
+        conn = db if not isinstance(db, asyncpg.Pool) else await stack.enter_async_context(db.acquire())
+        async with conn.transaction():
+            rows = await conn.fetch(_APPEND, *arguments)
+            for change in unmerges:
+                if await conn.fetchval(_UNMERGE, change.stream, change.unmerges_from) is None:
+                    raise Conflict(
+                        f"'{change.stream}' is no longer merged into '{change.unmerges_from}'",
+                        stream=change.stream,
+                        current_version=await stream_version(conn, change.stream),
+                    )
+            return rows
+
+
+def _append_arguments(plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]) -> list[Any]:
+    changes = plan.streams
+    events = plan.events
+    # A batch's events usually share one metadata object: it is sent, and parsed, once.
+    shared = metadata[0] if metadata else {}
+    seen: dict[str, int] = {}
+    nths = []
+    for event in events:
+        nths.append(seen.get(event.stream, 0))
+        seen[event.stream] = nths[-1] + 1
+    return [
+        [change.stream for change in changes],
+        [change.count for change in changes],
+        [change.expected for change in changes],
+        [change.registers_kind for change in changes],
+        [change.merges_into for change in changes],
+        [event.id for event in events],
+        [event.stream for event in events],
+        nths,
+        [event.type for event in events],
+        [event.schema_version for event in events],
+        [event.data for event in events],
+        [None if meta is shared else _encode(meta).decode() for meta in metadata],
+        [event.occurred for event in events],
+        _encode(shared).decode(),
+    ]
 
 
 def _appended(row: asyncpg.Record) -> Appended:
@@ -296,6 +326,10 @@ class LogSnapshot:
             if self.on_read is not None:
                 self.on_read(self.read)
 
+    async def about(self, facts: Sequence[UUID], entities: Sequence[str]) -> list[LogEntry]:
+        """``events_about`` within the snapshot."""
+        return await events_about(self.conn, facts, entities, LogCursor(int(self.horizon), 0))
+
     async def references(self, types: Sequence[str]) -> dict[UUID, int]:
         """How many events of ``types`` name each event by its ``event_id`` field."""
         rows = await self.conn.fetch(_REFERENCES, self.horizon, list(types))
@@ -311,24 +345,25 @@ async def read_event(conn: Database, event_id: UUID) -> StoredEvent | None:
     return None if row is None else _stored(row)
 
 
-_ABOUT = f"""
-select {_LOG_COLUMNS} from events
-where (id = any($1::uuid[]) or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[])))
-  and recorded_at <= $2
+# Everything a fold needs to replay some facts and entities from scratch: the facts, their
+# follow-ups and the entities' own events, before a point in the log.
+_EVENTS_ABOUT = """
+select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
+from events
+where (id = any($1::uuid[])
+       or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[]))
+       or (stream = any($2::text[]) and type like 'entity.%'))
+  and (transaction_id, position) < ($3::text::xid8, $4)
 order by events.transaction_id, events.position
-"""  # noqa: S608
-_ENTITY_EVENTS = f"""
-select {_LOG_COLUMNS} from events
-where stream = $1 and recorded_at <= $2 and type like 'entity.%'
-order by version
-"""  # noqa: S608
+"""
 
 
-async def facts_with_follow_ups(db: Database, ids: Sequence[UUID], at: datetime) -> list[StoredEvent]:
-    """The facts ``ids`` and every follow-up of theirs, as recorded by ``at``, in log order."""
-    return [_stored(row) for row in await db.fetch(_ABOUT, ids, at)]
-
-
-async def entity_events(db: Database, slug: str, at: datetime) -> list[StoredEvent]:
-    """An entity's own events (registered, updated, merged), as recorded by ``at``."""
-    return [_stored(row) for row in await db.fetch(_ENTITY_EVENTS, slug, at)]
+async def events_about(
+    db: Database, facts: Sequence[UUID], entities: Sequence[str], before: LogCursor
+) -> list[LogEntry]:
+    """The facts ``facts`` with their follow-ups, and the entities' own events, that come before
+    ``before`` in the log, in log order."""
+    rows = await db.fetch(
+        _EVENTS_ABOUT, list(facts), list(entities), str(before.transaction_id), before.position
+    )
+    return [LogEntry(*row) for row in rows]

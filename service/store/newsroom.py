@@ -33,33 +33,51 @@ _encode = msgspec.json.Encoder().encode
 
 NAME = "newsroom"
 """The read model's name, and its checkpoint's."""
-TABLES = ("timeline_items", "entity_items", "entity_states")
+TABLES = (
+    "timeline_items",
+    "entity_items",
+    "entity_states",
+    "timeline_item_versions",
+    "entity_item_versions",
+    "entity_state_versions",
+)
 """The tables this read model owns, and a rebuild makes afresh."""
 
-_LOAD_ITEMS = "select event_id, item::text from timeline_items where event_id = any($1::uuid[])"
-_LOAD_PROFILES = "select slug, state::text from entity_states where slug = any($1::text[])"
+_LOAD_ITEMS = (
+    "select event_id, item::text, current_since from timeline_items where event_id = any($1::uuid[])"
+)
+_LOAD_PROFILES = "select slug, state::text, current_since from entity_states where slug = any($1::text[])"
 # Rows are written a batch at a time, as one JSON array of rows: one statement instead of one
 # per row, and one document that msgspec writes and PostgreSQL parses faster than separate
 # array parameters. A rebuild fills empty tables with the plain inserts; live batches add the
 # ``on conflict`` clauses.
-_INSERT_ITEMS = """
-insert into timeline_items
-    (event_id, position, occurred_start, occurred_end, precision, type, status, retracted, recorded_at, tags,
-     search, item)
-select n.event_id, n.position, n.occurred_start, n.occurred_end, n.precision, n.type, n.status, n.retracted,
-       n.recorded_at, n.tags,
-       to_tsvector('english', n.english) || to_tsvector('french', n.french) || to_tsvector('simple', n.simple),
-       n.item
-from json_to_recordset($1::json)
-     as n (event_id uuid, position bigint, occurred_start timestamptz, occurred_end timestamptz,
-           precision smallint, type text, status text, retracted boolean, recorded_at timestamptz,
-           tags text[], english text, french text, simple text, item json)
+# The columns an item's rows share, current or a version of it, as json_to_recordset reads them,
+# and the search index made from its words.
+_ITEM_COLUMNS = """
+    event_id uuid, position bigint, occurred_start timestamptz, occurred_end timestamptz,
+    precision smallint, type text, status text, retracted boolean, tags text[],
+    english text, french text, simple text, item json"""
+_SEARCH = (
+    "to_tsvector('english', n.english) || to_tsvector('french', n.french) || to_tsvector('simple', n.simple)"
+)
+_ITEM_VALUES = (
+    "n.event_id, n.position, n.occurred_start, n.occurred_end, n.precision, n.type, n.status,"
+    f" n.retracted, n.tags, {_SEARCH}, n.item"
+)
+_ITEM_TARGETS = (
+    "event_id, position, occurred_start, occurred_end, precision, type, status, retracted, tags, search, item"
+)
+_INSERT_ITEMS = f"""
+insert into timeline_items ({_ITEM_TARGETS}, recorded_at, current_since)
+select {_ITEM_VALUES}, n.recorded_at, n.current_since
+from json_to_recordset($1::json) as n ({_ITEM_COLUMNS}, recorded_at timestamptz, current_since timestamptz)
 """
 _UPSERT_ITEMS = f"""{_INSERT_ITEMS}
 on conflict (event_id) do update set
     occurred_start = excluded.occurred_start, occurred_end = excluded.occurred_end,
-    precision = excluded.precision, status = excluded.status,
-    retracted = excluded.retracted, tags = excluded.tags, search = excluded.search, item = excluded.item
+    precision = excluded.precision, status = excluded.status, retracted = excluded.retracted,
+    tags = excluded.tags, search = excluded.search, item = excluded.item,
+    current_since = excluded.current_since
 """
 # Every entity an item ever involved keeps a row (as-known-at reads look for them); only those it
 # involves now are current. All of an item's rows carry its current date, so that the rows come
@@ -80,17 +98,63 @@ on conflict (slug, event_id) do update set
     occurred_start = excluded.occurred_start, precision = excluded.precision, current = excluded.current
 """
 _INSERT_PROFILE = """
-insert into entity_states (slug, kind, merged_into, alias_keys, search, position, state)
-values ($1, $2, $3, $4, setweight(to_tsvector('simple', $5), 'A') || to_tsvector('simple', $6), $7, $8::jsonb)
+insert into entity_states (slug, kind, merged_into, alias_keys, search, position, state, current_since)
+values ($1, $2, $3, $4, setweight(to_tsvector('simple', $5), 'A') || to_tsvector('simple', $6), $7, $8::jsonb,
+        $9)
 """
 _UPSERT_PROFILE = f"""{_INSERT_PROFILE}
 on conflict (slug) do update set
     merged_into = excluded.merged_into, alias_keys = excluded.alias_keys, search = excluded.search,
-    position = excluded.position, state = excluded.state
+    position = excluded.position, state = excluded.state, current_since = excluded.current_since
+"""
+# Versions: an open one (current now) ends at 'infinity'. When a batch changes what is stored,
+# the stored versions from the first new one's instant on are replaced (all of them, for one
+# replayed from scratch), and the one before that is closed there.
+_SPAN = "recorded_from timestamptz, recorded_until timestamptz"
+_UNTIL = "coalesce(n.recorded_until, 'infinity')"
+_INSERT_ITEM_VERSIONS = f"""
+insert into timeline_item_versions ({_ITEM_TARGETS}, recorded_from, recorded_until, made_by)
+select {_ITEM_VALUES}, n.recorded_from, {_UNTIL}, n.made_by
+from json_to_recordset($1::json) as n ({_ITEM_COLUMNS}, {_SPAN}, made_by uuid)
+"""
+_INSERT_INVOLVEMENT_VERSIONS = f"""
+insert into entity_item_versions (event_id, recorded_from, slug, recorded_until, occurred_start, precision, position)
+select n.event_id, n.recorded_from, n.slug, {_UNTIL}, n.occurred_start, n.precision, n.position
+from json_to_recordset($1::json)
+     as n (event_id uuid, slug text, {_SPAN}, occurred_start timestamptz, precision smallint, position bigint)
+"""
+_INSERT_PROFILE_VERSIONS = f"""
+insert into entity_state_versions (slug, recorded_from, recorded_until, made_by, merged_into, state)
+select n.slug, n.recorded_from, {_UNTIL}, n.made_by, n.merged_into, n.state
+from json_to_recordset($1::json) as n (slug text, {_SPAN}, made_by uuid, merged_into text, state jsonb)
 """
 
 
-class ItemRow(msgspec.Struct):
+def _replacing(table: str, key: str) -> tuple[str, str]:
+    """The statements that make room for new versions of rows keyed by ``key``: drop those
+    from the instant on, then close the one still open; each takes rows of (key, instant)."""
+    rows = f"json_to_recordset($1::json) as n ({key} {'uuid' if key == 'event_id' else 'text'}, recorded_from timestamptz)"
+    return (
+        f"delete from {table} v using {rows} where v.{key} = n.{key}"
+        " and v.recorded_from >= coalesce(n.recorded_from, '-infinity')",
+        f"update {table} v set recorded_until = n.recorded_from from {rows}"
+        f" where v.{key} = n.{key} and v.recorded_until = 'infinity' and n.recorded_from is not null",
+    )
+
+
+_REPLACE = {
+    table: _replacing(table, key)
+    for table, key in (
+        ("timeline_item_versions", "event_id"),
+        ("entity_item_versions", "event_id"),
+        ("entity_state_versions", "slug"),
+    )
+}
+
+
+class _ItemColumns(msgspec.Struct):
+    """What an item's row holds, current or a version of it."""
+
     event_id: UUID
     position: int
     occurred_start: datetime
@@ -99,12 +163,22 @@ class ItemRow(msgspec.Struct):
     type: str
     status: str
     retracted: bool
-    recorded_at: datetime
     tags: list[str]
     english: str
     french: str
     simple: str
     item: Item
+
+
+class ItemRow(_ItemColumns):
+    recorded_at: datetime
+    current_since: datetime
+
+
+class ItemVersionRow(_ItemColumns):
+    recorded_from: datetime
+    recorded_until: datetime | None
+    made_by: UUID
 
 
 class InvolvementRow(msgspec.Struct):
@@ -114,6 +188,16 @@ class InvolvementRow(msgspec.Struct):
     precision: int
     position: int
     current: bool
+
+
+class InvolvementVersionRow(msgspec.Struct):
+    event_id: UUID
+    slug: str
+    recorded_from: datetime
+    recorded_until: datetime | None
+    occurred_start: datetime
+    precision: int
+    position: int
 
 
 class MovedRow(msgspec.Struct):
@@ -133,6 +217,25 @@ class ProfileRow(msgspec.Struct, array_like=True):
     position: int
     state: str
     """The profile as JSON."""
+    current_since: datetime
+
+
+class ProfileVersionRow(msgspec.Struct):
+    slug: str
+    recorded_from: datetime
+    recorded_until: datetime | None
+    made_by: UUID
+    merged_into: str | None
+    state: Profile
+
+
+class Replaced(msgspec.Struct):
+    """A fact's (``event_id``) or an entity's (``slug``) stored versions from ``recorded_from``
+    on, or all of them (None), give way to new ones."""
+
+    event_id: UUID | None = None
+    slug: str | None = None
+    recorded_from: datetime | None = None
 
 
 class Rows(msgspec.Struct):
@@ -142,6 +245,12 @@ class Rows(msgspec.Struct):
     involvement: list[InvolvementRow] = msgspec.field(default_factory=list)
     moved: list[MovedRow] = msgspec.field(default_factory=list)
     """Items whose involvement rows are retired before they are written again."""
+    item_versions: list[ItemVersionRow] = msgspec.field(default_factory=list)
+    involvement_versions: list[InvolvementVersionRow] = msgspec.field(default_factory=list)
+    replaced: list[Replaced] = msgspec.field(default_factory=list)
+    profiles: list[ProfileRow] = msgspec.field(default_factory=list)
+    profile_versions: list[ProfileVersionRow] = msgspec.field(default_factory=list)
+    replaced_profiles: list[Replaced] = msgspec.field(default_factory=list)
 
 
 def _json(rows: Sequence[Any]) -> str:
@@ -156,24 +265,36 @@ def encode_profile(profile: Profile) -> str:
     return _encode(profile).decode()
 
 
-async def load_items(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, Item]:
-    return {event_id: _item.decode(text) for event_id, text in await conn.fetch(_LOAD_ITEMS, ids)}
+async def load_items(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, tuple[Item, datetime]]:
+    """Items as they are now, and since when."""
+    rows = await conn.fetch(_LOAD_ITEMS, ids)
+    return {event_id: (_item.decode(text), since) for event_id, text, since in rows}
 
 
-async def load_profiles(conn: Connection, slugs: Sequence[str]) -> dict[str, Profile]:
-    return {slug: _profile.decode(text) for slug, text in await conn.fetch(_LOAD_PROFILES, slugs)}
+async def load_profiles(conn: Connection, slugs: Sequence[str]) -> dict[str, tuple[Profile, datetime]]:
+    rows = await conn.fetch(_LOAD_PROFILES, slugs)
+    return {slug: (_profile.decode(text), since) for slug, text, since in rows}
 
 
-async def save(conn: Connection, rows: Rows, profiles: Sequence[ProfileRow]) -> None:
+async def save(conn: Connection, rows: Rows) -> None:
     """Write a live batch's rows over what the tables hold."""
-    if profiles:
-        await conn.executemany(_UPSERT_PROFILE, _tuples(profiles))
+    if rows.profiles:
+        await conn.executemany(_UPSERT_PROFILE, _tuples(rows.profiles))
     if rows.items:
         await conn.execute(_UPSERT_ITEMS, _json(rows.items))
     if rows.moved:
         await conn.execute(_RETIRE_INVOLVEMENT, _json(rows.moved))
     if rows.involvement:
         await conn.execute(_UPSERT_INVOLVEMENT, _json(rows.involvement))
+    for table, replaced in (
+        ("timeline_item_versions", rows.replaced),
+        ("entity_item_versions", rows.replaced),
+        ("entity_state_versions", rows.replaced_profiles),
+    ):
+        if replaced:
+            for statement in _REPLACE[table]:
+                await conn.execute(statement, _json(replaced))
+    await _insert_versions(conn, rows)
 
 
 async def insert(writers: Writers, rows: Rows) -> None:
@@ -181,10 +302,19 @@ async def insert(writers: Writers, rows: Rows) -> None:
     if rows.items:
         await writers.execute(_INSERT_ITEMS, _json(rows.items))
         await writers.execute(_INSERT_INVOLVEMENT, _json(rows.involvement))
+    if rows.profiles:
+        await writers.executemany(_INSERT_PROFILE, _tuples(rows.profiles))
+    await _insert_versions(writers, rows)
 
 
-async def insert_profiles(writers: Writers, profiles: Sequence[ProfileRow]) -> None:
-    await writers.executemany(_INSERT_PROFILE, _tuples(profiles))
+async def _insert_versions(db: Connection | Writers, rows: Rows) -> None:
+    for statement, versions in (
+        (_INSERT_ITEM_VERSIONS, rows.item_versions),
+        (_INSERT_INVOLVEMENT_VERSIONS, rows.involvement_versions),
+        (_INSERT_PROFILE_VERSIONS, rows.profile_versions),
+    ):
+        if versions:
+            await db.execute(statement, _json(versions))
 
 
 # websearch_to_tsquery reads a reader's query the way search boxes do ("quoted phrases", -not).
@@ -194,51 +324,78 @@ _QUERY = (
 )
 
 
+class _Selection:
+    """The rows a timeline query selects, as SQL: a source, conditions and their parameters;
+    every value is a parameter, never spliced in."""
+
+    def __init__(
+        self, query: TimelineQuery, words: str | None, *, rare: bool, as_of: datetime | None, retracted: bool
+    ) -> None:
+        self.params: list[object] = []
+        self.conditions: list[str] = []
+        param = self.param
+        # Now: the current rows. As of an instant: the versions whose span holds it, one per fact.
+        at = None if as_of is None else param(as_of)
+
+        def known(alias: str) -> str:
+            if at is None:
+                return f"{alias}.current"
+            return f"{alias}.recorded_from <= {at} and {alias}.recorded_until > {at}"
+
+        items, involvement = ("timeline_items", "entity_items") if at is None else _VERSIONS
+        # One entity (the common case) walks its own index in timeline order and stops at the
+        # limit; several entities, or none, go through timeline_items' order instead.
+        single = len(query.entities) == 1
+        self.key = "e" if single else "t"
+        if rare:
+            # OFFSET 0 keeps the planner from folding this into the ordered walk: the few
+            # matches come from the search index, and only they are sorted.
+            only = "" if at is None else f" and {known('v')}"
+            items = f"(select * from {items} v where search @@ {param(words)}::tsquery{only} offset 0)"
+        if single:
+            same = "" if at is None else " and t.recorded_from = e.recorded_from"
+            self.source = f"{involvement} e join {items} t on t.event_id = e.event_id{same}"
+            self.conditions.append(f"e.slug = {param(query.entities[0])} and {known('e')}")
+        else:
+            self.source = f"{items} t"
+            if at is not None:
+                self.conditions.append(known("t"))
+        if query.entities and not single:
+            self.conditions.append(
+                f"t.event_id in (select event_id from {involvement} i"
+                f" where {known('i')} and slug = any({param(list(query.entities))}::text[]))"
+            )
+        if not retracted:
+            self.conditions.append("not t.retracted")
+        if query.tags:
+            self.conditions.append(f"t.tags && {param(list(query.tags))}::text[]")
+        if query.types:
+            self.conditions.append(f"t.type = any({param(list(query.types))}::text[])")
+        if query.statuses:
+            self.conditions.append(f"t.status = any({param(list(query.statuses))}::text[])")
+        self.words = f"{param(words)}::tsquery" if query.text else ""
+        if self.words:
+            self.conditions.append(f"t.search @@ {self.words}")
+        if query.end is not None:
+            self.conditions.append(f"t.occurred_start < {param(query.end)}")
+
+    def param(self, value: object) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+
 def timeline_sql(
-    query: TimelineQuery, words: str | None = None, *, rare: bool = False
+    query: TimelineQuery, words: str | None = None, *, rare: bool = False, as_of: datetime | None = None
 ) -> tuple[str, list[object]]:
-    """The query and its parameters; every value is a parameter, never spliced in.
+    """The query and its parameters.
 
     ``words`` is the query's text as a ``tsquery`` (see ``timeline``), required with ``text``;
-    ``rare`` words are looked up in the search index first, then put in order.
+    ``rare`` words are looked up in the search index first, then put in order. ``as_of`` asks
+    the same of the versions current at that instant instead of the rows current now.
     """
-    conditions: list[str] = []
-    params: list[object] = []
-
-    def param(value: object) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    # One entity (the common case) walks its own index in timeline order and stops at the
-    # limit; several entities, or none, go through timeline_items' order instead.
-    single = len(query.entities) == 1
-    key = "e" if single else "t"
-    items = "timeline_items"
-    if rare:
-        # OFFSET 0 keeps the planner from folding this into the ordered walk: the few matches
-        # come from the search index, and only they are sorted.
-        items = f"(select * from timeline_items where search @@ {param(words)}::tsquery offset 0)"
-    source = f"entity_items e join {items} t on t.event_id = e.event_id" if single else f"{items} t"
-    if single:
-        conditions.append(f"e.slug = {param(query.entities[0])} and e.current")
-    elif query.entities:
-        conditions.append(
-            "t.event_id in (select event_id from entity_items"
-            f" where current and slug = any({param(list(query.entities))}::text[]))"
-        )
-    if not query.include_retracted:
-        conditions.append("not t.retracted")
-    if query.tags:
-        conditions.append(f"t.tags && {param(list(query.tags))}::text[]")
-    if query.types:
-        conditions.append(f"t.type = any({param(list(query.types))}::text[])")
-    if query.statuses:
-        conditions.append(f"t.status = any({param(list(query.statuses))}::text[])")
-    words = f"{param(words)}::tsquery" if query.text else ""
-    if words:
-        conditions.append(f"t.search @@ {words}")
-    if query.end is not None:
-        conditions.append(f"t.occurred_start < {param(query.end)}")
+    selection = _Selection(query, words, rare=rare, as_of=as_of, retracted=query.include_retracted)
+    conditions, params, param, key = selection.conditions, selection.params, selection.param, selection.key
+    source, words = selection.source, selection.words
     if isinstance(query.after, TimelineCursor):
         comparison = "<" if query.descending else ">"
         conditions.append(
@@ -290,6 +447,7 @@ def _calendar_starts(instant: datetime) -> list[datetime]:
     return [day.replace(month=1, day=1), day.replace(day=1), day]
 
 
+_VERSIONS = ("timeline_item_versions", "entity_item_versions")
 _WORDS = f"select {_QUERY.format(q='$1')}::text"
 _MATCHES = "select count(*) from (select 1 from timeline_items where search @@ $1::tsquery limit $2) found"
 RARE = 5000
@@ -297,7 +455,34 @@ RARE = 5000
 common ones are found by walking the timeline in order, where they turn up every few items."""
 
 
-async def timeline(db: Database, query: TimelineQuery) -> list[Item]:
+# What changed since an instant, among the facts a timeline selects now (retracted ones too: a
+# retraction is a change): counted up to a bound, so that an early instant costs no more than a
+# page. Whether a fact was new since then, or changed, its recorded_at says.
+_CHANGES = """
+select count(*) filter (where recorded_at > {at}), count(*) filter (where recorded_at <= {at}), count(*) = {cap}
+from (select t.recorded_at from {source} where {where} and t.current_since > {at} limit {cap}) changed
+"""
+
+
+async def changes_since(db: Database, query: TimelineQuery, at: datetime, cap: int) -> tuple[int, int, bool]:
+    """How many facts the timeline holds now that were added, and changed, after ``at``, and
+    whether counting stopped at ``cap`` before the end."""
+    words = await db.fetchval(_WORDS, search_key(query.text)) if query.text else None
+    selection = _Selection(query, words, rare=False, as_of=None, retracted=True)
+    if query.start is not None:
+        selection.conditions.append(f"t.occurred_end > {selection.param(query.start)}")
+    sql = _CHANGES.format(
+        at=selection.param(at),
+        cap=selection.param(cap),
+        source=selection.source,
+        where=" and ".join(selection.conditions) or "true",
+    )
+    row = await db.fetchrow(sql, *selection.params)
+    assert row is not None  # an aggregate always gives a row
+    return row[0], row[1], row[2]
+
+
+async def timeline(db: Database, query: TimelineQuery, as_of: datetime | None = None) -> list[Item]:
     """Up to ``limit + 1`` items: the extra one says whether there is a next page.
 
     A search in date order counts its matches first, up to ``RARE``, through the search index.
@@ -305,66 +490,108 @@ async def timeline(db: Database, query: TimelineQuery) -> list[Item]:
     date order, stopping at the page's end. Walking for a rare word would pass the whole
     timeline by (seconds at a million facts, for a word that matches nothing), and sorting
     every match of a common one would cost as much; the planner's estimates cannot tell the two
-    apart.
+    apart. The count, a choice of plan, is the same as of any instant.
     """
     words, rare = None, False
     if query.text:
         words = await db.fetchval(_WORDS, search_key(query.text))
         rare = not query.relevance and await db.fetchval(_MATCHES, words, RARE) < RARE
-    sql, params = timeline_sql(query, words, rare=rare)
+    sql, params = timeline_sql(query, words, rare=rare, as_of=as_of)
     return [_item.decode(row[0]) for row in await db.fetch(sql, *params)]
 
 
 # The entity a name stands for (its slug, or an alias: a slug first, then one not merged away),
 # followed through merges to the survivor, and every slug merged into that survivor: one round
-# trip, since every uncached entity read starts here.
+# trip, since every uncached entity read starts here. Names are looked up as they are now; the
+# merges are followed as they are now, or as they were at an instant ($3), through the versions.
 _RESOLVE = """
 with recursive named as (
-    select slug, merged_into, 0 as depth from entity_states
+    select slug from entity_states
     where slug = $1 or $2 = any(alias_keys)
     order by slug = $1 desc, merged_into is null desc, slug limit 1
 ), followed as (
-    select slug, merged_into, depth from named
+    select e.slug, e.merged_into, 0 as depth from {states} e join named n on e.slug = n.slug where {known}
     union all
-    select e.slug, e.merged_into, f.depth + 1 from entity_states e join followed f on e.slug = f.merged_into
-    where f.depth < 100
+    select e.slug, e.merged_into, f.depth + 1 from {states} e join followed f on e.slug = f.merged_into
+    where {known} and f.depth < 100
 ), survivor as (
     select slug from followed order by depth desc limit 1
 ), merged (slug) as (
-    select e.slug from entity_states e, survivor s where e.merged_into = s.slug
+    select e.slug from {states} e, survivor s where e.merged_into = s.slug and {known}
     union
-    select e.slug from entity_states e join merged m on e.merged_into = m.slug
+    select e.slug from {states} e join merged m on e.merged_into = m.slug where {known}
 )
-select e.state::text, coalesce((select array_agg(slug order by slug) from merged), '{}')
-from entity_states e, survivor s where e.slug = s.slug
+select e.state::text, coalesce((select array_agg(slug order by slug) from merged), '{{}}')
+from {states} e, survivor s where e.slug = s.slug and {known}
 """
+_RESOLVE_NOW = _RESOLVE.format(states="entity_states", known="true")
+_RESOLVE_AS_OF = _RESOLVE.format(
+    states="entity_state_versions", known="e.recorded_from <= $3 and e.recorded_until > $3"
+)
 
 
-async def resolve_entity(db: Database, name: str) -> tuple[Profile, list[str]] | None:
-    """The entity a slug or alias names, followed through merges, and the slugs merged into it."""
-    row = await db.fetchrow(_RESOLVE, name, search_key(name))
+async def resolve_entity(
+    db: Database, name: str, as_of: datetime | None = None
+) -> tuple[Profile, list[str]] | None:
+    """The entity a slug or alias names, followed through merges, and the slugs merged into it:
+    now, or as known at ``as_of`` (None if it was not registered by then)."""
+    if as_of is None:
+        row = await db.fetchrow(_RESOLVE_NOW, name, search_key(name))
+    else:
+        row = await db.fetchrow(_RESOLVE_AS_OF, name, search_key(name), as_of)
     if row is None:
         return None
     return _profile.decode(row[0]), list(row[1])
-
-
-_MERGED_INTO = "select slug from entity_states where merged_into = $1"
-
-
-async def merged_into(db: Database, slug: str) -> list[str]:
-    """The slugs merged straight into ``slug``, as the projection knows them now."""
-    return [row[0] for row in await db.fetch(_MERGED_INTO, slug)]
 
 
 _INVOLVING = """
 select coalesce(json_agg(t.item order by t.position), '[]')::text from timeline_items t
 where t.event_id in (select event_id from entity_items where current and slug = any($1::text[]))
 """
+_INVOLVING_AS_OF = """
+select coalesce(json_agg(t.item order by t.position), '[]')::text from timeline_item_versions t
+where t.recorded_from <= $2 and t.recorded_until > $2
+  and t.event_id in (select event_id from entity_item_versions
+                     where recorded_from <= $2 and recorded_until > $2 and slug = any($1::text[]))
+"""
 
 
-async def items_involving(db: Database, slugs: list[str]) -> list[Item]:
-    items: list[Item] = _items.decode(await db.fetchval(_INVOLVING, slugs))
+async def items_involving(db: Database, slugs: list[str], as_of: datetime | None = None) -> list[Item]:
+    """Every item that involves one of ``slugs``, now or as known at ``as_of``."""
+    if as_of is None:
+        text = await db.fetchval(_INVOLVING, slugs)
+    else:
+        text = await db.fetchval(_INVOLVING_AS_OF, slugs, as_of)
+    items: list[Item] = _items.decode(text)
     return items
+
+
+_VERSIONS_OF = """
+select recorded_from, made_by, item::text from timeline_item_versions where event_id = $1 order by recorded_from
+"""
+
+
+class ItemVersion(msgspec.Struct, frozen=True):
+    """A fact as known from ``recorded_from`` on, and the event that made it so."""
+
+    recorded_from: datetime
+    made_by: UUID
+    item: Item
+
+
+async def versions(db: Database, event_id: UUID) -> list[ItemVersion]:
+    """Every version of a fact, oldest first."""
+    rows = await db.fetch(_VERSIONS_OF, event_id)
+    return [ItemVersion(since, made_by, _item.decode(text)) for since, made_by, text in rows]
+
+
+_ITEMS_NOW = "select item::text from timeline_items where event_id = any($1::uuid[])"
+
+
+async def items_now(db: Database, ids: Sequence[UUID]) -> dict[UUID, Item]:
+    """The facts ``ids`` as they are now."""
+    items = [_item.decode(row[0]) for row in await db.fetch(_ITEMS_NOW, list(ids))]
+    return {item.id: item for item in items}
 
 
 # An entity picker searches as the editor types: every word of the query also matches as the
@@ -401,16 +628,3 @@ async def entities(db: Database, query: EntityQuery) -> list[Profile]:
     else:
         rows = await db.fetch(_ENTITIES_BY_SLUG, query.kind, query.after_slug, query.limit + 1)
     return [_profile.decode(row[0]) for row in rows]
-
-
-_FACTS_OF = "select distinct event_id from entity_items where slug = any($1::text[])"
-_FACTS_RECORDED_BY = "select event_id from timeline_items where recorded_at <= $1"
-
-
-async def facts_ever_involving(db: Database, slugs: list[str]) -> list[UUID]:
-    """Every fact that involves, or ever involved, one of ``slugs``."""
-    return [row[0] for row in await db.fetch(_FACTS_OF, slugs)]
-
-
-async def facts_recorded_by(db: Database, at: datetime) -> list[UUID]:
-    return [row[0] for row in await db.fetch(_FACTS_RECORDED_BY, at)]

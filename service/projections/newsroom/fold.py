@@ -8,16 +8,21 @@ event in the log changes it. The statements are in ``service.store.newsroom``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from functools import lru_cache
-from typing import Literal, assert_never
+from typing import Any, Generic, Literal, assert_never
 from uuid import UUID
+
+import msgspec
 
 from schemas import (
     EVENT_TYPES,
+    EntityEvent,
     EntityMerged,
     EntityRef,
     EntityRegistered,
+    EntityUnmerged,
     EntityUpdated,
     EventConfirmed,
     EventCorrected,
@@ -28,13 +33,26 @@ from schemas import (
     NewEvent,
     parse_partial_date,
 )
+from service.domain.cursors import LogCursor
 from service.domain.entities import Profile, alias_keys, evolve_profile, search_key
 from service.domain.timeline import Item, LoggedFact, evolve, start
+from service.domain.versions import State, Version, in_order, replayed, versions_after
 from service.projections.engine import EventNotApplied, logged
 from service.store import Connection
+from service.store import events as log
 from service.store import newsroom as tables
-from service.store.events import LogSnapshot
-from service.store.newsroom import InvolvementRow, ItemRow, MovedRow, ProfileRow, Rows
+from service.store.events import LogEntry, LogSnapshot
+from service.store.newsroom import (
+    InvolvementRow,
+    InvolvementVersionRow,
+    ItemRow,
+    ItemVersionRow,
+    MovedRow,
+    ProfileRow,
+    ProfileVersionRow,
+    Replaced,
+    Rows,
+)
 from service.store.writers import Writers
 
 # Stemming for the languages the newsroom writes in; any other text is indexed word for word.
@@ -64,39 +82,73 @@ Change = Literal["new", "moved", "same"]
 changed its entities or date) are retired and written again, the "same" ones stay."""
 
 
-def add_rows(rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change) -> None:
+class _ItemRows(msgspec.Struct):
+    """The columns an item's current row and its versions share."""
+
+    start: datetime
+    end: datetime
+    precision: int
+    english: str
+    french: str
+    simple: str
+
+    @classmethod
+    def of(cls, item: Item, names: list[str]) -> _ItemRows:
+        start, end, precision = parse_partial_date(item.occurred)
+        return cls(start, end, precision, *_texts(item, names))
+
+    def columns(self, item: Item) -> dict[str, Any]:
+        return {
+            "event_id": item.id,
+            "position": item.position,
+            "occurred_start": self.start,
+            "occurred_end": self.end,
+            "precision": self.precision,
+            "type": item.type,
+            "status": item.status,
+            "retracted": item.retracted is not None,
+            "tags": item.tags,
+            "english": self.english,
+            "french": self.french,
+            "simple": self.simple,
+            "item": item,
+        }
+
+
+def add_rows(
+    rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change, since: datetime
+) -> None:
     """An item's rows, as they are now."""
-    start, end, precision = parse_partial_date(item.occurred)
-    english, french, simple = _texts(item, names)
-    rows.items.append(
-        ItemRow(
-            item.id,
-            item.position,
-            start,
-            end,
-            precision,
-            item.type,
-            item.status,
-            item.retracted is not None,
-            item.recorded_at,
-            item.tags,
-            english,
-            french,
-            simple,
-            item,
-        )
-    )
+    made = _ItemRows.of(item, names)
+    rows.items.append(ItemRow(**made.columns(item), recorded_at=item.recorded_at, current_since=since))
     if change == "moved":
-        rows.moved.append(MovedRow(item.id, start, precision))
+        rows.moved.append(MovedRow(item.id, made.start, made.precision))
     if change != "same":
         current = item.slugs
         rows.involvement += [
-            InvolvementRow(slug, item.id, start, precision, item.position, slug in current)
+            InvolvementRow(slug, item.id, made.start, made.precision, item.position, slug in current)
             for slug in involved
         ]
 
 
-def _profile_row(profile: Profile, position: int) -> ProfileRow:
+def add_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]) -> None:
+    """Rows for versions of items, each with the names its entities had when it was made."""
+    for version, names in versions:
+        item = version.state
+        made = _ItemRows.of(item, names)
+        since, until = version.recorded_from, version.recorded_until
+        rows.item_versions.append(
+            ItemVersionRow(
+                **made.columns(item), recorded_from=since, recorded_until=until, made_by=version.made_by
+            )
+        )
+        rows.involvement_versions += [
+            InvolvementVersionRow(item.id, slug, since, until, made.start, made.precision, item.position)
+            for slug in dict.fromkeys(ref.slug for ref in item.entities)
+        ]
+
+
+def _profile_row(profile: Profile, position: int, since: datetime) -> ProfileRow:
     return ProfileRow(
         profile.slug,
         profile.kind,
@@ -106,6 +158,7 @@ def _profile_row(profile: Profile, position: int) -> ProfileRow:
         search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
         position,
         tables.encode_profile(profile),
+        since,
     )
 
 
@@ -123,10 +176,76 @@ def _entities_named(event: NewEvent) -> list[EntityRef]:
             | EntityRegistered()
             | EntityUpdated()
             | EntityMerged()
+            | EntityUnmerged()
         ):
             return []
         case _:
             assert_never(event)
+
+
+def _item_fold(item: Item | None, logged: LoggedFact) -> Item | None:
+    if isinstance(logged.event, Fact):
+        return start(logged)
+    return None if item is None else evolve(item, logged)
+
+
+def _profile_fold(profile: Profile | None, logged: LoggedFact) -> Profile | None:
+    event = logged.event
+    if isinstance(event, EntityEvent):
+        return evolve_profile(profile, event)
+    return profile
+
+
+class _Versions(Generic[State]):
+    """One kind of state's versions in a batch: the current one of each key, those the batch
+    made, and which stored ones they replace (from an instant on, or all: None)."""
+
+    def __init__(self) -> None:
+        self.current: dict[Any, Version[State]] = {}
+        self.made: dict[Any, list[tuple[Version[State], list[str]]]] = {}
+        self.replaced: dict[Any, datetime | None] = {}
+        self.replay: set[Any] = set()
+        """Keys whose versions are replayed from the log: an event came in out of order."""
+
+    def stored(self, key: Any, state: State, since: datetime) -> None:
+        self.current[key] = Version(state, since, made_by=_STORED)
+
+    def change(self, key: Any, state: State, logged: LoggedFact, names: list[str]) -> None:
+        """``state`` is what ``logged`` made of ``key``; ``names`` the words it is found by."""
+        if key in self.replay:
+            return
+        current = self.current.get(key)
+        if not in_order(current, logged):
+            self.replay.add(key)
+            self.replaced[key] = None
+            self.made.pop(key, None)
+            return
+        following = versions_after(current, state, logged)
+        made = self.made.setdefault(key, [])
+        if made:  # the current version is this batch's own, and still open
+            _, its_names = made.pop()
+            if len(following) == 2:
+                made.append((following[0], its_names))
+        elif current is not None:  # the current version is stored: it closes, or gives way
+            self.replaced[key] = logged.recorded_at
+        made.append((following[-1], names))
+        self.current[key] = following[-1]
+
+    def replayed(self, key: Any, versions: list[Version[State]], names: list[str]) -> None:
+        self.replay.discard(key)
+        self.made[key] = [(version, names) for version in versions]
+        self.current[key] = versions[-1]
+
+    def since(self, key: Any) -> datetime:
+        return self.current[key].recorded_from
+
+    def take(self, key: Any) -> list[tuple[Version[State], list[str]]]:
+        self.current.pop(key, None)
+        return self.made.pop(key, [])
+
+
+_STORED = UUID(int=0)
+"""Stands for the event that made a stored version, which a batch never needs to know."""
 
 
 class Batch:
@@ -141,52 +260,59 @@ class Batch:
         # finds), and every entity it involved in this run, in order.
         self.names: dict[UUID, list[str]] = {}
         self.involved: dict[UUID, dict[str, None]] = {}
+        self.item_versions: _Versions[Item] = _Versions()
+        self.profile_versions: _Versions[Profile] = _Versions()
+        self.last: LoggedFact | None = None
 
     async def load(self, conn: Connection, events: Sequence[LoggedFact]) -> None:
         """Read what ``events`` change from the tables."""
         targets = [e.event.event_id for e in events if isinstance(e.event, FollowUp)]
         if targets:
-            self.items.update(await tables.load_items(conn, targets))
+            for event_id, (item, since) in (await tables.load_items(conn, targets)).items():
+                self.items[event_id] = item
+                self.item_versions.stored(event_id, item, since)
         slugs = {ref.slug for e in events for ref in _entities_named(e.event)}
-        slugs.update(
-            e.event.slug
-            for e in events
-            if isinstance(e.event, EntityRegistered | EntityUpdated | EntityMerged)
-        )
+        slugs.update(e.event.slug for e in events if isinstance(e.event, EntityEvent))
         for item in self.items.values():
             slugs |= item.slugs
-        self.profiles.update(await tables.load_profiles(conn, sorted(slugs)))
+        for slug, (profile, since) in (await tables.load_profiles(conn, sorted(slugs))).items():
+            self.profiles[slug] = profile
+            self.profile_versions.stored(slug, profile, since)
 
     def apply(self, logged: LoggedFact) -> UUID | None:
         """Fold one event in; the item it changed, if any."""
         event = logged.event
+        self.last = logged
         match event:
             case Fact():
                 item = self.items[logged.id] = start(logged)
                 self.changed_items[logged.id] = "new"
                 self.involved[logged.id] = {}
-                self._changed(item)
+                self._changed(item, logged)
                 return logged.id
             case FollowUp():
                 before = self.items.get(event.event_id)
                 if before is None:
                     raise LookupError(f"{event.event_id} is not a fact this projection holds")
                 after = self.items[event.event_id] = evolve(before, logged)
+                if after is before:
+                    return event.event_id  # a retracted fact takes no more changes
                 moved = after.entities != before.entities or after.occurred != before.occurred
                 earlier = self.changed_items.get(event.event_id, "same")
                 self.changed_items[event.event_id] = "moved" if moved and earlier != "new" else earlier
                 if event.event_id not in self.involved:
                     self.involved[event.event_id] = dict.fromkeys(ref.slug for ref in before.entities)
-                self._changed(after)
+                self._changed(after, logged)
                 return event.event_id
-            case EntityRegistered() | EntityUpdated() | EntityMerged():
-                self.profiles[event.slug] = evolve_profile(self.profiles.get(event.slug), event)
+            case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
+                profile = self.profiles[event.slug] = evolve_profile(self.profiles.get(event.slug), event)
                 self.changed_profiles[event.slug] = logged.position
+                self.profile_versions.change(event.slug, profile, logged, [])
                 return None
             case _:
                 assert_never(event)
 
-    def _changed(self, item: Item) -> None:
+    def _changed(self, item: Item, logged: LoggedFact) -> None:
         # Events are read back unchecked (see ``logged``); a date that does not parse must stop
         # the fold here, at the event that brought it, not later when the rows are made.
         parse_partial_date(item.occurred)
@@ -194,34 +320,90 @@ class Batch:
         # search index must come out the same however (and however often) it is built.
         slugs = dict.fromkeys([ref.slug for ref in item.entities])
         self.involved[item.id].update(slugs)
-        self.names[item.id] = [
+        names = self.names[item.id] = [
             name
             for slug in slugs
             if (profile := self.profiles.get(slug))
             for name in (profile.name, *profile.aliases)
         ]
+        self.item_versions.change(item.id, item, logged, names)
+
+    async def replay(self, history: History, facts: Iterable[UUID], entities: bool) -> None:
+        """Versions, from scratch, of the ``facts`` (and, if asked, the entities) that an event
+        recorded out of order reached; ``history`` must hold every event of theirs folded so far."""
+        replay = [event_id for event_id in facts if event_id in self.item_versions.replay]
+        slugs = sorted(self.profile_versions.replay) if entities else []
+        if not replay and not slugs:
+            return
+        about: dict[Any, list[LoggedFact]] = {}
+        for stored in await history(replay, slugs):
+            event = logged(stored)
+            if isinstance(event.event, EntityEvent):
+                key: Any = event.stream
+            else:
+                key = event.event.event_id if isinstance(event.event, FollowUp) else event.id
+            about.setdefault(key, []).append(event)
+        for event_id in replay:
+            self.item_versions.replayed(event_id, replayed(about[event_id], _item_fold), self.names[event_id])
+        for slug in slugs:
+            self.profile_versions.replayed(slug, replayed(about[slug], _profile_fold), [])
 
     def take(self, ids: Iterable[UUID]) -> Rows:
         """The rows of the items ``ids``, which this batch then forgets."""
         rows = Rows()
         for event_id in ids:
             change = self.changed_items.pop(event_id)
+            since = self.item_versions.since(event_id)
             add_rows(
-                rows, self.items.pop(event_id), self.names.pop(event_id), self.involved.pop(event_id), change
+                rows,
+                self.items.pop(event_id),
+                self.names.pop(event_id),
+                self.involved.pop(event_id),
+                change,
+                since,
             )
+            if event_id in self.item_versions.replaced:
+                rows.replaced.append(
+                    Replaced(event_id=event_id, recorded_from=self.item_versions.replaced.pop(event_id))
+                )
+            add_versions(rows, self.item_versions.take(event_id))
         return rows
 
-    def take_profiles(self) -> list[ProfileRow]:
-        rows = [
-            _profile_row(self.profiles[slug], position) for slug, position in self.changed_profiles.items()
-        ]
+    def take_profiles(self, rows: Rows) -> None:
+        versions = self.profile_versions
+        for slug, position in self.changed_profiles.items():
+            rows.profiles.append(_profile_row(self.profiles[slug], position, versions.since(slug)))
+            if slug in versions.replaced:
+                rows.replaced_profiles.append(Replaced(slug=slug, recorded_from=versions.replaced.pop(slug)))
+            rows.profile_versions += [
+                ProfileVersionRow(
+                    slug,
+                    version.recorded_from,
+                    version.recorded_until,
+                    version.made_by,
+                    version.state.merged_into,
+                    version.state,
+                )
+                for version, _ in versions.take(slug)
+            ]
         self.changed_profiles.clear()
-        return rows
 
     async def save(self, conn: Connection) -> None:
         """Write every change, over what the tables hold."""
-        profiles = self.take_profiles()
-        await tables.save(conn, self.take(list(self.changed_items)), profiles)
+        if self.last is not None:
+            through = LogCursor(self.last.transaction_id, self.last.position + 1)
+            await self.replay(
+                lambda facts, entities: log.events_about(conn, facts, entities, through),
+                list(self.changed_items),
+                entities=True,
+            )
+        rows = self.take(list(self.changed_items))
+        self.take_profiles(rows)
+        await tables.save(conn, rows)
+
+
+History = Callable[[list[UUID], list[str]], Awaitable[list[LogEntry]]]
+"""The log's events about some facts and entities, up to the point a fold has reached."""
 
 
 async def apply(conn: Connection, events: Sequence[LoggedFact]) -> None:
@@ -255,6 +437,11 @@ async def load(snapshot: LogSnapshot, writers: Writers) -> None:
                 awaiting[changed] -= 1
             if not awaiting.get(changed):
                 finished.append(changed)
+        # Replayed now, while the items that need it are still in memory: each is finished, so
+        # the snapshot holds all of its events.
+        await batch.replay(snapshot.about, finished, entities=False)
         await tables.insert(writers, batch.take(finished))
-    await tables.insert(writers, batch.take(list(batch.changed_items)))
-    await tables.insert_profiles(writers, batch.take_profiles())
+    await batch.replay(snapshot.about, list(batch.changed_items), entities=True)
+    rows = batch.take(list(batch.changed_items))
+    batch.take_profiles(rows)
+    await tables.insert(writers, rows)

@@ -1,8 +1,8 @@
 """The newsroom read model's one door for readers: timelines, entities, and how far it has got.
 
-Whoever reads (the JSON API now, the embed page next) calls one method per answer. Whether the
-answer comes from the projection's tables or is replayed from the log "as known at" an
-instant is decided here, and so is the cursor of the next page.
+Whoever reads (the JSON API now, the embed page next) calls one method per answer: as known now,
+from the current rows, or "as known at" an instant, from the versions current then; the same
+queries either way. The cursor of the next page is made here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from service.domain.cursors import RankCursor, SlugCursor, TimelineCursor
 from service.domain.entities import Profile, facts_about
 from service.domain.errors import BeyondTheLog, NotCaughtUp, NotFound
 from service.domain.queries import EntityQuery, TimelineQuery
-from service.domain.timeline import Item, cursor_after
-from service.projections.newsroom import history
+from service.domain.timeline import Item, LaterChange, changes_after, cursor_after
 from service.store import Database, checkpoints
 from service.store import newsroom as tables
 from service.store.newsroom import NAME
@@ -40,6 +39,20 @@ class EntityState(msgspec.Struct, frozen=True):
     facts: dict[str, Any]
 
 
+class PinnedPage(msgspec.Struct, frozen=True):
+    """A timeline as known at an instant, and what has happened to it since."""
+
+    page: TimelinePage
+    at: datetime
+    later: dict[UUID, list[LaterChange]]
+    """Per item, the follow-ups recorded after the instant: a pinned view freezes the context,
+    never the corrections."""
+    added: int
+    changed: int
+    complete: bool
+    """False when counting stopped at ``NewsroomReader.counted``: the counts are lower bounds."""
+
+
 class EntityListing(msgspec.Struct, frozen=True):
     entities: list[Profile]
     next: SlugCursor | RankCursor | None
@@ -47,6 +60,9 @@ class EntityListing(msgspec.Struct, frozen=True):
 
 class NewsroomReader:
     """Reads of the newsroom's tables, for one process."""
+
+    counted = 1000
+    """How many added and changed facts a pinned view counts at most."""
 
     def __init__(self, db: Database, *, wait_seconds: float = 3.0, names: int = 4096) -> None:
         self.db = db
@@ -83,39 +99,44 @@ class NewsroomReader:
                 raise NotCaughtUp(position)
             await asyncio.sleep(0.02)
 
+    async def settled(self, instant: datetime) -> bool:
+        """Whether reads as known at ``instant`` are final: nothing can still be recorded by then."""
+        return await checkpoints.settled(self.db, NAME, instant)
+
     async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> TimelinePage:
         """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
         if query.entity is not None:
-            profile, merged = await self._resolve(query.entity)
+            profile, merged = await self._resolve(query.entity, as_of)
             query = query.of([profile.slug, *merged])
-        if as_of is None:
-            items = await tables.timeline(self.db, query)
-        else:
-            found = await history.items_as_of(self.db, as_of, list(query.entities) or None)
-            items = history.page(found, query)
+        items = await tables.timeline(self.db, query, as_of)
         if len(items) <= query.limit:
             return TimelinePage(items, None)
         items = items[: query.limit]
         following = RankCursor(query.skip + query.limit) if query.relevance else cursor_after(items[-1])
         return TimelinePage(items, following)
 
+    async def pinned(self, query: TimelineQuery, at: datetime) -> PinnedPage:
+        """The timeline as known at ``at``, each item with what was recorded about it since,
+        and how many facts were added and changed since."""
+        page = await self.timeline(query, at)
+        now = await tables.items_now(self.db, [item.id for item in page.items])
+        if query.entity is not None:  # the entity's timeline now: merges since count too
+            profile, merged = await self._resolve(query.entity)
+            query = query.of([profile.slug, *merged])
+        added, changed, stopped = await tables.changes_since(self.db, query, at, self.counted)
+        later = {item.id: changes_after(now[item.id], at) for item in page.items if item.id in now}
+        return PinnedPage(page, at, later, added, changed, not stopped)
+
     async def entity(self, name: str, as_of: datetime | None = None) -> EntityState:
         """The entity a slug or alias names (through merges), as known now or at ``as_of``."""
-        profile, merged = await self._resolve(name)
-        if as_of is None:
-            items = await tables.items_involving(self.db, [profile.slug, *merged])
-        else:
-            earlier = await history.profile_as_of(self.db, profile.slug, as_of)
-            if earlier is None:
-                raise NotFound(f"No entity '{name}' was registered by {as_of.isoformat()}.")
-            profile, merged = earlier, await history.merged_as_of(self.db, profile.slug, as_of)
-            items = await history.items_as_of(self.db, as_of, [profile.slug, *merged])
+        profile, merged = await self._resolve(name, as_of)
+        items = await tables.items_involving(self.db, [profile.slug, *merged], as_of)
         return EntityState(profile, merged, facts_about({profile.slug, *merged}, profile.kind, items))
 
-    async def history(self, event_id: UUID) -> list[history.Revision]:
-        """Every version of a fact, from the log: when it changed, and which follow-up changed it."""
-        found = await history.revisions(self.db, event_id)
-        if found is None:
+    async def history(self, event_id: UUID) -> list[tables.ItemVersion]:
+        """Every version of a fact: when it changed, and which event changed it."""
+        found = await tables.versions(self.db, event_id)
+        if not found:
             raise NotFound(f"No fact {event_id} is in the log.")
         return found
 
@@ -128,9 +149,14 @@ class NewsroomReader:
         following = RankCursor(query.skip + query.limit) if query.text else SlugCursor(found[-1].slug)
         return EntityListing(found, following)
 
-    async def _resolve(self, name: str) -> tuple[Profile, list[str]]:
-        """What a name stands for, looked up once per checkpoint: every uncached entity read
-        starts here, and names change only when the projection moves."""
+    async def _resolve(self, name: str, as_of: datetime | None = None) -> tuple[Profile, list[str]]:
+        """What a name stands for, now (looked up once per checkpoint: every uncached entity
+        read starts here, and names change only when the projection moves) or at ``as_of``."""
+        if as_of is not None:
+            earlier = await tables.resolve_entity(self.db, name, as_of)
+            if earlier is None:
+                raise NotFound(f"No entity '{name}' was registered by {as_of.isoformat()}.")
+            return earlier
         known = self._resolved.get(name)
         if known is not None and known[0] == self._latest >= 0:
             self._resolved.move_to_end(name)

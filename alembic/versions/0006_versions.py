@@ -1,0 +1,110 @@
+"""Versions: every form each timeline item and each entity took, with the span of the log's record
+over which it was the current one, so that "as known at" reads are indexed queries.
+
+A version is current from the instant the events that made it were recorded (``recorded_from``)
+until the next version's (``recorded_until``, infinity for the one current now). Each instant
+of the record is in the span of exactly one version of an item, so the page "as known at" an
+instant is the current page's query over the versions whose span holds it.
+
+The fold writes versions from the log, so existing tables cannot be converted in SQL: the
+upgrade empties the newsroom's tables and moves its checkpoint back to the log's start, and the
+projection folds the whole log again when the service starts (``dateline projections rebuild
+newsroom`` does it faster, in bulk).
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from service.migrations import execute
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+UPGRADE = [
+    "truncate timeline_items, entity_items, entity_states",
+    """
+    update projection_checkpoints
+    set transaction_id = '0', position = 0, recorded_at = null, failing_event = null, error = null,
+        updated_at = now()
+    where name = 'newsroom'
+    """,
+    # When the row took its current form: the current version's recorded_from. A pinned view
+    # counts what changed after its instant with it.
+    "alter table timeline_items add column current_since timestamptz not null",
+    "create index timeline_items_by_change on timeline_items (current_since)",
+    "alter table entity_states add column current_since timestamptz not null",
+    """
+    create table timeline_item_versions (
+        event_id uuid not null,
+        recorded_from timestamptz not null,
+        recorded_until timestamptz not null default 'infinity',
+        made_by uuid not null,
+        position bigint not null,
+        occurred_start timestamptz not null,
+        occurred_end timestamptz not null,
+        precision smallint not null,
+        type text not null,
+        status text not null,
+        retracted boolean not null,
+        tags text[] not null,
+        search tsvector not null,
+        item json not null,
+        primary key (event_id, recorded_from)
+    )
+    """,
+    """
+    create index timeline_item_versions_in_order
+        on timeline_item_versions (occurred_start, precision, position)
+    """,
+    "create index timeline_item_versions_search on timeline_item_versions using gin (search)",
+    """
+    create index timeline_item_versions_by_type
+        on timeline_item_versions (type, occurred_start, precision, position)
+    """,
+    # Which entities each version involves, in timeline order: per-entity timelines as known then.
+    """
+    create table entity_item_versions (
+        event_id uuid not null,
+        recorded_from timestamptz not null,
+        slug text not null,
+        recorded_until timestamptz not null default 'infinity',
+        occurred_start timestamptz not null,
+        precision smallint not null,
+        position bigint not null,
+        primary key (event_id, recorded_from, slug)
+    )
+    """,
+    """
+    create index entity_item_versions_in_order
+        on entity_item_versions (slug, occurred_start, precision, position)
+    """,
+    """
+    create table entity_state_versions (
+        slug text not null,
+        recorded_from timestamptz not null,
+        recorded_until timestamptz not null default 'infinity',
+        made_by uuid not null,
+        merged_into text,
+        state jsonb not null,
+        primary key (slug, recorded_from)
+    )
+    """,
+    "create index entity_state_versions_merged on entity_state_versions (merged_into) where merged_into is not null",
+]
+DOWNGRADE = [
+    "drop table entity_state_versions",
+    "drop table entity_item_versions",
+    "drop table timeline_item_versions",
+    "alter table entity_states drop column current_since",
+    "alter table timeline_items drop column current_since",
+]
+
+
+def upgrade() -> None:
+    execute(UPGRADE)
+
+
+def downgrade() -> None:
+    execute(DOWNGRADE)
