@@ -71,6 +71,8 @@ class Reads:
     """Measured answers that said either way; none for a route without a read cache."""
     runs: tuple[float, ...] = ()
     """Requests per second of each run pooled into this one, when there were several."""
+    checked: dict[str, Any] | None = None
+    """What fetching a few of the URLs before measuring found (``bench/as_of.py``), if it was done."""
 
     @property
     def hit_rate(self) -> float | None:
@@ -89,6 +91,7 @@ class Reads:
             "first_page_items": self.first_items,
             "cache_hits": self.hits,
             "hit_rate": self.hit_rate,
+            **({"checked": self.checked} if self.checked is not None else {}),
         }
 
 
@@ -255,8 +258,9 @@ def read_scenarios(
 
 
 def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings) -> dict[str, Reads]:
-    """Every read scenario against the running service, one after another, the global timeline
-    ``from`` a month one request at a time, and the trivial app before and after them all."""
+    """Every read scenario against the running service, one after another (the random pages as
+    known at an instant and pinned, ``bench/as_of.py``, among them), the global timeline ``from``
+    a month one request at a time, and the trivial app before and after them all."""
     with trivial_app.serve() as trivial_base:
         # The floor is measured first and last, and the two pooled: the host is shared and noisy.
         trivial_urls = [URL(f"{trivial_base}{trivial_app.PATH}")]
@@ -266,6 +270,11 @@ def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings)
         for seed, (name, urls) in enumerate(read_scenarios(base, slugs, starts, pages).items(), start=1):
             asyncio.run(idle(url, settings.request_seconds * 4))
             found[name] = asyncio.run(read_load(urls, settings, seed))
+        # The same random pages as known at an instant, and pinned to one, in the same run; the
+        # module builds on this one's read_load, hence the import here.
+        from bench.as_of import measure_as_of
+
+        found.update(measure_as_of(url, base, starts, pages, settings, seed=len(found) + 1))
         for label, queries in PROBES.items():
             asyncio.run(idle(url, settings.request_seconds * 4))
             probes = [URL(f"{base}/v1/timeline").with_query({"limit": 20, **query}) for query in queries]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from bench.as_of import as_of_aims
 from bench.harness import ratio
 from bench.lag import LAG_AIM_MS
 from bench.reads import (
@@ -105,8 +106,9 @@ def _lag(results: dict[str, Any]) -> list[str]:
 
 def reads_report(results: dict[str, Any]) -> list[str]:
     """The timeline reads at each log size, next to the trivial route; how their p99 grows with
-    the log; and the uncached pages at the largest log against their aims. Records the growth and
-    the aims' outcome in ``results``."""
+    the log; and the uncached pages at the largest log against their aims, then the as-of and
+    pinned pages against theirs (``bench/as_of.py``). Records the growth and the aims' outcome in
+    ``results``."""
     lines = [
         f"{'timeline reads, limit=20':40} {'events':>9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}"
         f"  {'vs trivial: req/s':>17} {'p50':>6} {'p99':>6}  notes"
@@ -145,6 +147,7 @@ def reads_report(results: dict[str, Any]) -> list[str]:
         lines.extend(f"  {name:42} {value:6.2f}x" for name, value in growth.items())
     if not skipped and results["reads"]:
         lines.extend(_uncached_aims(results))
+        lines.extend(as_of_aims(results))
     return lines
 
 

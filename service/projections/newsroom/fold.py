@@ -220,6 +220,8 @@ class _Versions(Generic[State]):
             self.replaced[key] = None
             self.made.pop(key, None)
             return
+        if current is not None and current.state == state:
+            return  # nothing changed: no new version
         following = versions_after(current, state, logged)
         made = self.made.setdefault(key, [])
         if made:  # the current version is this batch's own, and still open
@@ -295,8 +297,10 @@ class Batch:
                 if before is None:
                     raise LookupError(f"{event.event_id} is not a fact this projection holds")
                 after = self.items[event.event_id] = evolve(before, logged)
-                if after is before:
-                    return event.event_id  # a retracted fact takes no more changes
+                # A retracted fact takes no more changes; but one recorded before the retraction
+                # was, and later in the log, is a change as known in between.
+                if after is before and in_order(self.item_versions.current.get(event.event_id), logged):
+                    return event.event_id
                 moved = after.entities != before.entities or after.occurred != before.occurred
                 earlier = self.changed_items.get(event.event_id, "same")
                 self.changed_items[event.event_id] = "moved" if moved and earlier != "new" else earlier

@@ -1,0 +1,30 @@
+"""The read model's tables, whole and in a fixed order: for comparing two ways of building them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+_SNAPSHOT = {
+    "timeline_items": "select event_id, position, occurred_start, occurred_end, precision, type, status, retracted,"
+    " recorded_at, tags, search::text, item::text, current_since from timeline_items order by event_id",
+    "entity_items": "select * from entity_items order by slug, event_id",
+    "entity_states": "select slug, kind, merged_into, alias_keys, search::text, position, state::text,"
+    " current_since from entity_states order by slug",
+    "timeline_item_versions": "select event_id, recorded_from, recorded_until, made_by, position, occurred_start,"
+    " precision, type, status, retracted, tags, search::text, item::text"
+    " from timeline_item_versions order by event_id, recorded_from",
+    "entity_item_versions": "select * from entity_item_versions order by event_id, recorded_from, slug",
+    "entity_state_versions": "select slug, recorded_from, recorded_until, made_by, merged_into, state::text"
+    " from entity_state_versions order by slug, recorded_from",
+    "checkpoint": "select transaction_id::text, position from projection_checkpoints where name = 'newsroom'",
+}
+
+
+async def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return {name: [tuple(row) for row in await conn.fetch(sql)] for name, sql in _SNAPSHOT.items()}
+    finally:
+        await conn.close()
