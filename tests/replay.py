@@ -112,7 +112,9 @@ class Replay:
         if "q" in query:
             matching = []
             for item in items:
-                found, rank = await conn.fetchrow(_MATCHES, *_texts(item), search_key(query["q"]))
+                row = await conn.fetchrow(_MATCHES, *_texts(item), search_key(query["q"]))
+                assert row is not None
+                found, rank = row
                 if found:
                     matching.append(item)
                     ranks[item.id] = rank
