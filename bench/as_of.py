@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -109,29 +108,52 @@ def _spread(urls: Sequence[URL], count: int) -> list[URL]:
     return [ordered[round(index * (len(ordered) - 1) / (count - 1))] for index in range(count)]
 
 
-async def check(scenarios: dict[str, list[URL]], seconds: float) -> dict[str, dict[str, Any]]:
+def _current(target: URL) -> URL:
+    """The current read a scenario's URL is held to: the same page, as known now."""
+    query = {key: value for key, value in target.query.items() if key != "as_of"}
+    return target.with_path(target.path.removesuffix("/pinned")).with_query(query)
+
+
+async def check(scenarios: dict[str, list[URL]], last: str, seconds: float) -> dict[str, dict[str, Any]]:
     """A few URLs of each scenario fetched one at a time before measuring, early, middle and late
-    in the record: each must answer 200 (an early instant may hold few items, or none), and at
-    least one of them must hold items. A read that fails here would otherwise be measured as
-    fast errors; it fails the run instead, with what the service said."""
+    in the record, each also as known at the record's ``last`` instant and as known now: every
+    answer must be 200 (an early instant may hold few items, or none: a small log is one or two
+    batches, recorded at one or two instants), and the page at the last instant must hold the
+    current page's items, in its order, and some of them items. A read that fails here would
+    otherwise be measured as fast errors, or as fast empty pages; it fails the run instead,
+    with what the service said."""
     found: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     timeout = aiohttp.ClientTimeout(total=seconds)
     async with aiohttp.ClientSession(timeout=timeout) as http:
+
+        async def ids(target: URL) -> list[str] | None:
+            async with http.get(target) as response:
+                body = await response.read()
+            if response.status != 200:
+                failures.append(f"{response.status} for {target}: {body[:300]!r}")
+                return None
+            return [item["id"] for item in msgspec.json.decode(body)["items"]]
+
         for name, urls in scenarios.items():
-            statuses: Counter[int] = Counter()
             items: list[int] = []
+            latest: list[int] = []
             for target in _spread(urls, CHECKED):
-                async with http.get(target) as response:
-                    body = await response.read()
-                statuses[response.status] += 1
-                if response.status != 200:
-                    failures.append(f"{name}: {response.status} for {target}: {body[:300]!r}")
-                    continue
-                items.append(len(msgspec.json.decode(body).get("items", [])))
-            if items and not any(items):
-                failures.append(f"{name}: none of {len(items)} pages checked held an item")
-            found[name] = {"statuses": dict(statuses), "items": items}
+                page, at_last, now = [
+                    await ids(each) for each in (target, target.update_query(as_of=last), _current(target))
+                ]
+                if page is not None:
+                    items.append(len(page))
+                if at_last is not None:
+                    latest.append(len(at_last))
+                if at_last is not None and now is not None and at_last != now:
+                    failures.append(
+                        f"{name}: as known at the last instant, {len(at_last)} items, not the current"
+                        f" {len(now)} (or not in the same order), for {target}"
+                    )
+            if not any(latest):
+                failures.append(f"{name}: none of the {len(latest)} pages at the last instant held an item")
+            found[name] = {"urls": len(items), "items": items, "items_at_last": latest}
     if failures:
         raise RuntimeError("as-of reads failed their check:\n  " + "\n  ".join(failures))
     return found
@@ -152,7 +174,7 @@ def measure_as_of(
     scenarios = as_of_scenarios(base, starts, pages, moments)
     if settings.analyze:
         asyncio.run(vacuum(url, VERSIONS))
-    checked = asyncio.run(check(scenarios, settings.request_seconds))
+    checked = asyncio.run(check(scenarios, rfc3339(last), settings.request_seconds))
     found: dict[str, Reads] = {}
     for offset, (name, urls) in enumerate(scenarios.items()):
         asyncio.run(idle(url, settings.request_seconds * 4))
@@ -200,7 +222,7 @@ def as_of_aims(results: dict[str, Any]) -> list[str]:
             notes.insert(0, f"hit rate {hits:.1%}")
         if checked := found.get("checked"):
             pages = checked["items"]
-            notes.append(f"checked {len(pages)} x 200, items {min(pages)}-{max(pages)}")
+            notes.append(f"checked {len(pages)} x 200, {min(pages)}-{max(pages)} items")
         if http_errors:
             notes.append(f"FAILED: {http_errors} HTTP errors {found['errors']}")
         if found["urls"] < UNCACHED_MINIMUM:

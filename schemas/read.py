@@ -182,6 +182,38 @@ class EntityView(Struct, kw_only=True, omit_defaults=True):
     timeline: str
 
 
+class EntityRevisionShown(Struct, kw_only=True, omit_defaults=True):
+    """One version of an entity's profile, and the event that made it."""
+
+    version: int
+    recorded_at: datetime
+    event_id: UUID
+    type: Literal["entity.registered", "entity.updated", "entity.merged", "entity.unmerged"]
+    name: str
+    aliases: list[str] = []
+    merged_into: str | None = None
+
+
+class MergeShown(Struct, kw_only=True, omit_defaults=True):
+    """A merge of ``slug`` into ``into``, and its undoing if it was undone."""
+
+    slug: str
+    into: str
+    merged_at: datetime
+    merged_by: str
+    """The merge event's link."""
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+    """The link of the event that undid it."""
+
+
+class EntityHistory(Struct, kw_only=True):
+    slug: str
+    versions: list[EntityRevisionShown]
+    merges: list[MergeShown]
+    """Every merge the entity took part in, merged or merged into, oldest first."""
+
+
 class ProjectionStatus(Struct, kw_only=True):
     name: str
     state: Literal["running", "stopped", "failing", "rebuilding"]

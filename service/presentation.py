@@ -20,12 +20,15 @@ from babel.dates import format_datetime, format_skeleton
 from schemas import (
     ChangesSince,
     CorrectionShown,
+    EntityHistory,
     EntityPage,
+    EntityRevisionShown,
     EntitySummary,
     EntityView,
     FactHistory,
     FactShown,
     LaterShown,
+    MergeShown,
     Occurred,
     PinnedEntry,
     PinnedTimelinePage,
@@ -39,8 +42,9 @@ from schemas import (
 )
 from schemas.read import FollowUpType, PrecisionName
 from service.domain import cursors
-from service.domain.entities import FactRef, Profile, RoleHeld
+from service.domain.entities import FactRef, Profile, RoleHeld, profile_change
 from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
+from service.projections.newsroom import EntityHistory as NewsroomEntityHistory
 from service.projections.newsroom import EntityListing, EntityState, PinnedPage
 from service.projections.newsroom import TimelinePage as Page
 from service.store.newsroom import ItemVersion
@@ -252,6 +256,36 @@ def fact_history(event_id: UUID, versions: list[ItemVersion], language: str) -> 
     return FactHistory(
         event_id=event_id,
         versions=[shown(number, version) for number, version in enumerate(versions, 1)],
+    )
+
+
+def entity_history(history: NewsroomEntityHistory) -> EntityHistory:
+    versions = history.versions
+    return EntityHistory(
+        slug=history.slug,
+        versions=[
+            EntityRevisionShown(
+                version=number,
+                recorded_at=version.recorded_from,
+                event_id=version.made_by,
+                type=profile_change(versions[number - 2].state if number > 1 else None, version.state),
+                name=version.state.name,
+                aliases=version.state.aliases,
+                merged_into=version.state.merged_into,
+            )
+            for number, version in enumerate(versions, 1)
+        ],
+        merges=[
+            MergeShown(
+                slug=span.slug,
+                into=span.into,
+                merged_at=span.merged_at,
+                merged_by=event_link(span.merged_by),
+                undone_at=span.undone_at,
+                undone_by=None if span.undone_by is None else event_link(span.undone_by),
+            )
+            for span in history.merges
+        ],
     )
 
 

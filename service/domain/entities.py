@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
-from typing import Any, assert_never
+from typing import Any, Literal, assert_never
 from uuid import UUID
 
 import msgspec
 
 from schemas import EntityMerged, EntityRegistered, EntityUnmerged, EntityUpdated
 from service.domain.timeline import Item, sort_key
+from service.domain.versions import Version
 
 
 class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -59,6 +62,53 @@ def evolve_profile(
             return msgspec.structs.replace(profile, merged_into=None)
         case _:
             assert_never(event)
+
+
+class MergeSpan(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A while over which ``slug`` was merged into ``into``: from the merge to its undoing."""
+
+    slug: str
+    into: str
+    merged_at: datetime
+    merged_by: UUID
+    undone_at: datetime | None = None
+    undone_by: UUID | None = None
+
+
+def merge_spans(versions: Sequence[Version[Profile]]) -> list[MergeSpan]:
+    """The spans over which an entity (its versions, oldest first) was merged into another."""
+    spans: list[MergeSpan] = []
+    for index, version in enumerate(versions):
+        into = version.state.merged_into
+        if into is None or (index and versions[index - 1].state.merged_into == into):
+            continue
+        end = index
+        while end + 1 < len(versions) and versions[end + 1].state.merged_into == into:
+            end += 1
+        after = versions[end + 1] if end + 1 < len(versions) else None
+        spans.append(
+            MergeSpan(
+                version.state.slug,
+                into,
+                version.recorded_from,
+                version.made_by,
+                None if after is None else after.recorded_from,
+                None if after is None else after.made_by,
+            )
+        )
+    return spans
+
+
+ProfileChange = Literal["entity.registered", "entity.updated", "entity.merged", "entity.unmerged"]
+
+
+def profile_change(before: Profile | None, after: Profile) -> ProfileChange:
+    """Which kind of entity event turned ``before`` into ``after``."""
+    if before is None:
+        return "entity.registered"
+    if after.merged_into != before.merged_into:
+        return "entity.merged" if after.merged_into is not None else "entity.unmerged"
+    return "entity.updated"
 
 
 @cache

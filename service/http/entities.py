@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from schemas import EntityPage, EntityView
+from schemas import EntityHistory, EntityPage, EntityView
 from service import presentation
 from service.domain.cursors import RankCursor, SlugCursor
 from service.domain.queries import EntityQuery
@@ -55,6 +55,36 @@ class EntitiesController(Controller):
 
         async def build() -> EntityPage:
             return presentation.entity_page(await cache.newsroom.entities(query))
+
+        return await cache.respond(request, checkpoint, build)
+
+    @get(
+        "/{slug:str}/history",
+        operation_id="readEntityHistory",
+        before_request=cached,
+        **documented(
+            200,
+            EntityHistory,
+            "entity_history",
+            "Every version of the entity.",
+            400,
+            404,
+            503,
+            conditional=True,
+        ),
+    )
+    async def entity_history(
+        self,
+        request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
+        slug: FromPath[str],
+        min_position: params.MinPosition = None,
+    ) -> Response[Any]:
+        """Every version of an entity (itself, even when merged into another), and every merge it took part in and its undoing, from either side."""
+        checkpoint = await cache.checkpoint(min_position)
+
+        async def build() -> EntityHistory:
+            return presentation.entity_history(await cache.newsroom.entity_history(slug))
 
         return await cache.respond(request, checkpoint, build)
 

@@ -318,6 +318,43 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
             },
         ],
     },
+    "entity_history": {
+        "slug": "deepmind",
+        "versions": [
+            {
+                "version": 1,
+                "recorded_at": "2024-05-01T09:00:00Z",
+                "event_id": str(demo_id("entity/deepmind")),
+                "type": "entity.registered",
+                "name": "DeepMind",
+            },
+            {
+                "version": 2,
+                "recorded_at": "2024-05-02T09:00:00Z",
+                "event_id": str(demo_id("merge/deepmind")),
+                "type": "entity.merged",
+                "name": "DeepMind",
+                "merged_into": "google-deepmind",
+            },
+            {
+                "version": 3,
+                "recorded_at": "2024-05-03T09:00:00Z",
+                "event_id": str(demo_id("unmerge/deepmind")),
+                "type": "entity.unmerged",
+                "name": "DeepMind",
+            },
+        ],
+        "merges": [
+            {
+                "slug": "deepmind",
+                "into": "google-deepmind",
+                "merged_at": "2024-05-02T09:00:00Z",
+                "merged_by": f"/v1/events/{demo_id('merge/deepmind')}",
+                "undone_at": "2024-05-03T09:00:00Z",
+                "undone_by": f"/v1/events/{demo_id('unmerge/deepmind')}",
+            }
+        ],
+    },
     "entities": {
         "entities": [
             {"slug": "mai-1", "kind": "model", "name": "MAI-1", "aliases": ["MIA-1", "MAI 1"]},

@@ -153,7 +153,13 @@ async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[An
         raise params.bad_parameter("as_of", "a pinned view needs the instant it is pinned to")
     checkpoint = await read.cache.checkpoint(read.min_position)
     # The live timeline: the same query, as known now, from its first page.
-    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in ("as_of", "cursor")])
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in request.query_params.multi_items()
+            if k not in ("as_of", "cursor", "min_position")
+        ]
+    )
     live = request.url.path.removesuffix("/pinned") + (f"?{query}" if query else "")
 
     async def build() -> PinnedTimelinePage:

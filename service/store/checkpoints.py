@@ -52,9 +52,10 @@ from projection_checkpoints c where c.name = $2
 # Whether anything could still be recorded at or before an instant, or has been and is not yet
 # in the projection: events are recorded at their statement's start (statement_timestamp), so a
 # statement running since then, or a transaction that wrote since then and has not ended, may
-# still add one. Sessions the role may not see (state null) count as such, to be safe.
+# still add one; so may any statement to come, for an instant not yet past. Sessions the role
+# may not see (state null) count as running, to be safe.
 _SETTLED = """
-select not exists (
+select $2 < statement_timestamp() and not exists (
     select 1 from pg_stat_activity a
     where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'
       and (a.state is null or (a.state = 'active' and a.query_start <= $2)

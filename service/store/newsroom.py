@@ -20,6 +20,7 @@ from service.domain.cursors import TimelineCursor
 from service.domain.entities import Profile, search_key
 from service.domain.queries import EntityQuery, TimelineQuery
 from service.domain.timeline import Item
+from service.domain.versions import Version
 from service.store import Connection, Database
 from service.store.writers import Writers
 
@@ -504,12 +505,13 @@ async def timeline(db: Database, query: TimelineQuery, as_of: datetime | None = 
 # followed through merges to the survivor, and every slug merged into that survivor: one round
 # trip, since every uncached entity read starts here. Names are looked up as they are now; the
 # merges are followed as they are now, or as they were at an instant ($3), through the versions.
+_NAMED = """
+select slug from entity_states
+where slug = $1 or $2 = any(alias_keys)
+order by slug = $1 desc, merged_into is null desc, slug limit 1
+"""
 _RESOLVE = """
-with recursive named as (
-    select slug from entity_states
-    where slug = $1 or $2 = any(alias_keys)
-    order by slug = $1 desc, merged_into is null desc, slug limit 1
-), followed as (
+with recursive named as ({named}), followed as (
     select e.slug, e.merged_into, 0 as depth from {states} e join named n on e.slug = n.slug where {known}
     union all
     select e.slug, e.merged_into, f.depth + 1 from {states} e join followed f on e.slug = f.merged_into
@@ -524,9 +526,9 @@ with recursive named as (
 select e.state::text, coalesce((select array_agg(slug order by slug) from merged), '{{}}')
 from {states} e, survivor s where e.slug = s.slug and {known}
 """
-_RESOLVE_NOW = _RESOLVE.format(states="entity_states", known="true")
+_RESOLVE_NOW = _RESOLVE.format(named=_NAMED, states="entity_states", known="true")
 _RESOLVE_AS_OF = _RESOLVE.format(
-    states="entity_state_versions", known="e.recorded_from <= $3 and e.recorded_until > $3"
+    named=_NAMED, states="entity_state_versions", known="e.recorded_from <= $3 and e.recorded_until > $3"
 )
 
 
@@ -583,6 +585,28 @@ async def versions(db: Database, event_id: UUID) -> list[ItemVersion]:
     """Every version of a fact, oldest first."""
     rows = await db.fetch(_VERSIONS_OF, event_id)
     return [ItemVersion(since, made_by, _item.decode(text)) for since, made_by, text in rows]
+
+
+# An entity's versions, and those of every entity ever merged into it.
+_PROFILE_VERSIONS = """
+select slug, recorded_from, nullif(recorded_until, 'infinity'), made_by, state::text from entity_state_versions
+where slug = $1 or slug in (select slug from entity_state_versions where merged_into = $1)
+order by slug, recorded_from
+"""
+
+
+async def named(db: Database, name: str) -> str | None:
+    """The slug a slug or alias names, merged or not."""
+    slug: str | None = await db.fetchval(_NAMED, name, search_key(name))
+    return slug
+
+
+async def profile_versions(db: Database, slug: str) -> dict[str, list[Version[Profile]]]:
+    """Every version of an entity's profile, and of each entity ever merged into it, oldest first."""
+    found: dict[str, list[Version[Profile]]] = {}
+    for other, since, until, made_by, state in await db.fetch(_PROFILE_VERSIONS, slug):
+        found.setdefault(other, []).append(Version(_profile.decode(state), since, made_by, until))
+    return found
 
 
 _ITEMS_NOW = "select item::text from timeline_items where event_id = any($1::uuid[])"

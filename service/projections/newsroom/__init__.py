@@ -8,6 +8,7 @@ each (``fold``), the reads of them, now or as known at an instant (``reads``), a
 from service.projections.engine import Projection
 from service.projections.newsroom import fold
 from service.projections.newsroom.reads import (
+    EntityHistory,
     EntityListing,
     EntityState,
     NewsroomReader,
@@ -21,6 +22,7 @@ PROJECTION = Projection(NAME, fold.apply, TABLES, fold.load)
 __all__ = [
     "NAME",
     "PROJECTION",
+    "EntityHistory",
     "EntityListing",
     "EntityState",
     "NewsroomReader",

@@ -17,10 +17,11 @@ from uuid import UUID
 import msgspec
 
 from service.domain.cursors import RankCursor, SlugCursor, TimelineCursor
-from service.domain.entities import Profile, facts_about
+from service.domain.entities import MergeSpan, Profile, facts_about, merge_spans
 from service.domain.errors import BeyondTheLog, NotCaughtUp, NotFound
 from service.domain.queries import EntityQuery, TimelineQuery
 from service.domain.timeline import Item, LaterChange, changes_after, cursor_after
+from service.domain.versions import Version
 from service.store import Database, checkpoints
 from service.store import newsroom as tables
 from service.store.newsroom import NAME
@@ -51,6 +52,14 @@ class PinnedPage(msgspec.Struct, frozen=True):
     changed: int
     complete: bool
     """False when counting stopped at ``NewsroomReader.counted``: the counts are lower bounds."""
+
+
+class EntityHistory(msgspec.Struct, frozen=True):
+    """Every version of an entity's profile, and every merge it took part in, either side."""
+
+    slug: str
+    versions: list[Version[Profile]]
+    merges: list[MergeSpan]
 
 
 class EntityListing(msgspec.Struct, frozen=True):
@@ -139,6 +148,19 @@ class NewsroomReader:
         if not found:
             raise NotFound(f"No fact {event_id} is in the log.")
         return found
+
+    async def entity_history(self, name: str) -> EntityHistory:
+        """The entity a slug or alias names (itself, not what it is merged into): its versions,
+        and its merges and their undoing, whether it was merged or merged into."""
+        slug = await tables.named(self.db, name)
+        if slug is None:
+            raise NotFound(f"No entity '{name}'.")
+        found = await tables.profile_versions(self.db, slug)
+        own = found.pop(slug, [])
+        merges = merge_spans(own) + [
+            span for versions in found.values() for span in merge_spans(versions) if span.into == slug
+        ]
+        return EntityHistory(slug, own, sorted(merges, key=lambda span: (span.merged_at, span.slug)))
 
     async def entities(self, query: EntityQuery) -> EntityListing:
         """A page of entities, by slug or by how well they match the query's text."""
