@@ -88,6 +88,14 @@ class Reading:
     as_of: datetime | None
     cache: ReadCache
 
+    def of_entities(self, entities: str | None) -> Reading:
+        """The read narrowed to the ``entities`` parameter's slugs."""
+        slugs = tuple(params.slugs("entities", entities))
+        return replace(self, query=replace(self.query, entities=slugs))
+
+    def of_entity(self, slug: str) -> Reading:
+        return replace(self, query=replace(self.query, entity=slug))
+
 
 async def reading(
     cache: NamedDependency[ReadCache],
@@ -187,8 +195,7 @@ class TimelineController(Controller):
         entities: _ENTITIES = None,
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
-        slugs = tuple(params.slugs("entities", entities))
-        return await _page(request, replace(read, query=replace(read.query, entities=slugs)))
+        return await _page(request, read.of_entities(entities))
 
     @get(
         "/v1/entities/{slug:str}/timeline",
@@ -205,7 +212,7 @@ class TimelineController(Controller):
         slug: FromPath[str],
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
-        return await _page(request, replace(read, query=replace(read.query, entity=slug)))
+        return await _page(request, read.of_entity(slug))
 
     @get(
         "/v1/timeline/pinned",
@@ -222,8 +229,7 @@ class TimelineController(Controller):
         entities: _ENTITIES = None,
     ) -> Response[Any]:
         """The timeline as known at `as_of` (required), each item with the follow-ups recorded since, and how many facts were added and changed since."""
-        slugs = tuple(params.slugs("entities", entities))
-        return await _pinned(request, replace(read, query=replace(read.query, entities=slugs)))
+        return await _pinned(request, read.of_entities(entities))
 
     @get(
         "/v1/entities/{slug:str}/timeline/pinned",
@@ -247,7 +253,7 @@ class TimelineController(Controller):
         slug: FromPath[str],
     ) -> Response[Any]:
         """One entity's timeline as known at `as_of` (required), merges as they stood then, with the follow-ups recorded since."""
-        return await _pinned(request, replace(read, query=replace(read.query, entity=slug)))
+        return await _pinned(request, read.of_entity(slug))
 
     @get(
         "/v1/events/{event_id:uuid}/history",
