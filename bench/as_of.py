@@ -225,6 +225,8 @@ def as_of_aims(results: dict[str, Any]) -> list[str]:
             notes.append(f"checked {len(pages)} x 200, {min(pages)}-{max(pages)} items")
         if http_errors:
             notes.append(f"FAILED: {http_errors} HTTP errors {found['errors']}")
+        elif given_up := sum(found["errors"].values()):
+            notes.append(f"{given_up} requests given up {found['errors']}")
         if found["urls"] < UNCACHED_MINIMUM:
             notes.append(
                 f"fewer than the {UNCACHED_MINIMUM:,} (10 x {WORKERS} workers x {CACHED_BODIES:,} cached bodies)"
