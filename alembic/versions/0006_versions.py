@@ -1,10 +1,12 @@
 """Versions: every form each timeline item and each entity took, with the span of the log's record
 over which it was the current one, so that "as known at" reads are indexed queries.
 
-A version is current from the instant the events that made it were recorded (``recorded_from``)
-until the next version's (``recorded_until``, infinity for the one current now). Each instant
-of the record is in the span of exactly one version of an item, so the page "as known at" an
-instant is the current page's query over the versions whose span holds it.
+The current rows say since when they have been so (``current_since``) and which event made them
+(``made_by``); each form they had before is kept in a ``*_versions`` table, current from
+``recorded_from`` until ``recorded_until``. Each instant of the record is in the span of
+exactly one form of an item, so the page "as known at" an instant is the current page's query
+over the current rows known by then and the versions whose span holds it. Most facts are never
+followed up: the versions hold only what changed, and a rebuild writes little more than before.
 
 The fold writes versions from the log, so existing tables cannot be converted in SQL: the
 upgrade empties the newsroom's tables and moves its checkpoint back to the log's start, and the
@@ -30,16 +32,17 @@ UPGRADE = [
         updated_at = now()
     where name = 'newsroom'
     """,
-    # When the row took its current form: the current version's recorded_from. A pinned view
-    # counts what changed after its instant with it.
-    "alter table timeline_items add column current_since timestamptz not null",
+    "alter table timeline_items add column current_since timestamptz not null, add column made_by uuid not null",
+    # A pinned view counts what changed after its instant, over the whole timeline or one entity's.
     "create index timeline_items_by_change on timeline_items (current_since)",
-    "alter table entity_states add column current_since timestamptz not null",
+    "alter table entity_items add column current_since timestamptz not null",
+    "create index entity_items_by_change on entity_items (slug, current_since) where current",
+    "alter table entity_states add column current_since timestamptz not null, add column made_by uuid not null",
     """
     create table timeline_item_versions (
         event_id uuid not null,
         recorded_from timestamptz not null,
-        recorded_until timestamptz not null default 'infinity',
+        recorded_until timestamptz not null,
         made_by uuid not null,
         position bigint not null,
         occurred_start timestamptz not null,
@@ -59,17 +62,14 @@ UPGRADE = [
         on timeline_item_versions (occurred_start, precision, position)
     """,
     "create index timeline_item_versions_search on timeline_item_versions using gin (search)",
-    """
-    create index timeline_item_versions_by_type
-        on timeline_item_versions (type, occurred_start, precision, position)
-    """,
-    # Which entities each version involves, in timeline order: per-entity timelines as known then.
+    # Which entities each earlier form involved, in timeline order; the spans are in the index,
+    # so an entity's walk skips forms of other instants without reading their rows.
     """
     create table entity_item_versions (
         event_id uuid not null,
         recorded_from timestamptz not null,
         slug text not null,
-        recorded_until timestamptz not null default 'infinity',
+        recorded_until timestamptz not null,
         occurred_start timestamptz not null,
         precision smallint not null,
         position bigint not null,
@@ -78,13 +78,13 @@ UPGRADE = [
     """,
     """
     create index entity_item_versions_in_order
-        on entity_item_versions (slug, occurred_start, precision, position)
+        on entity_item_versions (slug, occurred_start, precision, position) include (recorded_from, recorded_until)
     """,
     """
     create table entity_state_versions (
         slug text not null,
         recorded_from timestamptz not null,
-        recorded_until timestamptz not null default 'infinity',
+        recorded_until timestamptz not null,
         made_by uuid not null,
         merged_into text,
         state jsonb not null,
@@ -97,8 +97,11 @@ DOWNGRADE = [
     "drop table entity_state_versions",
     "drop table entity_item_versions",
     "drop table timeline_item_versions",
-    "alter table entity_states drop column current_since",
-    "alter table timeline_items drop column current_since",
+    "alter table entity_states drop column current_since, drop column made_by",
+    "drop index entity_items_by_change",
+    "alter table entity_items drop column current_since",
+    "drop index timeline_items_by_change",
+    "alter table timeline_items drop column current_since, drop column made_by",
 ]
 
 

@@ -60,10 +60,15 @@ select $2 < statement_timestamp() and not exists (
     where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'
       and (a.state is null or (a.state = 'active' and a.query_start <= $2)
            or (a.backend_xid is not null and a.xact_start <= $2))
-) and not exists (
-    select 1 from events e, projection_checkpoints c
-    where c.name = $1 and (e.transaction_id, e.position) > (c.transaction_id, c.position) and e.recorded_at <= $2
-)
+) and (
+    -- In log order, so that the planner walks events_in_commit_order from the checkpoint on
+    -- (a scalar subquery keeps its order and limit; an EXISTS drops them, and the planner,
+    -- guessing a third of the log past the checkpoint, read all of it).
+    select e.position from events e
+    where (e.transaction_id, e.position) > (select transaction_id, position from projection_checkpoints where name = $1)
+      and e.recorded_at <= $2
+    order by e.transaction_id, e.position limit 1
+) is null
 """
 _STATES = """
 with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),

@@ -8,7 +8,7 @@ nothing else touches those tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -69,16 +69,17 @@ _ITEM_TARGETS = (
     "event_id, position, occurred_start, occurred_end, precision, type, status, retracted, tags, search, item"
 )
 _INSERT_ITEMS = f"""
-insert into timeline_items ({_ITEM_TARGETS}, recorded_at, current_since)
-select {_ITEM_VALUES}, n.recorded_at, n.current_since
-from json_to_recordset($1::json) as n ({_ITEM_COLUMNS}, recorded_at timestamptz, current_since timestamptz)
+insert into timeline_items ({_ITEM_TARGETS}, recorded_at, current_since, made_by)
+select {_ITEM_VALUES}, n.recorded_at, n.current_since, n.made_by
+from json_to_recordset($1::json)
+     as n ({_ITEM_COLUMNS}, recorded_at timestamptz, current_since timestamptz, made_by uuid)
 """
 _UPSERT_ITEMS = f"""{_INSERT_ITEMS}
 on conflict (event_id) do update set
     occurred_start = excluded.occurred_start, occurred_end = excluded.occurred_end,
     precision = excluded.precision, status = excluded.status, retracted = excluded.retracted,
     tags = excluded.tags, search = excluded.search, item = excluded.item,
-    current_since = excluded.current_since
+    current_since = excluded.current_since, made_by = excluded.made_by
 """
 # Every entity an item ever involved keeps a row (as-known-at reads look for them); only those it
 # involves now are current. All of an item's rows carry its current date, so that the rows come
@@ -89,68 +90,76 @@ from json_to_recordset($1::json) as n (event_id uuid, occurred_start timestamptz
 where e.event_id = n.event_id
 """
 _INSERT_INVOLVEMENT = """
-insert into entity_items (slug, event_id, occurred_start, precision, position, current)
+insert into entity_items (slug, event_id, occurred_start, precision, position, current, current_since)
 select * from json_to_recordset($1::json)
      as n (slug text, event_id uuid, occurred_start timestamptz, precision smallint, position bigint,
-           current boolean)
+           current boolean, current_since timestamptz)
 """
 _UPSERT_INVOLVEMENT = f"""{_INSERT_INVOLVEMENT}
 on conflict (slug, event_id) do update set
-    occurred_start = excluded.occurred_start, precision = excluded.precision, current = excluded.current
+    occurred_start = excluded.occurred_start, precision = excluded.precision, current = excluded.current,
+    current_since = excluded.current_since
+"""
+# An item that changed without moving keeps its rows, which learn since when it is so.
+_TOUCH_INVOLVEMENT = """
+update entity_items e set current_since = n.current_since
+from json_to_recordset($1::json) as n (event_id uuid, current_since timestamptz)
+where e.event_id = n.event_id and e.current_since <> n.current_since
 """
 _INSERT_PROFILE = """
-insert into entity_states (slug, kind, merged_into, alias_keys, search, position, state, current_since)
+insert into entity_states (slug, kind, merged_into, alias_keys, search, position, state, current_since, made_by)
 values ($1, $2, $3, $4, setweight(to_tsvector('simple', $5), 'A') || to_tsvector('simple', $6), $7, $8::jsonb,
-        $9)
+        $9, $10)
 """
 _UPSERT_PROFILE = f"""{_INSERT_PROFILE}
 on conflict (slug) do update set
     merged_into = excluded.merged_into, alias_keys = excluded.alias_keys, search = excluded.search,
-    position = excluded.position, state = excluded.state, current_since = excluded.current_since
+    position = excluded.position, state = excluded.state, current_since = excluded.current_since,
+    made_by = excluded.made_by
 """
-# Versions: an open one (current now) ends at 'infinity'. When a batch changes what is stored,
-# the stored versions from the first new one's instant on are replaced (all of them, for one
-# replayed from scratch), and the one before that is closed there.
+# Versions: the forms rows had before their current one, each with its span. A live batch that
+# changes a row at a later instant first retires it: its current form, search index and all, is
+# copied into the versions, ending where the new one begins. A fact or entity replayed from
+# scratch forgets its versions, and the batch writes them all again.
 _SPAN = "recorded_from timestamptz, recorded_until timestamptz"
-_UNTIL = "coalesce(n.recorded_until, 'infinity')"
 _INSERT_ITEM_VERSIONS = f"""
 insert into timeline_item_versions ({_ITEM_TARGETS}, recorded_from, recorded_until, made_by)
-select {_ITEM_VALUES}, n.recorded_from, {_UNTIL}, n.made_by
+select {_ITEM_VALUES}, n.recorded_from, n.recorded_until, n.made_by
 from json_to_recordset($1::json) as n ({_ITEM_COLUMNS}, {_SPAN}, made_by uuid)
 """
 _INSERT_INVOLVEMENT_VERSIONS = f"""
 insert into entity_item_versions (event_id, recorded_from, slug, recorded_until, occurred_start, precision, position)
-select n.event_id, n.recorded_from, n.slug, {_UNTIL}, n.occurred_start, n.precision, n.position
+select n.event_id, n.recorded_from, n.slug, n.recorded_until, n.occurred_start, n.precision, n.position
 from json_to_recordset($1::json)
      as n (event_id uuid, slug text, {_SPAN}, occurred_start timestamptz, precision smallint, position bigint)
 """
 _INSERT_PROFILE_VERSIONS = f"""
 insert into entity_state_versions (slug, recorded_from, recorded_until, made_by, merged_into, state)
-select n.slug, n.recorded_from, {_UNTIL}, n.made_by, n.merged_into, n.state
+select n.slug, n.recorded_from, n.recorded_until, n.made_by, n.merged_into, n.state
 from json_to_recordset($1::json) as n (slug text, {_SPAN}, made_by uuid, merged_into text, state jsonb)
 """
-
-
-def _replacing(table: str, key: str) -> tuple[str, str]:
-    """The statements that make room for new versions of rows keyed by ``key``: drop those
-    from the instant on, then close the one still open; each takes rows of (key, instant)."""
-    rows = f"json_to_recordset($1::json) as n ({key} {'uuid' if key == 'event_id' else 'text'}, recorded_from timestamptz)"
-    return (
-        f"delete from {table} v using {rows} where v.{key} = n.{key}"
-        " and v.recorded_from >= coalesce(n.recorded_from, '-infinity')",
-        f"update {table} v set recorded_until = n.recorded_from from {rows}"
-        f" where v.{key} = n.{key} and v.recorded_until = 'infinity' and n.recorded_from is not null",
-    )
-
-
-_REPLACE = {
-    table: _replacing(table, key)
-    for table, key in (
-        ("timeline_item_versions", "event_id"),
-        ("entity_item_versions", "event_id"),
-        ("entity_state_versions", "slug"),
-    )
-}
+_RETIRED = "json_to_recordset($1::json) as n ({key} {kind}, until timestamptz)"
+_RETIRE_ITEMS = f"""
+insert into timeline_item_versions ({_ITEM_TARGETS}, recorded_from, recorded_until, made_by)
+select {", ".join(f"t.{column}" for column in _ITEM_TARGETS.split(", "))}, t.current_since, n.until, t.made_by
+from timeline_items t join {_RETIRED.format(key="event_id", kind="uuid")} on t.event_id = n.event_id
+"""
+_RETIRE_INVOLVEMENT_VERSIONS = f"""
+insert into entity_item_versions (event_id, recorded_from, slug, recorded_until, occurred_start, precision, position)
+select e.event_id, e.current_since, e.slug, n.until, e.occurred_start, e.precision, e.position
+from entity_items e join {_RETIRED.format(key="event_id", kind="uuid")} on e.event_id = n.event_id
+where e.current
+"""
+_RETIRE_PROFILES = f"""
+insert into entity_state_versions (slug, recorded_from, recorded_until, made_by, merged_into, state)
+select s.slug, s.current_since, n.until, s.made_by, s.merged_into, s.state
+from entity_states s join {_RETIRED.format(key="slug", kind="text")} on s.slug = n.slug
+"""
+_FORGET = (
+    "delete from timeline_item_versions where event_id = any($1::uuid[])",
+    "delete from entity_item_versions where event_id = any($1::uuid[])",
+)
+_FORGET_PROFILES = "delete from entity_state_versions where slug = any($1::text[])"
 
 
 class _ItemColumns(msgspec.Struct):
@@ -174,11 +183,12 @@ class _ItemColumns(msgspec.Struct):
 class ItemRow(_ItemColumns):
     recorded_at: datetime
     current_since: datetime
+    made_by: UUID
 
 
 class ItemVersionRow(_ItemColumns):
     recorded_from: datetime
-    recorded_until: datetime | None
+    recorded_until: datetime
     made_by: UUID
 
 
@@ -189,13 +199,14 @@ class InvolvementRow(msgspec.Struct):
     precision: int
     position: int
     current: bool
+    current_since: datetime
 
 
 class InvolvementVersionRow(msgspec.Struct):
     event_id: UUID
     slug: str
     recorded_from: datetime
-    recorded_until: datetime | None
+    recorded_until: datetime
     occurred_start: datetime
     precision: int
     position: int
@@ -219,24 +230,24 @@ class ProfileRow(msgspec.Struct, array_like=True):
     state: str
     """The profile as JSON."""
     current_since: datetime
+    made_by: UUID
 
 
 class ProfileVersionRow(msgspec.Struct):
     slug: str
     recorded_from: datetime
-    recorded_until: datetime | None
+    recorded_until: datetime
     made_by: UUID
     merged_into: str | None
     state: Profile
 
 
-class Replaced(msgspec.Struct):
-    """A fact's (``event_id``) or an entity's (``slug``) stored versions from ``recorded_from``
-    on, or all of them (None), give way to new ones."""
+class Retired(msgspec.Struct):
+    """A current row whose form gives way, at ``until``, to a later one."""
 
+    until: datetime
     event_id: UUID | None = None
     slug: str | None = None
-    recorded_from: datetime | None = None
 
 
 class Rows(msgspec.Struct):
@@ -246,12 +257,16 @@ class Rows(msgspec.Struct):
     involvement: list[InvolvementRow] = msgspec.field(default_factory=list)
     moved: list[MovedRow] = msgspec.field(default_factory=list)
     """Items whose involvement rows are retired before they are written again."""
+    touched: list[tuple[UUID, datetime]] = msgspec.field(default_factory=list)
+    """Items that changed without moving, and since when they are so."""
     item_versions: list[ItemVersionRow] = msgspec.field(default_factory=list)
     involvement_versions: list[InvolvementVersionRow] = msgspec.field(default_factory=list)
-    replaced: list[Replaced] = msgspec.field(default_factory=list)
+    retired: list[Retired] = msgspec.field(default_factory=list)
+    forgotten: list[UUID] = msgspec.field(default_factory=list)
     profiles: list[ProfileRow] = msgspec.field(default_factory=list)
     profile_versions: list[ProfileVersionRow] = msgspec.field(default_factory=list)
-    replaced_profiles: list[Replaced] = msgspec.field(default_factory=list)
+    retired_profiles: list[Retired] = msgspec.field(default_factory=list)
+    forgotten_profiles: list[str] = msgspec.field(default_factory=list)
 
 
 def _json(rows: Sequence[Any]) -> str:
@@ -278,7 +293,19 @@ async def load_profiles(conn: Connection, slugs: Sequence[str]) -> dict[str, tup
 
 
 async def save(conn: Connection, rows: Rows) -> None:
-    """Write a live batch's rows over what the tables hold."""
+    """Write a live batch's rows over what the tables hold: first what gives way goes into the
+    versions, then the current rows, then the versions the batch made."""
+    if rows.forgotten:
+        for statement in _FORGET:
+            await conn.execute(statement, rows.forgotten)
+    if rows.forgotten_profiles:
+        await conn.execute(_FORGET_PROFILES, rows.forgotten_profiles)
+    if rows.retired:
+        retired = _json(rows.retired)
+        await conn.execute(_RETIRE_ITEMS, retired)
+        await conn.execute(_RETIRE_INVOLVEMENT_VERSIONS, retired)
+    if rows.retired_profiles:
+        await conn.execute(_RETIRE_PROFILES, _json(rows.retired_profiles))
     if rows.profiles:
         await conn.executemany(_UPSERT_PROFILE, _tuples(rows.profiles))
     if rows.items:
@@ -287,14 +314,10 @@ async def save(conn: Connection, rows: Rows) -> None:
         await conn.execute(_RETIRE_INVOLVEMENT, _json(rows.moved))
     if rows.involvement:
         await conn.execute(_UPSERT_INVOLVEMENT, _json(rows.involvement))
-    for table, replaced in (
-        ("timeline_item_versions", rows.replaced),
-        ("entity_item_versions", rows.replaced),
-        ("entity_state_versions", rows.replaced_profiles),
-    ):
-        if replaced:
-            for statement in _REPLACE[table]:
-                await conn.execute(statement, _json(replaced))
+    if rows.touched:
+        await conn.execute(
+            _TOUCH_INVOLVEMENT, _json([{"event_id": e, "current_since": t} for e, t in rows.touched])
+        )
     await _insert_versions(conn, rows)
 
 
@@ -326,8 +349,14 @@ _QUERY = (
 
 
 class _Selection:
-    """The rows a timeline query selects, as SQL: a source, conditions and their parameters;
-    every value is a parameter, never spliced in."""
+    """The rows a timeline query selects, as SQL: one or two sources (``parts``), each with its
+    own conditions, the conditions all share, and their parameters; every value is a
+    parameter, never spliced in.
+
+    Now, the source is the current rows. As known at an instant it is two: the current rows
+    already so by then, and the earlier versions whose span holds it; a fact is in one or the
+    other at any instant, never both.
+    """
 
     def __init__(
         self, query: TimelineQuery, words: str | None, *, rare: bool, as_of: datetime | None, retracted: bool
@@ -335,37 +364,55 @@ class _Selection:
         self.params: list[object] = []
         self.conditions: list[str] = []
         param = self.param
-        # Now: the current rows. As of an instant: the versions whose span holds it, one per fact.
         at = None if as_of is None else param(as_of)
-
-        def known(alias: str) -> str:
-            if at is None:
-                return f"{alias}.current"
-            return f"{alias}.recorded_from <= {at} and {alias}.recorded_until > {at}"
-
-        items, involvement = ("timeline_items", "entity_items") if at is None else _VERSIONS
         # One entity (the common case) walks its own index in timeline order and stops at the
         # limit; several entities, or none, go through timeline_items' order instead.
         single = len(query.entities) == 1
         self.key = "e" if single else "t"
-        if rare:
-            # OFFSET 0 keeps the planner from folding this into the ordered walk: the few
-            # matches come from the search index, and only they are sorted.
-            only = "" if at is None else f" and {known('v')}"
-            items = f"(select * from {items} v where search @@ {param(words)}::tsquery{only} offset 0)"
-        if single:
-            same = "" if at is None else " and t.recorded_from = e.recorded_from"
-            self.source = f"{involvement} e join {items} t on t.event_id = e.event_id{same}"
-            self.conditions.append(f"e.slug = {param(query.entities[0])} and {known('e')}")
+        slugs = param(query.entities[0] if single else list(query.entities)) if query.entities else ""
+        searched = param(words) if rare else ""
+
+        def part(
+            items: str, involvement: str, known: Callable[[str], str], same: str
+        ) -> tuple[str, list[str]]:
+            if rare:
+                # OFFSET 0 keeps the planner from folding this into the ordered walk: the few
+                # matches come from the search index, and only they are sorted.
+                items = (
+                    f"(select * from {items} v where search @@ {searched}::tsquery and {known('v')} offset 0)"
+                )
+            if single:
+                source = f"{involvement} e join {items} t on t.event_id = e.event_id{same}"
+                return source, [f"e.slug = {slugs}", known("e")]
+            own = [known("t")]
+            if query.entities:
+                own.append(
+                    f"t.event_id in (select event_id from {involvement} i"
+                    f" where {known('i')} and slug = any({slugs}::text[]))"
+                )
+            return f"{items} t", own
+
+        def involved(alias: str) -> str:
+            """Rows of ``entity_items`` stand for the current form only where they are current."""
+            return f"{alias}.current and " if alias in ("e", "i") else ""
+
+        if at is None:
+            self.parts = [part("timeline_items", "entity_items", lambda alias: involved(alias) + "true", "")]
         else:
-            self.source = f"{items} t"
-            if at is not None:
-                self.conditions.append(known("t"))
-        if query.entities and not single:
-            self.conditions.append(
-                f"t.event_id in (select event_id from {involvement} i"
-                f" where {known('i')} and slug = any({param(list(query.entities))}::text[]))"
-            )
+            self.parts = [
+                part(
+                    "timeline_items",
+                    "entity_items",
+                    lambda alias: involved(alias) + f"{alias}.current_since <= {at}",
+                    "",
+                ),
+                part(
+                    "timeline_item_versions",
+                    "entity_item_versions",
+                    lambda alias: f"{alias}.recorded_from <= {at} and {alias}.recorded_until > {at}",
+                    " and t.recorded_from = e.recorded_from",
+                ),
+            ]
         if not retracted:
             self.conditions.append("not t.retracted")
         if query.tags:
@@ -384,6 +431,17 @@ class _Selection:
         self.params.append(value)
         return f"${len(self.params)}"
 
+    def selects(self, columns: str, *only: str, tail: str = "") -> list[str]:
+        """One select per source, each with the shared conditions and ``only``."""
+        return [
+            f"select {columns} from {source} where {' and '.join([*own, *self.conditions, *only]) or 'true'}{tail}"
+            for source, own in self.parts
+        ]
+
+
+def _union(selects: list[str]) -> str:
+    return " union all ".join(f"({select})" for select in selects)
+
 
 def timeline_sql(
     query: TimelineQuery, words: str | None = None, *, rare: bool = False, as_of: datetime | None = None
@@ -392,11 +450,10 @@ def timeline_sql(
 
     ``words`` is the query's text as a ``tsquery`` (see ``timeline``), required with ``text``;
     ``rare`` words are looked up in the search index first, then put in order. ``as_of`` asks
-    the same of the versions current at that instant instead of the rows current now.
+    the same of the rows as they were at that instant.
     """
     selection = _Selection(query, words, rare=rare, as_of=as_of, retracted=query.include_retracted)
-    conditions, params, param, key = selection.conditions, selection.params, selection.param, selection.key
-    source, words = selection.source, selection.words
+    conditions, param, key = selection.conditions, selection.param, selection.key
     if isinstance(query.after, TimelineCursor):
         comparison = "<" if query.descending else ">"
         conditions.append(
@@ -409,37 +466,37 @@ def timeline_sql(
         # filter by plain overlap here, with no ordered index to walk.
         if query.start is not None:
             conditions.append(f"t.occurred_end > {param(query.start)}")
-        where = " and ".join(conditions)
+        columns = f"t.item::text as item, ts_rank_cd(t.search, {selection.words}) as rank, t.position"
         return (
-            f"select t.item::text from {source} where {where}"
-            f" order by ts_rank_cd(t.search, {words}) desc, t.position desc"
-            f" offset {param(query.skip)} limit {limit}"
-        ), params
+            f"select item from ({_union(selection.selects(columns))}) found"
+            f" order by rank desc, position desc offset {param(query.skip)} limit {limit}"
+        ), selection.params
     direction = "desc" if query.descending else "asc"
-    order = f"order by start {direction}, precision {direction}, position {direction}"
+    order = f" order by start {direction}, precision {direction}, position {direction}"
     columns = f"t.item::text as item, {key}.occurred_start as start, {key}.precision, {key}.position"
-
-    def select(*only: str) -> str:
-        where = " and ".join([*conditions, *only]) or "true"
-        return f"select {columns} from {source} where {where} {order} limit {limit}"
-
+    tail = f"{order} limit {limit}"
     if query.start is None:
-        return f"select item from ({select()}) page {order}", params
-    # Overlapping `from` means starting at or after it, or spanning it. Only a year, month or
-    # day that begins exactly at the start of `from`'s year, month or day can span it (spans
-    # are calendar-aligned in UTC), so each half walks the ordered index from its own point
-    # instead of scanning the year before `from` for the few facts that reach into it.
-    since = param(query.start)
-    spanning = param(_calendar_starts(query.start))
-    halves = [
-        select(f"{key}.occurred_start >= {since}"),
-        select(
+        selects = selection.selects(columns, tail=tail)
+    else:
+        # Overlapping `from` means starting at or after it, or spanning it. Only a year, month
+        # or day that begins exactly at the start of `from`'s year, month or day can span it
+        # (spans are calendar-aligned in UTC), so each half walks the ordered index from its
+        # own point instead of scanning the year before `from` for the few facts that reach
+        # into it.
+        since = param(query.start)
+        spanning = param(_calendar_starts(query.start))
+        selects = selection.selects(
+            columns, f"{key}.occurred_start >= {since}", tail=tail
+        ) + selection.selects(
+            columns,
             f"{key}.occurred_start = any({spanning}::timestamptz[])",
             f"{key}.occurred_start < {since}",
             f"t.occurred_end > {since}",
-        ),
-    ]
-    return f"select item from (({halves[0]}) union all ({halves[1]})) page {order} limit {limit}", params
+            tail=tail,
+        )
+    if len(selects) == 1:
+        return f"select item from ({selects[0]}) page{order}", selection.params
+    return f"select item from ({_union(selects)}) page{order} limit {limit}", selection.params
 
 
 def _calendar_starts(instant: datetime) -> list[datetime]:
@@ -448,7 +505,6 @@ def _calendar_starts(instant: datetime) -> list[datetime]:
     return [day.replace(month=1, day=1), day.replace(day=1), day]
 
 
-_VERSIONS = ("timeline_item_versions", "entity_item_versions")
 _WORDS = f"select {_QUERY.format(q='$1')}::text"
 _MATCHES = "select count(*) from (select 1 from timeline_items where search @@ $1::tsquery limit $2) found"
 RARE = 5000
@@ -461,7 +517,7 @@ common ones are found by walking the timeline in order, where they turn up every
 # page. Whether a fact was new since then, or changed, its recorded_at says.
 _CHANGES = """
 select count(*) filter (where recorded_at > {at}), count(*) filter (where recorded_at <= {at}), count(*) = {cap}
-from (select t.recorded_at from {source} where {where} and t.current_since > {at} limit {cap}) changed
+from ({select}) changed
 """
 
 
@@ -472,12 +528,11 @@ async def changes_since(db: Database, query: TimelineQuery, at: datetime, cap: i
     selection = _Selection(query, words, rare=False, as_of=None, retracted=True)
     if query.start is not None:
         selection.conditions.append(f"t.occurred_end > {selection.param(query.start)}")
-    sql = _CHANGES.format(
-        at=selection.param(at),
-        cap=selection.param(cap),
-        source=selection.source,
-        where=" and ".join(selection.conditions) or "true",
+    at_, cap_ = selection.param(at), selection.param(cap)
+    (select,) = selection.selects(
+        "t.recorded_at", f"{selection.key}.current_since > {at_}", tail=f" limit {cap_}"
     )
+    sql = _CHANGES.format(at=at_, cap=cap_, select=select)
     row = await db.fetchrow(sql, *selection.params)
     assert row is not None  # an aggregate always gives a row
     return row[0], row[1], row[2]
@@ -527,8 +582,14 @@ select e.state::text, coalesce((select array_agg(slug order by slug) from merged
 from {states} e, survivor s where e.slug = s.slug and {known}
 """
 _RESOLVE_NOW = _RESOLVE.format(named=_NAMED, states="entity_states", known="true")
+# As known at an instant: the current profiles already so by then, and the earlier ones then.
 _RESOLVE_AS_OF = _RESOLVE.format(
-    named=_NAMED, states="entity_state_versions", known="e.recorded_from <= $3 and e.recorded_until > $3"
+    named=_NAMED,
+    states="""(select slug, merged_into, state from entity_states where current_since <= $3
+               union all
+               select slug, merged_into, state from entity_state_versions
+               where recorded_from <= $3 and recorded_until > $3)""",
+    known="true",
 )
 
 
@@ -551,10 +612,17 @@ select coalesce(json_agg(t.item order by t.position), '[]')::text from timeline_
 where t.event_id in (select event_id from entity_items where current and slug = any($1::text[]))
 """
 _INVOLVING_AS_OF = """
-select coalesce(json_agg(t.item order by t.position), '[]')::text from timeline_item_versions t
-where t.recorded_from <= $2 and t.recorded_until > $2
-  and t.event_id in (select event_id from entity_item_versions
-                     where recorded_from <= $2 and recorded_until > $2 and slug = any($1::text[]))
+select coalesce(json_agg(item order by position), '[]')::text from (
+    select t.item, t.position from timeline_items t
+    where t.current_since <= $2
+      and t.event_id in (select event_id from entity_items
+                         where current and current_since <= $2 and slug = any($1::text[]))
+    union all
+    select t.item, t.position from timeline_item_versions t
+    where t.recorded_from <= $2 and t.recorded_until > $2
+      and t.event_id in (select event_id from entity_item_versions
+                         where recorded_from <= $2 and recorded_until > $2 and slug = any($1::text[]))
+) known
 """
 
 
@@ -569,7 +637,10 @@ async def items_involving(db: Database, slugs: list[str], as_of: datetime | None
 
 
 _VERSIONS_OF = """
-select recorded_from, made_by, item::text from timeline_item_versions where event_id = $1 order by recorded_from
+select recorded_from, made_by, item::text from timeline_item_versions where event_id = $1
+union all
+select current_since, made_by, item::text from timeline_items where event_id = $1
+order by 1
 """
 
 
@@ -589,8 +660,15 @@ async def versions(db: Database, event_id: UUID) -> list[ItemVersion]:
 
 # An entity's versions, and those of every entity ever merged into it.
 _PROFILE_VERSIONS = """
-select slug, recorded_from, nullif(recorded_until, 'infinity'), made_by, state::text from entity_state_versions
-where slug = $1 or slug in (select slug from entity_state_versions where merged_into = $1)
+with entities as (
+    select $1::text as slug
+    union select slug from entity_state_versions where merged_into = $1
+    union select slug from entity_states where merged_into = $1
+)
+select slug, recorded_from, recorded_until, made_by, state::text
+from entity_state_versions where slug in (select slug from entities)
+union all
+select slug, current_since, null, made_by, state::text from entity_states where slug in (select slug from entities)
 order by slug, recorded_from
 """
 

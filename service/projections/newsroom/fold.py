@@ -50,7 +50,7 @@ from service.store.newsroom import (
     MovedRow,
     ProfileRow,
     ProfileVersionRow,
-    Replaced,
+    Retired,
     Rows,
 )
 from service.store.writers import Writers
@@ -116,19 +116,32 @@ class _ItemRows(msgspec.Struct):
 
 
 def add_rows(
-    rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change, since: datetime
+    rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change, version: Version[Item]
 ) -> None:
-    """An item's rows, as they are now."""
+    """An item's rows, as they are now: its current ``version``."""
     made = _ItemRows.of(item, names)
-    rows.items.append(ItemRow(**made.columns(item), recorded_at=item.recorded_at, current_since=since))
+    since = version.recorded_from
+    rows.items.append(
+        ItemRow(
+            **made.columns(item), recorded_at=item.recorded_at, current_since=since, made_by=version.made_by
+        )
+    )
     if change == "moved":
         rows.moved.append(MovedRow(item.id, made.start, made.precision))
-    if change != "same":
+    if change == "same":
+        rows.touched.append((item.id, since))
+    else:
         current = item.slugs
         rows.involvement += [
-            InvolvementRow(slug, item.id, made.start, made.precision, item.position, slug in current)
+            InvolvementRow(slug, item.id, made.start, made.precision, item.position, slug in current, since)
             for slug in involved
         ]
+
+
+def _closed(version: Version[Any]) -> datetime:
+    """When an earlier version gave way: every version a batch makes, but its current one, has."""
+    assert version.recorded_until is not None
+    return version.recorded_until
 
 
 def add_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]) -> None:
@@ -136,7 +149,7 @@ def add_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]
     for version, names in versions:
         item = version.state
         made = _ItemRows.of(item, names)
-        since, until = version.recorded_from, version.recorded_until
+        since, until = version.recorded_from, _closed(version)
         rows.item_versions.append(
             ItemVersionRow(
                 **made.columns(item), recorded_from=since, recorded_until=until, made_by=version.made_by
@@ -148,7 +161,7 @@ def add_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]
         ]
 
 
-def _profile_row(profile: Profile, position: int, since: datetime) -> ProfileRow:
+def _profile_row(profile: Profile, position: int, version: Version[Profile]) -> ProfileRow:
     return ProfileRow(
         profile.slug,
         profile.kind,
@@ -158,7 +171,8 @@ def _profile_row(profile: Profile, position: int, since: datetime) -> ProfileRow
         search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
         position,
         tables.encode_profile(profile),
-        since,
+        version.recorded_from,
+        version.made_by,
     )
 
 
@@ -196,19 +210,30 @@ def _profile_fold(profile: Profile | None, logged: LoggedFact) -> Profile | None
     return profile
 
 
+_STORED = UUID(int=0)
+"""Stands for the event that made a stored version: a batch that closes one copies it in SQL."""
+
+
 class _Versions(Generic[State]):
-    """One kind of state's versions in a batch: the current one of each key, those the batch
-    made, and which stored ones they replace (from an instant on, or all: None)."""
+    """One kind of state's versions in a batch: the current one of each key, the earlier ones
+    the batch made (closed), and what happens to what is stored: a current row that gives way
+    at an instant (``retired``), or versions replayed from scratch (``forgotten``)."""
 
     def __init__(self) -> None:
         self.current: dict[Any, Version[State]] = {}
+        self.names: dict[Any, list[str]] = {}
+        """The words the current version is found by, for one this batch made."""
         self.made: dict[Any, list[tuple[Version[State], list[str]]]] = {}
-        self.replaced: dict[Any, datetime | None] = {}
+        self.stored: set[Any] = set()
+        """Keys whose current version is the stored row's."""
+        self.retired: dict[Any, datetime] = {}
+        self.forgotten: set[Any] = set()
         self.replay: set[Any] = set()
         """Keys whose versions are replayed from the log: an event came in out of order."""
 
-    def stored(self, key: Any, state: State, since: datetime) -> None:
+    def load(self, key: Any, state: State, since: datetime) -> None:
         self.current[key] = Version(state, since, made_by=_STORED)
+        self.stored.add(key)
 
     def change(self, key: Any, state: State, logged: LoggedFact, names: list[str]) -> None:
         """``state`` is what ``logged`` made of ``key``; ``names`` the words it is found by."""
@@ -217,37 +242,31 @@ class _Versions(Generic[State]):
         current = self.current.get(key)
         if not in_order(current, logged):
             self.replay.add(key)
-            self.replaced[key] = None
-            self.made.pop(key, None)
             return
         if current is not None and current.state == state:
             return  # nothing changed: no new version
-        following = versions_after(current, state, logged)
-        made = self.made.setdefault(key, [])
-        if made:  # the current version is this batch's own, and still open
-            _, its_names = made.pop()
-            if len(following) == 2:
-                made.append((following[0], its_names))
-        elif current is not None:  # the current version is stored: it closes, or gives way
-            self.replaced[key] = logged.recorded_at
-        made.append((following[-1], names))
-        self.current[key] = following[-1]
+        *closed, made = versions_after(current, state, logged)
+        if closed and key in self.stored:
+            self.retired[key] = logged.recorded_at  # the stored row is copied into the versions
+        elif closed:
+            self.made.setdefault(key, []).append((closed[0], self.names[key]))
+        self.stored.discard(key)
+        self.current[key] = made
+        self.names[key] = names
 
     def replayed(self, key: Any, versions: list[Version[State]], names: list[str]) -> None:
         self.replay.discard(key)
-        self.made[key] = [(version, names) for version in versions]
+        self.stored.discard(key)
+        self.retired.pop(key, None)
+        self.forgotten.add(key)
+        self.made[key] = [(version, names) for version in versions[:-1]]
         self.current[key] = versions[-1]
 
-    def since(self, key: Any) -> datetime:
-        return self.current[key].recorded_from
-
-    def take(self, key: Any) -> list[tuple[Version[State], list[str]]]:
-        self.current.pop(key, None)
-        return self.made.pop(key, [])
-
-
-_STORED = UUID(int=0)
-"""Stands for the event that made a stored version, which a batch never needs to know."""
+    def take(self, key: Any) -> tuple[Version[State], list[tuple[Version[State], list[str]]]]:
+        """The current version of ``key`` and the earlier ones made, which the batch forgets."""
+        self.stored.discard(key)
+        self.names.pop(key, None)
+        return self.current.pop(key), self.made.pop(key, [])
 
 
 class Batch:
@@ -272,14 +291,14 @@ class Batch:
         if targets:
             for event_id, (item, since) in (await tables.load_items(conn, targets)).items():
                 self.items[event_id] = item
-                self.item_versions.stored(event_id, item, since)
+                self.item_versions.load(event_id, item, since)
         slugs = {ref.slug for e in events for ref in _entities_named(e.event)}
         slugs.update(e.event.slug for e in events if isinstance(e.event, EntityEvent))
         for item in self.items.values():
             slugs |= item.slugs
         for slug, (profile, since) in (await tables.load_profiles(conn, sorted(slugs))).items():
             self.profiles[slug] = profile
-            self.profile_versions.stored(slug, profile, since)
+            self.profile_versions.load(slug, profile, since)
 
     def apply(self, logged: LoggedFact) -> UUID | None:
         """Fold one event in; the item it changed, if any."""
@@ -355,40 +374,46 @@ class Batch:
     def take(self, ids: Iterable[UUID]) -> Rows:
         """The rows of the items ``ids``, which this batch then forgets."""
         rows = Rows()
+        versions = self.item_versions
         for event_id in ids:
             change = self.changed_items.pop(event_id)
-            since = self.item_versions.since(event_id)
+            current, earlier = versions.take(event_id)
             add_rows(
                 rows,
                 self.items.pop(event_id),
                 self.names.pop(event_id),
                 self.involved.pop(event_id),
                 change,
-                since,
+                current,
             )
-            if event_id in self.item_versions.replaced:
-                rows.replaced.append(
-                    Replaced(event_id=event_id, recorded_from=self.item_versions.replaced.pop(event_id))
-                )
-            add_versions(rows, self.item_versions.take(event_id))
+            if event_id in versions.retired:
+                rows.retired.append(Retired(versions.retired.pop(event_id), event_id=event_id))
+            if event_id in versions.forgotten:
+                versions.forgotten.discard(event_id)
+                rows.forgotten.append(event_id)
+            add_versions(rows, earlier)
         return rows
 
     def take_profiles(self, rows: Rows) -> None:
         versions = self.profile_versions
         for slug, position in self.changed_profiles.items():
-            rows.profiles.append(_profile_row(self.profiles[slug], position, versions.since(slug)))
-            if slug in versions.replaced:
-                rows.replaced_profiles.append(Replaced(slug=slug, recorded_from=versions.replaced.pop(slug)))
+            current, earlier = versions.take(slug)
+            rows.profiles.append(_profile_row(self.profiles[slug], position, current))
+            if slug in versions.retired:
+                rows.retired_profiles.append(Retired(versions.retired.pop(slug), slug=slug))
+            if slug in versions.forgotten:
+                versions.forgotten.discard(slug)
+                rows.forgotten_profiles.append(slug)
             rows.profile_versions += [
                 ProfileVersionRow(
                     slug,
                     version.recorded_from,
-                    version.recorded_until,
+                    _closed(version),
                     version.made_by,
                     version.state.merged_into,
                     version.state,
                 )
-                for version, _ in versions.take(slug)
+                for version, _ in earlier
             ]
         self.changed_profiles.clear()
 
