@@ -14,8 +14,6 @@ from functools import lru_cache
 from typing import Any, Generic, Literal, assert_never
 from uuid import UUID
 
-import msgspec
-
 from schemas import (
     EVENT_TYPES,
     EntityEvent,
@@ -82,58 +80,35 @@ Change = Literal["new", "moved", "same"]
 changed its entities or date) are retired and written again, the "same" ones stay."""
 
 
-class _ItemRows(msgspec.Struct):
-    """The columns an item's current row and its versions share."""
+_Columns = tuple[UUID, int, datetime, datetime, int, str, str, bool, list[str], str, str, str, Item]
 
-    start: datetime
-    end: datetime
-    precision: int
-    english: str
-    french: str
-    simple: str
 
-    @classmethod
-    def of(cls, item: Item, names: list[str]) -> _ItemRows:
-        start, end, precision = parse_partial_date(item.occurred)
-        return cls(start, end, precision, *_texts(item, names))
-
-    def columns(self, item: Item) -> dict[str, Any]:
-        return {
-            "event_id": item.id,
-            "position": item.position,
-            "occurred_start": self.start,
-            "occurred_end": self.end,
-            "precision": self.precision,
-            "type": item.type,
-            "status": item.status,
-            "retracted": item.retracted is not None,
-            "tags": item.tags,
-            "english": self.english,
-            "french": self.french,
-            "simple": self.simple,
-            "item": item,
-        }
+def _columns(item: Item, names: list[str]) -> _Columns:
+    """What an item's current row and its versions share, in their columns' order (positional:
+    a rebuild makes a million of these)."""
+    start, end, precision = parse_partial_date(item.occurred)
+    english, french, simple = _texts(item, names)
+    retracted = item.retracted is not None
+    return (item.id, item.position, start, end, precision, item.type, item.status, retracted, item.tags, english,
+            french, simple, item)  # fmt: skip
 
 
 def add_rows(
     rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change, version: Version[Item]
 ) -> None:
     """An item's rows, as they are now: its current ``version``."""
-    made = _ItemRows.of(item, names)
+    columns = _columns(item, names)
+    start, precision = columns[2], columns[4]
     since = version.recorded_from
-    rows.items.append(
-        ItemRow(
-            **made.columns(item), recorded_at=item.recorded_at, current_since=since, made_by=version.made_by
-        )
-    )
+    rows.items.append(ItemRow(*columns, item.recorded_at, since, version.made_by))
     if change == "moved":
-        rows.moved.append(MovedRow(item.id, made.start, made.precision))
+        rows.moved.append(MovedRow(item.id, start, precision))
     if change == "same":
         rows.touched.append((item.id, since))
     else:
         current = item.slugs
         rows.involvement += [
-            InvolvementRow(slug, item.id, made.start, made.precision, item.position, slug in current, since)
+            InvolvementRow(slug, item.id, start, precision, item.position, slug in current, since)
             for slug in involved
         ]
 
@@ -148,15 +123,11 @@ def add_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]
     """Rows for versions of items, each with the names its entities had when it was made."""
     for version, names in versions:
         item = version.state
-        made = _ItemRows.of(item, names)
+        columns = _columns(item, names)
         since, until = version.recorded_from, _closed(version)
-        rows.item_versions.append(
-            ItemVersionRow(
-                **made.columns(item), recorded_from=since, recorded_until=until, made_by=version.made_by
-            )
-        )
+        rows.item_versions.append(ItemVersionRow(*columns, since, until, version.made_by))
         rows.involvement_versions += [
-            InvolvementVersionRow(item.id, slug, since, until, made.start, made.precision, item.position)
+            InvolvementVersionRow(item.id, slug, since, until, columns[2], columns[4], item.position)
             for slug in dict.fromkeys(ref.slug for ref in item.entities)
         ]
 
@@ -243,7 +214,11 @@ class _Versions(Generic[State]):
         if not in_order(current, logged):
             self.replay.add(key)
             return
-        if current is not None and current.state == state:
+        if current is None:  # a new fact or entity: most of a rebuild
+            self.current[key] = Version(state, logged.recorded_at, logged.id)
+            self.names[key] = names
+            return
+        if current.state == state:
             return  # nothing changed: no new version
         *closed, made = versions_after(current, state, logged)
         if closed and key in self.stored:
