@@ -34,7 +34,7 @@ UPGRADE = [
     """,
     "alter table timeline_items add column current_since timestamptz not null, add column made_by uuid not null",
     # A pinned view counts what changed after its instant, over the whole timeline or one entity's.
-    "create index timeline_items_by_change on timeline_items (current_since)",
+    "create index timeline_items_by_change on timeline_items (current_since) include (recorded_at)",
     "alter table entity_items add column current_since timestamptz not null",
     "create index entity_items_by_change on entity_items (slug, current_since) where current",
     "alter table entity_states add column current_since timestamptz not null, add column made_by uuid not null",

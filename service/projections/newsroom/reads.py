@@ -70,8 +70,9 @@ class EntityListing(msgspec.Struct, frozen=True):
 class NewsroomReader:
     """Reads of the newsroom's tables, for one process."""
 
-    counted = 1000
-    """How many added and changed facts a pinned view counts at most."""
+    counted = 100
+    """How many added and changed facts a pinned view counts at most: "100+" says enough in an
+    article, and the count then costs no more than a page."""
 
     def __init__(self, db: Database, *, wait_seconds: float = 3.0, names: int = 4096) -> None:
         self.db = db
@@ -80,6 +81,8 @@ class NewsroomReader:
         self.names = names
         """How many resolved entity names it keeps."""
         self._latest = -1
+        self._settled_until: datetime | None = None
+        """An instant known to be settled, and so every instant before it."""
         self._resolved: OrderedDict[str, tuple[int, tuple[Profile, list[str]] | None]] = OrderedDict()
 
     async def checkpoint(self) -> int:
@@ -110,7 +113,12 @@ class NewsroomReader:
 
     async def settled(self, instant: datetime) -> bool:
         """Whether reads as known at ``instant`` are final: nothing can still be recorded by then."""
-        return await checkpoints.settled(self.db, NAME, instant)
+        if self._settled_until is not None and instant <= self._settled_until:
+            return True
+        if not await checkpoints.settled(self.db, NAME, instant):
+            return False
+        self._settled_until = max(instant, self._settled_until or instant)
+        return True
 
     async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> TimelinePage:
         """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
