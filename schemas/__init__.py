@@ -12,6 +12,7 @@ from schemas.api import (
     Health,
     LoggedEvent,
     NewApiKey,
+    OEmbed,
     Problem,
     StreamPage,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "Money",
     "NewApiKey",
     "NewEvent",
+    "OEmbed",
     "Occurred",
     "OrganizationFounded",
     "PartialDateSpan",

@@ -73,6 +73,21 @@ class FieldError(Struct, kw_only=True):
     reason: str
 
 
+class OEmbed(Struct, kw_only=True):
+    """An oEmbed 1.0 answer (https://oembed.com) of type ``rich``."""
+
+    type: Literal["rich"] = "rich"
+    version: Literal["1.0"] = "1.0"
+    title: str
+    provider_name: str
+    provider_url: str
+    cache_age: int
+    width: int
+    height: int
+    html: str
+    """A link to the page, then the page in an iframe, for a CMS to place in an article."""
+
+
 class Problem(Struct, kw_only=True, omit_defaults=True):
     """An RFC 9457 problem detail."""
 

@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from typing import cast
 
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.enums import ScopeType
+from litestar.static_files import create_static_files_router
 from litestar.types import (
     HTTPScope,
     LifeSpanReceive,
@@ -23,6 +26,7 @@ from litestar.types import (
 from service.appender import Appender
 from service.http.auth import KeyCache
 from service.http.docs import contract_config
+from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
 from service.http.events import EventsController
 from service.http.health import health, readiness
@@ -33,6 +37,7 @@ from service.http.reads import ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.services import Services, dependencies, services
 from service.http.timelines import TimelineController
+from service.presentation.embed import STATIC
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
 from service.projections.newsroom import NewsroomReader
@@ -40,6 +45,7 @@ from service.settings import Settings
 from service.store.database import create_pool
 
 MAX_BODY_BYTES = 1024 * 1024
+_STATIC_CACHE = CacheControlHeader(public=True, max_age=3600)
 
 
 class Dateline(Litestar):
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     appender=appender,
                     reads=ReadCache(newsroom),
                     keys=KeyCache(pool, settings.key_cache_seconds),
+                    settings=settings,
                 )
                 yield
         finally:
@@ -105,6 +112,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KeysController,
             EntitiesController,
             TimelineController,
+            EmbedController,
+            create_static_files_router(
+                "/static", directories=[STATIC], include_in_schema=False, cache_control=_STATIC_CACHE
+            ),
             projections,
             health,
             readiness,
@@ -120,5 +131,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        # Reads are public: any page may fetch them, a sandboxed frame (origin null) included,
+        # and see their validators.
+        cors_config=CORSConfig(
+            allow_origins=["*"],
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            expose_headers=["ETag", "Cache-Status", "Link"],
+        ),
     )
     return app

@@ -40,6 +40,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "warning"
     access_log: bool = False
     """Log every request (uvicorn's access log)."""
+    embed_ancestors: Annotated[str, Meta(pattern=r"^(\*|'none'|[a-z]+://[^\s;,]+( [a-z]+://[^\s;,]+)*)$")] = (
+        "*"
+    )
+    """Which sites may frame embed pages: `*` (any), `'none'`, or origins separated by spaces."""
 
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
         "database_url": "DATABASE_URL",
@@ -50,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "var_dir": "DATELINE_VAR_DIR",
         "log_level": "DATELINE_LOG_LEVEL",
         "access_log": "DATELINE_ACCESS_LOG",
+        "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
     }
     """Each setting's environment variable."""
 

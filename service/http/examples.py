@@ -268,6 +268,19 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
         ],
         "next": "WyJ0aW1lIiwiMjAyNC0wNS0wMVQwMDowMDowMFoiLDEwLDIxXQ",
     },
+    "oembed": {
+        "type": "rich",
+        "version": "1.0",
+        "title": "MAI-1",
+        "provider_name": "Dateline",
+        "provider_url": "https://dateline.example/",
+        "cache_age": 3600,
+        "width": 640,
+        "height": 1000,
+        "html": '<blockquote class="dateline-embed"><a href="https://dateline.example/embed/mai-1">MAI-1</a>'
+        '</blockquote><iframe src="https://dateline.example/embed/mai-1" title="MAI-1" width="640" height="1000"'
+        ' loading="lazy" style="border: 0; max-width: 100%"></iframe>',
+    },
     "pinned": {
         "as_of": "2024-05-07T09:00:00Z",
         "items": [

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from babel import negotiate_locale
+from litestar import Request
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
 from schemas.common import LANGUAGE_PATTERN, SLUG_PATTERN
 from service.domain import cursors
+from service.presentation.words import LANGUAGES
 
 _SLUG = re.compile(SLUG_PATTERN)
 C = TypeVar("C", bound=cursors.Cursor)
@@ -71,3 +74,25 @@ def slugs(name: str, value: str | None) -> list[str]:
     if len(found) > 50:
         raise bad_parameter(name, "at most 50 values")
     return found
+
+
+def _languages(header: str) -> list[str]:
+    """The languages of an Accept-Language header, most wanted first."""
+    weighted = []
+    for order, part in enumerate(header.split(",")):
+        tag, _, quality = part.strip().partition(";q=")
+        try:
+            weight = float(quality) if quality else 1.0
+        except ValueError:
+            continue
+        if tag and weight > 0:
+            weighted.append((-weight, order, tag.replace("-", "_")))
+    return [tag for *_, tag in sorted(weighted)]
+
+
+def reader_language(request: Request[Any, Any, Any]) -> str | None:
+    """The language the browser asks for, when the URL does not say: None if it does."""
+    if "lang" in request.query_params:
+        return None
+    chosen = negotiate_locale(_languages(request.headers.get("accept-language", "")), list(LANGUAGES))
+    return chosen or "en"

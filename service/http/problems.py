@@ -44,6 +44,7 @@ PROBLEM_TYPES = {
     "not-ready": "The database is unreachable, or its schema is not at the migrations' head (`migration` says where it is).",
     "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
     "internal-error": "A fault on the service's side; it has been logged.",
+    "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
 }
 """Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
 _log = logging.getLogger("dateline.http")
@@ -60,6 +61,7 @@ _TITLES = {
     422: "Invalid request",
     429: "Too many requests",
     500: "Internal error",
+    501: "Not implemented",
     503: "Service unavailable",
 }
 # msgspec quotes a pattern with repr() in its messages, hence the repr() keys.
@@ -205,6 +207,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
         404: "not-found",
         405: "method-not-allowed",
         413: "body-too-large",
+        501: "format-not-supported",
     }.get(exc.status_code, "http-error")
     return problem(request, exc.status_code, kind, exc.detail, headers=headers)
 

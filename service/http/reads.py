@@ -36,6 +36,8 @@ class _Body(msgspec.Struct, frozen=True):
     etag: str
     final: bool
     """It holds at every checkpoint to come: see ``respond``."""
+    media_type: str
+    headers: dict[str, str]
 
 
 class ReadCache:
@@ -78,19 +80,25 @@ class ReadCache:
         build: Callable[[], Awaitable[Any]],
         *,
         final: bool = False,
+        variant: str = "",
+        media_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Response[Any]:
         """304 if the client has it; else the body, built once per URL and checkpoint.
 
         A ``final`` answer (as known at an instant the log is settled at) is the same at every
         checkpoint: it is kept across them, and caches downstream may keep it for a day.
+        ``build`` gives the body as bytes, or a value to encode as JSON. A ``variant`` (the
+        language a browser chose) is part of the key, with the URL.
         """
-        key = str(request.url)
+        key = _key(request, variant)
         cached = self._bodies.get(key)
         if cached is not None and (cached.final or cached.checkpoint == checkpoint):
             self._bodies.move_to_end(key)
             return _answer(request, cached, "hit")
-        content = _encode(await build())
-        body = _Body(checkpoint, content, etag(content), final)
+        built = await build()
+        content = built if isinstance(built, bytes) else _encode(built)
+        body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})
         self._bodies[key] = body
         if len(self._bodies) > self.size:
             self._bodies.popitem(last=False)
@@ -100,23 +108,29 @@ class ReadCache:
         """Whether an answer as known at ``as_of`` can no longer change: asked before reading it."""
         return as_of is not None and await self.newsroom.settled(as_of)
 
-    async def hit(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
+    async def hit(self, request: Request[Any, Any, Any], variant: str = "") -> Response[Any] | None:
         """The answer to a read made before, if the projection has not moved since; else None.
 
         An answer is only ever stored for a URL whose parameters were valid and whose
         ``min_position`` the checkpoint it was built at included, so it can be served without
         looking at the parameters again.
         """
-        cached = self._bodies.get(str(request.url))
+        cached = self._bodies.get(_key(request, variant))
         if cached is None or not (cached.final or cached.checkpoint == await self.checkpoint(None)):
             return None
         return _answer(request, cached, "hit")
+
+
+def _key(request: Request[Any, Any, Any], variant: str) -> str:
+    url = str(request.url)
+    return f"{url}#{variant}" if variant else url
 
 
 def _answer(request: Request[Any, Any, Any], body: _Body, cache: str) -> Response[Any]:
     # Cache-Status (RFC 9211) says whether this process's cache answered: a proxy's own
     # entry follows it, and benchmarks count the hits.
     headers = {
+        **body.headers,
         "ETag": body.etag,
         "Cache-Control": FINAL_CACHE_CONTROL if body.final else CACHE_CONTROL,
         "Cache-Status": f"dateline; {cache}",
@@ -124,4 +138,4 @@ def _answer(request: Request[Any, Any, Any], body: _Body, cache: str) -> Respons
     sent = request.headers.get("if-none-match")
     if sent is not None and body.etag in {part.strip().removeprefix("W/") for part in sent.split(",")}:
         return Response(None, status_code=304, headers=headers)
-    return Response(body.content, media_type="application/json", headers=headers)
+    return Response(body.content, media_type=body.media_type, headers=headers)

@@ -15,7 +15,9 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from service.appender import Appender
+from service.http import params
 from service.http.reads import ReadCache
+from service.settings import Settings
 from service.store import Pool
 
 if TYPE_CHECKING:  # the key check itself needs the services: a runtime import would be a cycle
@@ -28,6 +30,7 @@ class Services:
     appender: Appender
     reads: ReadCache
     keys: KeyCache
+    settings: Settings
 
 
 def services(state: State) -> Services:
@@ -64,3 +67,8 @@ def dependencies(current: Callable[[], Services]) -> dict[str, Provide]:
 async def cached(request: Request[Any, Any, Any]) -> Any:
     """A ``before_request`` hook: a repeated read is answered before its parameters are parsed."""
     return await services(request.app.state).reads.hit(request)
+
+
+async def cached_page(request: Request[Any, Any, Any]) -> Any:
+    """``cached`` for pages whose language the browser may choose: cached per language."""
+    return await services(request.app.state).reads.hit(request, params.reader_language(request) or "")

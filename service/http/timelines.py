@@ -155,20 +155,20 @@ async def _page(request: Request[Any, Any, Any], read: Reading) -> Response[Any]
     return await read.cache.respond(request, checkpoint, build, final=await read.cache.final(read.as_of))
 
 
+def live_query(request: Request[Any, Any, Any], path: str) -> str:
+    """``path`` with the request's query as known now, from its first page."""
+    kept = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("as_of", "cursor", "min_position")
+    ]
+    return path + (f"?{urlencode(kept)}" if kept else "")
+
+
 async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:
     at = read.as_of
     if at is None:
         raise params.bad_parameter("as_of", "a pinned view needs the instant it is pinned to")
     checkpoint = await read.cache.checkpoint(read.min_position)
-    # The live timeline: the same query, as known now, from its first page.
-    query = urlencode(
-        [
-            (k, v)
-            for k, v in request.query_params.multi_items()
-            if k not in ("as_of", "cursor", "min_position")
-        ]
-    )
-    live = request.url.path.removesuffix("/pinned") + (f"?{query}" if query else "")
+    live = live_query(request, request.url.path.removesuffix("/pinned"))
 
     async def build() -> PinnedTimelinePage:
         pinned = await read.cache.newsroom.pinned(read.query, at)

@@ -144,6 +144,18 @@ class NewsroomReader:
         later = {item.id: changes_after(now[item.id], at) for item in page.items if item.id in now}
         return PinnedPage(page, at, later, added, changed, not stopped)
 
+    async def named(self, name: str) -> Profile:
+        """The entity a slug or alias names now, through merges."""
+        profile, _ = await self._resolve(name)
+        return profile
+
+    async def source(self, event_id: UUID, index: int) -> str | None:
+        """The URL of a fact's source, by its place among the fact's sources now."""
+        item = (await tables.items_now(self.db, [event_id])).get(event_id)
+        if item is None or not 0 <= index < len(item.sources):
+            return None
+        return item.sources[index].url
+
     async def entity(self, name: str, as_of: datetime | None = None) -> EntityState:
         """The entity a slug or alias names (through merges), as known now or at ``as_of``."""
         profile, merged = await self._resolve(name, as_of)

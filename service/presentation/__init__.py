@@ -66,7 +66,7 @@ _SKELETONS = {Precision.YEAR: "y", Precision.MONTH: "yMMMM", Precision.DAY: "yMM
 
 
 @lru_cache(maxsize=256)
-def _locale(language: str) -> Locale:
+def locale_of(language: str) -> Locale:
     try:
         return Locale.parse(language.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
@@ -79,7 +79,7 @@ def _locale(language: str) -> Locale:
 def display_date(occurred: str, language: str) -> str:
     """A partial date shown at its own precision: "2010", "May 2024", "6 mai 2024"."""
     span = parse_partial_date(occurred)
-    locale = _locale(language)
+    locale = locale_of(language)
     if span.precision is Precision.INSTANT:
         return str(format_datetime(span.start, "medium", tzinfo=UTC, locale=locale)) + " UTC"
     return str(format_skeleton(_SKELETONS[span.precision], span.start, locale=locale))

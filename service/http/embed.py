@@ -1,0 +1,187 @@
+"""The newsroom embed: a timeline page made for an iframe, its oEmbed description, the way out to
+a fact's sources from a sandboxed frame, and the host page's resizing script.
+
+Embed pages take every timeline parameter (``Reading``), plus ``theme``; the language is the
+``lang`` parameter, or else the browser's (then the answer says ``Vary: Accept-Language`` and
+the process caches it per language).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect
+
+from schemas import OEmbed
+from service import presentation
+from service.domain import cursors
+from service.http.docs import documented
+from service.http.params import reader_language
+from service.http.services import cached_page, services
+from service.http.timelines import Reading, live_query, reading
+from service.presentation import embed as page
+from service.presentation.words import words
+
+Theme = Annotated[
+    Literal["auto", "light", "dark"],
+    QueryParameter(description="Light, dark, or as the reader's system prefers (auto)."),
+]
+# Embed pages run only their own script and style, and connect only home; who may frame them is
+# the operator's choice (any site by default: they are made to be embedded).
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    " form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+)
+_OEMBED_MAX = (640, 1000)
+"""The width and height an oEmbed answer offers at most; WordPress caps a frame at 1,000 px."""
+
+
+async def _embed(
+    request: Request[Any, Any, Any], read: Reading, theme: str, slug: str | None
+) -> Response[Any]:
+    negotiated = reader_language(request)
+    if negotiated is not None:
+        read = replace(read, lang=negotiated)
+    settings = services(request.app.state).settings
+    base = str(request.base_url).rstrip("/")
+    path = request.url.path
+    query = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
+    canonical = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
+    oembed = f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"})
+    headers = {
+        "Content-Security-Policy": _CSP.format(ancestors=settings.embed_ancestors),
+        "Link": f'<{oembed}>; rel="alternate"; type="application/json+oembed"',
+        **({"Vary": "Accept-Language"} if negotiated is not None else {}),
+    }
+    checkpoint = await read.cache.checkpoint(read.min_position)
+    newsroom = read.cache.newsroom
+
+    async def build() -> bytes:
+        language = read.lang
+        if read.as_of is not None:
+            pinned = await newsroom.pinned(read.query, read.as_of)
+            shown: Any = presentation.pinned_page(pinned, language, live_query(request, path))
+            following = pinned.page.next
+        else:
+            found = await newsroom.timeline(read.query)
+            shown, following = presentation.timeline_page(found, language), found.next
+        heading = (await newsroom.named(slug)).name if slug is not None else words(language)["timeline"]
+        next_page = None
+        if following is not None:
+            next_page = f"{path}?" + urlencode([*query, ("cursor", cursors.encode(following))])
+        html = page.render(
+            shown,
+            heading=heading,
+            language=language,
+            theme=theme,
+            path=path,
+            canonical=canonical,
+            oembed=oembed,
+            next_page=next_page,
+            live=live_query(request, path),
+            keep=[(name, value) for name, value in query if name not in ("status", "as_of")],
+            chosen={"status": request.query_params.get("status", "")},
+        )
+        return html.encode()
+
+    return await read.cache.respond(
+        request,
+        checkpoint,
+        build,
+        variant=negotiated or "",
+        media_type="text/html; charset=utf-8",
+        headers=headers,
+    )
+
+
+class EmbedController(Controller):
+    tags = ["embed"]
+    dependencies = {"read": Provide(reading)}
+
+    @get("/embed", before_request=cached_page, include_in_schema=False)
+    async def embed_timeline(
+        self,
+        request: Request[Any, Any, Any],
+        read: NamedDependency[Reading],
+        entities: Annotated[str | None, QueryParameter()] = None,
+        theme: Theme = "auto",
+    ) -> Response[Any]:
+        """Any timeline as a page for an iframe."""
+        return await _embed(request, read.of_entities(entities), theme, None)
+
+    @get("/embed/{slug:str}", before_request=cached_page, include_in_schema=False)
+    async def embed_entity(
+        self,
+        request: Request[Any, Any, Any],
+        read: NamedDependency[Reading],
+        slug: FromPath[str],
+        theme: Theme = "auto",
+    ) -> Response[Any]:
+        """An entity's timeline as a page for an iframe."""
+        return await _embed(request, read.of_entity(slug), theme, slug)
+
+    @get(
+        "/oembed",
+        operation_id="describeEmbed",
+        **documented(200, OEmbed, "oembed", "How to embed the page.", 400, 404, 501),
+    )
+    async def oembed(
+        self,
+        request: Request[Any, Any, Any],
+        url: Annotated[str, QueryParameter(max_length=2000, description="An embed page's URL.")],
+        maxwidth: Annotated[int | None, QueryParameter(ge=1, le=10_000)] = None,
+        maxheight: Annotated[int | None, QueryParameter(ge=1, le=10_000)] = None,
+        format: Annotated[str, QueryParameter(description="Only `json`.")] = "json",
+    ) -> OEmbed:
+        """The oEmbed description of an embed page, live or pinned (`as_of`): a link, then an iframe."""
+        if format != "json":
+            raise HTTPException(status_code=501, detail=f"format '{format}' is not supported: only json")
+        base = urlsplit(str(request.base_url))
+        asked = urlsplit(url)
+        parts = asked.path.strip("/").split("/")
+        if (
+            (asked.scheme, asked.netloc) != (base.scheme, base.netloc)
+            or parts[0] != "embed"
+            or len(parts) > 2
+        ):
+            raise NotFoundException(detail="not a Dateline embed page: its URL is /embed or /embed/<entity>")
+        newsroom = services(request.app.state).reads.newsroom
+        asked_lang = dict(parse_qsl(asked.query)).get("lang", "en")
+        title = (await newsroom.named(parts[1])).name if len(parts) == 2 else words(asked_lang)["timeline"]
+        width = min(maxwidth or _OEMBED_MAX[0], _OEMBED_MAX[0])
+        height = min(maxheight or _OEMBED_MAX[1], _OEMBED_MAX[1])
+        return OEmbed(
+            title=title,
+            provider_name="Dateline",
+            provider_url=f"{base.scheme}://{base.netloc}/",
+            cache_age=3600,
+            width=width,
+            height=height,
+            html=page.oembed_html(url, title, width, height),
+        )
+
+    @get("/go/{event_id:uuid}/{index:int}", include_in_schema=False)
+    async def source(
+        self, request: Request[Any, Any, Any], event_id: FromPath[UUID], index: FromPath[int]
+    ) -> Redirect:
+        """A fact's source, by our own address: what a frame sandboxed to its own host can open."""
+        url = await services(request.app.state).reads.newsroom.source(event_id, index)
+        if url is None:
+            raise NotFoundException(detail=f"fact {event_id} has no source {index}")
+        return Redirect(url, status_code=302)
+
+    @get("/embed.js", include_in_schema=False, cache_control=None)
+    async def host_script(self) -> Response[bytes]:
+        """The host page's script: sizes each Dateline iframe to what its page reports."""
+        return Response(
+            (page.STATIC / "embed.js").read_bytes(),
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+        )

@@ -1,0 +1,129 @@
+"""The embed page's own words, in each language it speaks.
+
+Editors' texts come from the log in whatever languages they were written in; these are the few
+words around them (statuses, labels, the pinned line). Counts follow each language's plural
+rule through Babel, so "1 fact" and "0 fait" read right.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from babel import Locale
+from babel.core import UnknownLocaleError
+
+LANGUAGES = ("en", "fr")
+"""The languages the page speaks; any other falls back to English."""
+
+Word = Literal[
+    "timeline",
+    "reported",
+    "confirmed",
+    "denied",
+    "retracted",
+    "sources",
+    "summary",
+    "corrected",
+    "correction",
+    "confirmation",
+    "denial",
+    "retraction",
+    "more",
+    "earlier",
+    "live",
+    "pinned",
+    "all_types",
+    "all_statuses",
+    "filter",
+    "status",
+    "type",
+    "link",
+    "empty",
+    "new_events",
+]
+
+_WORDS: dict[str, dict[Word, str]] = {
+    "en": {
+        "timeline": "Timeline",
+        "reported": "Reported",
+        "confirmed": "Confirmed",
+        "denied": "Denied",
+        "retracted": "Retracted",
+        "sources": "Sources",
+        "summary": "Details and sources",
+        "corrected": "Corrected",
+        "correction": "Correction",
+        "confirmation": "Confirmed",
+        "denial": "Denied",
+        "retraction": "Retracted",
+        "more": "Later events",
+        "earlier": "Earlier events",
+        "live": "See the timeline as it is now",
+        "pinned": "As known on {date}.",
+        "all_types": "All kinds",
+        "all_statuses": "Any status",
+        "filter": "Show",
+        "status": "Status",
+        "type": "Kind",
+        "link": "Link to this event",
+        "empty": "Nothing here yet.",
+        "new_events": "New events",
+    },
+    "fr": {
+        "timeline": "Chronologie",
+        "reported": "Rapporté",
+        "confirmed": "Confirmé",
+        "denied": "Démenti",
+        "retracted": "Retiré",
+        "sources": "Sources",
+        "summary": "Détails et sources",
+        "corrected": "Corrigé",
+        "correction": "Correction",
+        "confirmation": "Confirmé",
+        "denial": "Démenti",
+        "retraction": "Retiré",
+        "more": "Événements suivants",
+        "earlier": "Événements précédents",
+        "live": "Voir la chronologie à jour",
+        "pinned": "Tel que connu le {date}.",
+        "all_types": "Tous les genres",
+        "all_statuses": "Tous les statuts",
+        "filter": "Afficher",
+        "status": "Statut",
+        "type": "Genre",
+        "link": "Lien vers cet événement",
+        "empty": "Rien pour l'instant.",
+        "new_events": "Nouveaux événements",
+    },
+}
+_COUNTS: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "added": {"one": "{n} fact added", "other": "{n} facts added"},
+        "changed": {"one": "{n} changed", "other": "{n} changed"},
+    },
+    "fr": {
+        "added": {"one": "{n} fait ajouté", "other": "{n} faits ajoutés"},
+        "changed": {"one": "{n} modifié", "other": "{n} modifiés"},
+    },
+}
+
+
+def speaks(language: str) -> str:
+    """The page's language for a requested one: itself or its base, else English."""
+    base = language.split("-")[0].lower()
+    return base if base in LANGUAGES else "en"
+
+
+def words(language: str) -> dict[Word, str]:
+    return _WORDS[speaks(language)]
+
+
+def count(language: str, what: Literal["added", "changed"], n: int, *, at_least: bool = False) -> str:
+    """``n`` things, in the language's plural form; ``at_least`` when counting stopped there."""
+    language = speaks(language)
+    try:
+        form = Locale.parse(language).plural_form(n)
+    except UnknownLocaleError:
+        form = "other"
+    text = _COUNTS[language][what].get(form, _COUNTS[language][what]["other"])
+    return text.format(n=f"{n}+" if at_least else n)
