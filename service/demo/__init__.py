@@ -26,6 +26,46 @@ THE_INFORMATION = {
     "published": "2024-05-06",
     "language": "en",
 }
+MICROSOFT_SULEYMAN = {
+    "url": "https://blogs.microsoft.com/blog/2024/03/19/mustafa-suleyman-deepmind-and-inflection-co-founder-joins-microsoft-to-lead-copilot/",
+    "publisher": "Microsoft",
+    "title": "Mustafa Suleyman, DeepMind and Inflection Co-founder, joins Microsoft to lead Copilot",
+    "published": "2024-03-19",
+    "language": "en",
+}
+MICROSOFT_OPENAI = {
+    "url": "https://news.microsoft.com/2019/07/22/openai-forms-exclusive-computing-partnership-with-microsoft-to-build-new-azure-ai-supercomputing-technologies/",
+    "publisher": "Microsoft",
+    "title": "OpenAI forms exclusive computing partnership with Microsoft to build new Azure AI supercomputing technologies",
+    "published": "2019-07-22",
+    "language": "en",
+}
+GOOGLE_GEMMA = {
+    "url": "https://blog.google/technology/developers/gemma-open-models/",
+    "publisher": "Google",
+    "title": "Gemma: Introducing new state-of-the-art open models",
+    "published": "2024-02-21",
+    "language": "en",
+}
+MICROSOFT_PHI_3 = {
+    "url": "https://azure.microsoft.com/en-us/blog/introducing-phi-3-redefining-whats-possible-with-slms/",
+    "publisher": "Microsoft",
+    "title": "Introducing Phi-3: Redefining what's possible with SLMs",
+    "published": "2024-04-23",
+    "language": "en",
+}
+WIKIPEDIA_DEEPMIND = {
+    "url": "https://en.wikipedia.org/wiki/Google_DeepMind",
+    "publisher": "Wikipedia",
+    "title": "Google DeepMind",
+    "language": "en",
+}
+WIKIPEDIA_INFLECTION = {
+    "url": "https://en.wikipedia.org/wiki/Inflection_AI",
+    "publisher": "Wikipedia",
+    "title": "Inflection AI",
+    "language": "en",
+}
 # The French report the project was born from; it has no public address in our files, so its
 # URL uses the reserved .invalid domain rather than a made-up real one.
 FRENCH_REPORT = {
@@ -107,6 +147,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Mustafa Suleyman cofonde DeepMind",
         [("deepmind", "organization"), ("mustafa-suleyman", "founder")],
         tags=["ai-labs"],
+        sources=[WIKIPEDIA_DEEPMIND],
     ),
     _fact(
         "microsoft-openai",
@@ -116,6 +157,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Microsoft et OpenAI s'associent ; les outils d'IA de Microsoft s'appuient sur les modèles d'OpenAI",
         [("microsoft", "partner"), ("openai", "partner")],
         tags=["partnerships"],
+        sources=[MICROSOFT_OPENAI],
     ),
     _fact(
         "inflection-founded",
@@ -125,6 +167,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Mustafa Suleyman cofonde Inflection AI",
         [("inflection-ai", "organization"), ("mustafa-suleyman", "founder")],
         tags=["ai-labs"],
+        sources=[WIKIPEDIA_INFLECTION],
     ),
     _fact(
         "suleyman-inflection-ceo",
@@ -134,6 +177,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Mustafa Suleyman devient PDG d'Inflection AI",
         [("mustafa-suleyman", "appointee"), ("inflection-ai", "employer")],
         title="CEO",
+        sources=[WIKIPEDIA_INFLECTION],
     ),
     _fact(
         "gemma-released",
@@ -143,6 +187,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Google publie Gemma, un modèle assez petit pour tenir sur un ordinateur",
         [("gemma", "model"), ("google", "developer")],
         tags=["small-models"],
+        sources=[GOOGLE_GEMMA],
     ),
     _fact(
         "suleyman-leaves-inflection",
@@ -152,6 +197,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Mustafa Suleyman quitte Inflection AI",
         [("mustafa-suleyman", "person"), ("inflection-ai", "employer")],
         title="CEO",
+        sources=[MICROSOFT_SULEYMAN],
     ),
     _fact(
         "suleyman-microsoft-ai-ceo",
@@ -161,6 +207,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         "Mustafa Suleyman est nommé PDG de Microsoft AI",
         [("mustafa-suleyman", "appointee"), ("microsoft-ai", "employer"), ("microsoft", "parent")],
         title="CEO",
+        sources=[MICROSOFT_SULEYMAN],
     ),
     _fact(
         "phi-3-mini-released",
@@ -171,6 +218,7 @@ DEMO_EVENTS: list[dict[str, Any]] = [
         [("phi-3-mini", "model"), ("microsoft", "developer")],
         parameters=3_800_000_000,
         tags=["small-models"],
+        sources=[MICROSOFT_PHI_3],
     ),
     _fact(
         "mai-1-reported",
