@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench openapi clean
+.PHONY: run test bench openapi clean browser-assets
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,12 +24,34 @@ comma := ,
 run: $(VENV)/.installed-embedded-$(SUM)
 	$(BIN)/dateline run --demo
 
-test: $(VENV)/.installed-embedded+dev-$(SUM)
+test: $(VENV)/.installed-embedded+dev-$(SUM) browser-assets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/pytest
+
+# The browser tests' real browser and real host scripts: Chromium and WordPress (whose
+# wp-embed.js is the host script under test) from Debian's packages, Pym.js and axe-core from
+# npm. Playwright drives that Chromium; it downloads no browser of its own.
+ASSETS := var/browser
+browser-assets: $(ASSETS)/wp-embed.js $(ASSETS)/node_modules/.ready
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+$(ASSETS)/wp-embed.js:
+	mkdir -p $(ASSETS)/wordpress
+	cd $(ASSETS)/wordpress && { apt-get download wordpress 2>/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download wordpress; }; }
+	dpkg-deb -x $(ASSETS)/wordpress/wordpress_*.deb $(ASSETS)/wordpress/files
+	cp $(ASSETS)/wordpress/files/usr/share/wordpress/wp-includes/js/wp-embed.js $@
+	rm -rf $(ASSETS)/wordpress
+
+$(ASSETS)/node_modules/.ready:
+	mkdir -p $(ASSETS)
+	npm install --silent --no-save --no-audit --no-fund --prefix $(ASSETS) pym.js@1.3.2 axe-core@4
+	touch $@
 
 bench: $(VENV)/.installed-embedded+dev+bench-$(SUM)
 	$(BIN)/python -m bench

@@ -1,0 +1,108 @@
+"""A real browser and real servers for the embed tests: the service over HTTP on loopback, and a
+"newsroom" of host pages on another port (so another origin), with WordPress's, Pym.js's and
+axe-core's own scripts as `make test` fetches them into var/browser/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import uvicorn
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import PROJECT_ROOT
+
+ASSETS = PROJECT_ROOT / "var" / "browser"
+SCRIPTS = {
+    "wp-embed.js": ASSETS / "wp-embed.js",
+    "pym.js": ASSETS / "node_modules" / "pym.js" / "dist" / "pym.v1.js",
+    "axe.js": ASSETS / "node_modules" / "axe-core" / "axe.min.js",
+}
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        raise RuntimeError(
+            "the browser tests need Chromium: `make test` installs it (apt-get install chromium)"
+        )
+    return found
+
+
+def script(name: str) -> str:
+    path = SCRIPTS[name]
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: `make test` fetches it (make browser-assets)")
+    return path.read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(database_url: str) -> Iterator[str]:
+    """The service on loopback, on a thread of its own; yields its base URL."""
+    port = _free_port()
+    settings = Settings(database_url=database_url, key_cache_seconds=0.0, projection_poll_seconds=0.05)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class Newsroom:
+    """Host pages on another origin: ``pages[path] = html``."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path.split("?")[0])
+                if body is None:
+                    self.send_error(404)
+                    return
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def inline(name: str) -> str:
+    """A script of ``SCRIPTS`` for a host page, as the newsroom would include it."""
+    return f"<script>{script(name)}</script>"

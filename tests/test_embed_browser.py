@@ -1,0 +1,303 @@
+"""The embed page in a real browser (Chromium, driven by Playwright): without JavaScript, with it,
+inside WordPress's sandbox with WordPress's own host script, under Pym.js and our /embed.js,
+checked by axe-core, by keyboard, and against script payloads in everything editors write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Route, sync_playwright
+
+from service.store.database import with_database
+from tests.browser import Newsroom, chromium, inline, script, serving
+from tests.conftest import _admin, _database_from, make_key
+from tests.factories import bearer, registered, reported
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from synchronous code: in a thread of its own, since
+    Playwright's synchronous API keeps an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+T = TypeVar("T")
+MAI_1_REPORT = "0e7ed3bc-2e8c-575b-b78b-3976a187e700"
+PAYLOAD = '<script>window.hit=1</script><img src=x onerror="window.hit=2">'
+
+
+class Service:
+    def __init__(self, base: str, key: str) -> None:
+        self.base, self.key = base, key
+
+    def post(self, *events: dict[str, Any]) -> list[dict[str, Any]]:
+        response = httpx.post(
+            f"{self.base}/v1/events/batch",
+            json={"events": list(events)},
+            headers=bearer(self.key),
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        appended: list[dict[str, Any]] = response.json()["events"]
+        return appended
+
+    def url(self, path: str, after: list[dict[str, Any]] | None = None, **params: str) -> str:
+        if after:
+            params["min_position"] = str(after[-1]["position"])
+        return str(httpx.URL(f"{self.base}{path}", params=params))
+
+
+@pytest.fixture(scope="module")
+def service(server_url: str, demo_template: str) -> Iterator[Service]:
+    name = _run(_database_from(server_url, demo_template))
+    url = with_database(server_url, name)
+    try:
+        with serving(url) as base:
+            yield Service(base, _run(make_key(url)))
+    finally:
+        _run(_admin(server_url, f'drop database "{name}" with (force)'))
+
+
+@pytest.fixture(scope="module")
+def newsroom() -> Iterator[Newsroom]:
+    host = Newsroom()
+    yield host
+    host.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Contexts:
+    """Browser contexts in which any request to a host but this machine's fails the test."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.elsewhere: list[str] = []
+        self.opened: list[BrowserContext] = []
+
+    def new(self, **options: Any) -> BrowserContext:
+        context = self.browser.new_context(**options)
+
+        def guard(route: Route) -> None:
+            if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                route.continue_()
+            else:
+                self.elsewhere.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        self.opened.append(context)
+        return context
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[Contexts]:
+    made = Contexts(browser)
+    yield made
+    for context in made.opened:
+        context.close()
+    assert made.elsewhere == [], "requests to other hosts"
+
+
+@pytest.fixture
+def page(contexts: Contexts) -> Page:
+    return contexts.new().new_page()
+
+
+@pytest.mark.parametrize("javascript", [False, True])
+def test_the_page_live_and_pinned_with_and_without_javascript(
+    contexts: Contexts, service: Service, javascript: bool
+) -> None:
+    page = contexts.new(java_script_enabled=javascript).new_page()
+    page.goto(service.url("/embed/mai-1", lang="en"))
+    events = page.locator("ol.timeline > li")
+    assert events.count() >= 2
+    assert page.locator("ol.timeline time[datetime]").count() >= events.count()
+    report = page.locator("li", has_text="MAI-1, up to 500 billion")
+    assert "Reported" in report.inner_text()
+    report.locator("summary").click()
+    assert (report.locator("ul.sources a").first.get_attribute("href") or "").startswith("https://")
+    assert report.locator(".correction").count() == 1
+
+    reported_at = httpx.get(f"{service.base}/v1/events/{MAI_1_REPORT}").json()["recorded_at"]
+    page.goto(service.url("/embed/mai-1", lang="en", as_of=reported_at))
+    assert "As known on" in page.locator(".pinned").inner_text()
+    then = page.locator("li", has_text="MIA-1, up to 500 billion")  # the headline as it read then
+    assert then.locator(".later").count() == 1
+    assert "Correction" in then.locator(".later").inner_text()
+    assert "as_of" not in (page.locator(".pinned a").get_attribute("href") or "as_of")
+
+
+def test_a_5000_event_timeline_read_to_its_end_keeps_each_event_once_in_a_bounded_page(
+    page: Page, service: Service
+) -> None:
+    service.post(registered("busy"))
+    for start in range(0, 5000, 1000):
+        appended = service.post(
+            *(
+                reported("busy", occurred=f"{1900 + n // 12}-{n % 12 + 1:02d}", headline=f"Busy {n}")
+                for n in range(start, start + 1000)
+            )
+        )
+    page.goto(service.url("/embed/busy", appended, limit="100", lang="en"))
+    seen: set[str] = set()
+    for _ in range(120):
+        ids = page.eval_on_selector_all("ol.timeline > li", "items => items.map(item => item.id)")
+        assert len(ids) == len(set(ids)) <= 300
+        seen.update(ids)
+        if page.locator('main a[rel="next"]').count() == 0:
+            break
+        page.eval_on_selector("ol.timeline", "list => { list.scrollTop = list.scrollHeight; }")
+        page.wait_for_timeout(150)
+    assert len(seen) == 5000
+    assert "Busy 4999" in page.locator("ol.timeline > li").last.inner_text()
+    assert page.locator('main a[rel="prev"]').count() == 1  # the way back to what was let go
+
+
+def _wordpress(service: Service, path: str) -> str:
+    # What WordPress writes for a provider it does not know: a link, then a frame sandboxed to
+    # scripts, and its host script.
+    return (
+        f'<!doctype html><html><body><blockquote class="wp-embedded-content" data-secret="s3cr3t">'
+        f'<a href="{service.base}{path}">Timeline</a></blockquote>'
+        f'<iframe class="wp-embedded-content" sandbox="allow-scripts" security="restricted" '
+        f'src="{service.base}{path}#?secret=s3cr3t" data-secret="s3cr3t" width="600" height="200" '
+        f'title="Timeline" frameborder="0" scrolling="no"></iframe>{inline("wp-embed.js")}</body></html>'
+    )
+
+
+def test_inside_wordpress_the_frame_is_sized_and_sources_open_through_its_host_script(
+    page: Page, service: Service, newsroom: Newsroom
+) -> None:
+    newsroom.pages["/landing"] = "<!doctype html><title>The source</title><p>The source itself.</p>"
+    service.post(registered("sourced"))
+    appended = service.post(
+        reported(
+            "sourced",
+            headline="A sourced fact",
+            sources=[{"url": f"{newsroom.base}/landing", "title": "Src"}],
+        )
+    )
+    path = f"/embed/sourced?lang=en&min_position={appended[-1]['position']}"
+    newsroom.pages["/article"] = _wordpress(service, path)
+    page.goto(f"{newsroom.base}/article")
+    frame = page.frame_locator("iframe.wp-embedded-content")
+    frame.locator("summary").first.click()
+    page.wait_for_function("document.querySelector('iframe').height !== '200'")
+    assert 200 <= int(page.eval_on_selector("iframe", "f => f.height")) <= 1000
+    frame.locator("ul.sources a", has_text="Src").click()
+    page.wait_for_url(f"{newsroom.base}/landing")
+    assert page.title() == "The source"
+
+
+def test_pym_and_our_host_script_size_their_frames(page: Page, service: Service, newsroom: Newsroom) -> None:
+    newsroom.pages["/pym"] = (
+        f'<!doctype html><body><div id="timeline"></div>{inline("pym.js")}'
+        f'<script>new pym.Parent("timeline", "{service.base}/embed/mai-1?lang=en", {{}});</script></body>'
+    )
+    page.goto(f"{newsroom.base}/pym")
+    page.wait_for_function(
+        "(f => f && parseInt(f.height || f.style.height) > 300)(document.querySelector('iframe'))"
+    )
+
+    newsroom.pages["/ours"] = (
+        f'<!doctype html><body><iframe data-dateline src="{service.base}/embed/mai-1?lang=en" title="Timeline" '
+        f'style="height: 150px; border: 0"></iframe><script src="{service.base}/embed.js"></script></body>'
+    )
+    page.goto(f"{newsroom.base}/ours")
+    page.wait_for_function("parseInt(document.querySelector('iframe').style.height) > 300")
+    sized = page.eval_on_selector("iframe", "f => f.style.height")
+    # A message from anywhere but the frame's own window changes nothing.
+    page.evaluate("window.postMessage({type: 'dateline:height', height: 5}, '*')")
+    page.wait_for_timeout(200)
+    assert page.eval_on_selector("iframe", "f => f.style.height") == sized
+
+
+def test_axe_finds_nothing_and_every_control_takes_visible_focus(
+    contexts: Contexts, service: Service
+) -> None:
+    page = contexts.new(
+        bypass_csp=True
+    ).new_page()  # to inject axe-core; the page's own CSP is tested elsewhere
+    for lang in ("en", "fr"):
+        for theme in ("light", "dark"):
+            page.goto(service.url("/embed/mai-1", lang=lang, theme=theme))
+            page.add_script_tag(content=script("axe.js"))
+            violations = page.evaluate(
+                "axe.run().then(result => result.violations.map(v => v.id + ': ' + v.help))"
+            )
+            assert violations == [], (lang, theme)
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate("(e => [e.tagName, getComputedStyle(e).outlineStyle])(document.activeElement)")
+        )
+    tags = {tag for tag, _ in reached}
+    assert {"SELECT", "BUTTON", "SUMMARY", "A"} <= tags
+    # Past the last control, focus leaves the page (the body): every control on the way shows it.
+    assert all(outline != "none" for tag, outline in reached if tag != "BODY"), reached
+
+
+def test_themes_follow_the_parameter_or_the_system(contexts: Contexts, service: Service) -> None:
+    for theme, scheme, background in [
+        ("light", "dark", "rgb(255, 255, 255)"),
+        ("dark", "light", "rgb(20, 24, 32)"),
+        ("auto", "dark", "rgb(20, 24, 32)"),
+    ]:
+        page = contexts.new(color_scheme=scheme).new_page()
+        page.goto(service.url("/embed/mai-1", theme=theme))
+        assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == background, (
+            theme
+        )
+
+
+def test_payloads_editors_write_never_run_in_the_page_the_oembed_html_or_the_json_ld(
+    page: Page, service: Service, newsroom: Newsroom
+) -> None:
+    service.post(registered("hostile", name=PAYLOAD))
+    appended = service.post(
+        reported(
+            "hostile",
+            headline=PAYLOAD,
+            summary={"en": "</script><script>window.hit=3</script>"},
+            sources=[{"url": 'https://x.example/"><script>window.hit=4</script>', "title": PAYLOAD}],
+        )
+    )
+    dialogs: list[str] = []
+
+    def dialog_opened(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dialog_opened)
+    page.goto(service.url("/embed/hostile", appended, lang="en"))
+    page.locator("summary").first.click()
+    assert page.evaluate("window.hit") is None
+    assert page.locator("h2").first.inner_text() == PAYLOAD
+    assert page.locator("ul.sources a").first.inner_text() == PAYLOAD
+    assert page.locator("img").count() == 0
+    data = page.evaluate(
+        "JSON.parse(document.querySelector('script[type=\"application/ld+json\"]').textContent)"
+    )
+    assert data["itemListElement"][0]["item"]["name"] == PAYLOAD
+
+    oembed = httpx.get(f"{service.base}/oembed", params={"url": f"{service.base}/embed/hostile"}).json()
+    newsroom.pages["/oembedded"] = f"<!doctype html><body>{oembed['html']}</body>"
+    page.goto(f"{newsroom.base}/oembedded")
+    page.wait_for_selector("iframe")
+    assert page.locator("blockquote a").inner_text() == PAYLOAD
+    assert page.evaluate("window.hit") is None
+    assert dialogs == []
