@@ -22,6 +22,7 @@ import msgspec
 from yarl import URL
 
 from bench import trivial_app
+from bench.embed import embed_scenarios
 from bench.harness import Rate, connected, measure
 from service.domain import cursors
 
@@ -242,7 +243,8 @@ def read_scenarios(
     base: str, slugs: Sequence[str], starts: Sequence[str], pages: Sequence[tuple[str, str]]
 ) -> dict[str, list[URL]]:
     """The same URL again and again, or one of many: the first page of a random entity's timeline
-    (the main figure), a random page of one, and a random page of the whole newsroom's."""
+    (the main figure), a random page of one, and a random page of the whole newsroom's; and the
+    embed page of one entity, repeated, and of a random page of a random one."""
     return {
         MAIN_READ: [URL(f"{base}/v1/entities/{slug}/timeline?limit=20") for slug in slugs],
         "entity timeline, repeated": [URL(f"{base}/v1/entities/{slugs[len(slugs) // 2]}/timeline?limit=20")],
@@ -254,6 +256,7 @@ def read_scenarios(
         UNCACHED_READS[1]: [
             URL(f"{base}/v1/timeline").with_query(limit=20, cursor=cursor) for cursor in starts
         ],
+        **embed_scenarios(base, slugs, pages),
     }
 
 

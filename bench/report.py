@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from bench.as_of import as_of_aims
+from bench.embed import embed_aims
 from bench.harness import ratio
 from bench.lag import LAG_AIM_MS
 from bench.reads import (
@@ -148,6 +149,7 @@ def reads_report(results: dict[str, Any]) -> list[str]:
     if not skipped and results["reads"]:
         lines.extend(_uncached_aims(results))
         lines.extend(as_of_aims(results))
+        lines.extend(embed_aims(results, TRIVIAL, UNCACHED_READS[0]))
     return lines
 
 
