@@ -130,7 +130,7 @@ class EmbedController(Controller):
     @get(
         "/oembed",
         operation_id="describeEmbed",
-        **documented(200, OEmbed, "oembed", "How to embed the page.", 400, 404, 501),
+        **documented(200, OEmbed, "oembed", "How to embed the page.", 400, 404, 501, 503),
     )
     async def oembed(
         self,
