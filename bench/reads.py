@@ -96,6 +96,14 @@ class Reads:
         }
 
 
+def items_in(body: bytes, content_type: str) -> int:
+    """How many timeline items a page holds: a JSON page's ``items``, an embed page's events."""
+    if content_type == "text/html":
+        return body.count(b'<li id="event-')
+    items: list[Any] = msgspec.json.decode(body).get("items", [])
+    return len(items)
+
+
 def cache_hit(header: str | None) -> bool | None:
     """What the service's own member of a ``Cache-Status`` header says: a hit or not; None when
     it has none."""
@@ -144,7 +152,7 @@ async def read_load(
                 tally["statuses"] += 1
                 tally["hits"] += hit
             if not first:
-                first.append(len(msgspec.json.decode(body).get("items", [])))
+                first.append(items_in(body, response.content_type))
             return 1
 
         first: list[int] = []
