@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import psutil
 
+from service.demo import demo_batches
 from service.store.database import _prune_dead_handles
-from tests.conftest import PROJECT_ROOT, Client
+from tests.conftest import PROJECT_ROOT, Client, make_key
 from tests.factories import bearer, registered
 
 DATELINE = str(Path(sys.executable).parent / "dateline")
@@ -70,6 +72,21 @@ async def test_loading_the_demo_twice_appends_nothing_new(database_url: str) -> 
     assert "nothing appended" in second.stdout
     assert count >= 20
     assert await _count_events(database_url) == count
+
+
+async def test_a_log_holding_an_earlier_telling_of_the_demo_keeps_it(
+    database_url: str, client: Client
+) -> None:
+    key = await make_key(database_url)
+    (facts, _) = demo_batches()
+    earlier = msgspec.to_builtins(facts)
+    earlier["events"][-1]["headline"] = {"en": "An earlier telling"}
+    assert (await client.post("/v1/events/batch", json=earlier, headers=bearer(key))).status_code == 201
+    count = await _count_events(database_url)
+
+    again = _dateline("demo", "load", database_url=database_url)
+    assert again.returncode == 0, again.stderr
+    assert await _count_events(database_url) == count + 1  # the correction, which it never had
 
 
 def _free_port() -> int:
