@@ -9,7 +9,8 @@ import asyncpg
 _SNAPSHOT = {
     "timeline_items": "select event_id, position, occurred_start, occurred_end, precision, type, status, retracted,"
     " recorded_at, tags, search::text, item::text, current_since, made_by from timeline_items order by event_id",
-    "entity_items": "select * from entity_items order by slug, event_id",
+    "entity_items": "select slug, event_id, occurred_start, precision, position, current, current_since, recorded_at"
+    " from entity_items order by slug, event_id",
     "entity_states": "select slug, kind, merged_into, alias_keys, search::text, position, state::text,"
     " current_since, made_by from entity_states order by slug",
     "timeline_item_versions": "select event_id, recorded_from, recorded_until, made_by, position, occurred_start,"

@@ -137,9 +137,7 @@ async def test_the_tables_are_the_same_however_the_log_is_cut_into_batches(
     built.append(await snapshot(database_url))
 
     assert all(tables == built[0] for tables in built[1:])
-    involvement = {
-        (slug, str(event_id), current) for slug, event_id, *_, current, _ in built[0]["entity_items"]
-    }
+    involvement = {(row[0], str(row[1]), row[5]) for row in built[0]["entity_items"]}  # slug, fact, current
     assert {("alpha", first, True), ("beta", first, True), ("gamma", first, False)} <= involvement
     searched = {str(row[0]): row[10] for row in built[0]["timeline_items"]}
     assert "'bee'" in searched[first]  # the names of its entities as of its last change,

@@ -35,8 +35,9 @@ UPGRADE = [
     "alter table timeline_items add column current_since timestamptz not null, add column made_by uuid not null",
     # A pinned view counts what changed after its instant, over the whole timeline or one entity's.
     "create index timeline_items_by_change on timeline_items (current_since) include (recorded_at)",
-    "alter table entity_items add column current_since timestamptz not null",
-    "create index entity_items_by_change on entity_items (slug, current_since) where current",
+    # The fact's recorded_at beside it: an entity's pinned view counts from this index alone.
+    "alter table entity_items add column current_since timestamptz not null, add column recorded_at timestamptz not null",
+    "create index entity_items_by_change on entity_items (slug, current_since) include (recorded_at) where current",
     "alter table entity_states add column current_since timestamptz not null, add column made_by uuid not null",
     """
     create table timeline_item_versions (
@@ -99,7 +100,7 @@ DOWNGRADE = [
     "drop table timeline_item_versions",
     "alter table entity_states drop column current_since, drop column made_by",
     "drop index entity_items_by_change",
-    "alter table entity_items drop column current_since",
+    "alter table entity_items drop column current_since, drop column recorded_at",
     "drop index timeline_items_by_change",
     "alter table timeline_items drop column current_since, drop column made_by",
 ]

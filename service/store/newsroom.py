@@ -90,10 +90,10 @@ from json_to_recordset($1::json) as n (event_id uuid, occurred_start timestamptz
 where e.event_id = n.event_id
 """
 _INSERT_INVOLVEMENT = """
-insert into entity_items (slug, event_id, occurred_start, precision, position, current, current_since)
+insert into entity_items (slug, event_id, occurred_start, precision, position, current, current_since, recorded_at)
 select * from json_to_recordset($1::json)
      as n (slug text, event_id uuid, occurred_start timestamptz, precision smallint, position bigint,
-           current boolean, current_since timestamptz)
+           current boolean, current_since timestamptz, recorded_at timestamptz)
 """
 _UPSERT_INVOLVEMENT = f"""{_INSERT_INVOLVEMENT}
 on conflict (slug, event_id) do update set
@@ -200,6 +200,7 @@ class InvolvementRow(msgspec.Struct):
     position: int
     current: bool
     current_since: datetime
+    recorded_at: datetime
 
 
 class InvolvementVersionRow(msgspec.Struct):
@@ -396,6 +397,9 @@ class _Selection:
             """Rows of ``entity_items`` stand for the current form only where they are current."""
             return f"{alias}.current and " if alias in ("e", "i") else ""
 
+        # What each source's facts are now: a current row known by then is still so; an earlier
+        # version is one join away from its fact's current row.
+        self.now = ["null::text", "(select c.item::text from timeline_items c where c.event_id = t.event_id)"]
         if at is None:
             self.parts = [part("timeline_items", "entity_items", lambda alias: involved(alias) + "true", "")]
         else:
@@ -432,10 +436,12 @@ class _Selection:
         return f"${len(self.params)}"
 
     def selects(self, columns: str, *only: str, tail: str = "") -> list[str]:
-        """One select per source, each with the shared conditions and ``only``."""
+        """One select per source, each with the shared conditions and ``only``; ``{now}`` in
+        ``columns`` stands for what the source's fact is now."""
         return [
-            f"select {columns} from {source} where {' and '.join([*own, *self.conditions, *only]) or 'true'}{tail}"
-            for source, own in self.parts
+            f"select {columns.format(now=now)} from {source}"
+            f" where {' and '.join([*own, *self.conditions, *only]) or 'true'}{tail}"
+            for (source, own), now in zip(self.parts, self.now, strict=False)
         ]
 
 
@@ -444,16 +450,23 @@ def _union(selects: list[str]) -> str:
 
 
 def timeline_sql(
-    query: TimelineQuery, words: str | None = None, *, rare: bool = False, as_of: datetime | None = None
+    query: TimelineQuery,
+    words: str | None = None,
+    *,
+    rare: bool = False,
+    as_of: datetime | None = None,
+    now: bool = False,
 ) -> tuple[str, list[object]]:
     """The query and its parameters.
 
     ``words`` is the query's text as a ``tsquery`` (see ``timeline``), required with ``text``;
     ``rare`` words are looked up in the search index first, then put in order. ``as_of`` asks
-    the same of the rows as they were at that instant.
+    the same of the rows as they were at that instant; ``now`` adds to each what it is now
+    (null when it has not changed since).
     """
     selection = _Selection(query, words, rare=rare, as_of=as_of, retracted=query.include_retracted)
     conditions, param, key = selection.conditions, selection.param, selection.key
+    now_column, now_as = (", {now} as now", ", now") if now else ("", "")
     if isinstance(query.after, TimelineCursor):
         comparison = "<" if query.descending else ">"
         conditions.append(
@@ -466,14 +479,18 @@ def timeline_sql(
         # filter by plain overlap here, with no ordered index to walk.
         if query.start is not None:
             conditions.append(f"t.occurred_end > {param(query.start)}")
-        columns = f"t.item::text as item, ts_rank_cd(t.search, {selection.words}) as rank, t.position"
+        columns = (
+            f"t.item::text as item, ts_rank_cd(t.search, {selection.words}) as rank, t.position{now_column}"
+        )
         return (
-            f"select item from ({_union(selection.selects(columns))}) found"
+            f"select item{now_as} from ({_union(selection.selects(columns))}) found"
             f" order by rank desc, position desc offset {param(query.skip)} limit {limit}"
         ), selection.params
     direction = "desc" if query.descending else "asc"
     order = f" order by start {direction}, precision {direction}, position {direction}"
-    columns = f"t.item::text as item, {key}.occurred_start as start, {key}.precision, {key}.position"
+    columns = (
+        f"t.item::text as item, {key}.occurred_start as start, {key}.precision, {key}.position{now_column}"
+    )
     tail = f"{order} limit {limit}"
     if query.start is None:
         selects = selection.selects(columns, tail=tail)
@@ -495,8 +512,8 @@ def timeline_sql(
             tail=tail,
         )
     if len(selects) == 1:
-        return f"select item from ({selects[0]}) page{order}", selection.params
-    return f"select item from ({_union(selects)}) page{order} limit {limit}", selection.params
+        return f"select item{now_as} from ({selects[0]}) page{order}", selection.params
+    return f"select item{now_as} from ({_union(selects)}) page{order} limit {limit}", selection.params
 
 
 def _calendar_starts(instant: datetime) -> list[datetime]:
@@ -524,6 +541,23 @@ from ({select}) changed
 async def changes_since(db: Database, query: TimelineQuery, at: datetime, cap: int) -> tuple[int, int, bool]:
     """How many facts the timeline holds now that were added, and changed, after ``at``, and
     whether counting stopped at ``cap`` before the end."""
+    filtered = query.tags or query.types or query.statuses or query.text or query.start or query.end
+    if len(query.entities) == 1 and not filtered:
+        row = await db.fetchrow(_ENTITY_CHANGES, query.entities[0], at, cap)
+    else:
+        row = await _changes(db, query, at, cap)
+    assert row is not None  # an aggregate always gives a row
+    return row[0], row[1], row[2]
+
+
+# One entity's timeline, unfiltered (what an embedded entity timeline is): from its change index.
+_ENTITY_CHANGES = """
+select count(*) filter (where recorded_at > $2), count(*) filter (where recorded_at <= $2), count(*) = $3
+from (select recorded_at from entity_items where slug = $1 and current and current_since > $2 limit $3) changed
+"""
+
+
+async def _changes(db: Database, query: TimelineQuery, at: datetime, cap: int) -> Any:
     words = await db.fetchval(_WORDS, search_key(query.text)) if query.text else None
     selection = _Selection(query, words, rare=False, as_of=None, retracted=True)
     if query.start is not None:
@@ -532,14 +566,24 @@ async def changes_since(db: Database, query: TimelineQuery, at: datetime, cap: i
     (select,) = selection.selects(
         "t.recorded_at", f"{selection.key}.current_since > {at_}", tail=f" limit {cap_}"
     )
-    sql = _CHANGES.format(at=at_, cap=cap_, select=select)
-    row = await db.fetchrow(sql, *selection.params)
-    assert row is not None  # an aggregate always gives a row
-    return row[0], row[1], row[2]
+    return await db.fetchrow(_CHANGES.format(at=at_, cap=cap_, select=select), *selection.params)
 
 
 async def timeline(db: Database, query: TimelineQuery, as_of: datetime | None = None) -> list[Item]:
-    """Up to ``limit + 1`` items: the extra one says whether there is a next page.
+    """Up to ``limit + 1`` items: the extra one says whether there is a next page (see
+    ``_timeline``)."""
+    return [item for item, _ in await _timeline(db, query, as_of, now=False)]
+
+
+async def pinned(db: Database, query: TimelineQuery, at: datetime) -> list[tuple[Item, Item | None]]:
+    """``timeline`` as of ``at``, each item with what it is now if it has changed since."""
+    return await _timeline(db, query, at, now=True)
+
+
+async def _timeline(
+    db: Database, query: TimelineQuery, as_of: datetime | None, *, now: bool
+) -> list[tuple[Item, Item | None]]:
+    """Up to ``limit + 1`` items, with what each is now if asked.
 
     A search in date order counts its matches first, up to ``RARE``, through the search index.
     Rare words are then taken from that index and sorted; common ones are met by walking the
@@ -552,8 +596,11 @@ async def timeline(db: Database, query: TimelineQuery, as_of: datetime | None = 
     if query.text:
         words = await db.fetchval(_WORDS, search_key(query.text))
         rare = not query.relevance and await db.fetchval(_MATCHES, words, RARE) < RARE
-    sql, params = timeline_sql(query, words, rare=rare, as_of=as_of)
-    return [_item.decode(row[0]) for row in await db.fetch(sql, *params)]
+    sql, params = timeline_sql(query, words, rare=rare, as_of=as_of, now=now)
+    rows = await db.fetch(sql, *params)
+    return [
+        (_item.decode(row[0]), _item.decode(row[1]) if now and row[1] is not None else None) for row in rows
+    ]
 
 
 # The entity a name stands for (its slug, or an alias: a slug first, then one not merged away),

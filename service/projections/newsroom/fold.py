@@ -108,7 +108,9 @@ def add_rows(
     else:
         current = item.slugs
         rows.involvement += [
-            InvolvementRow(slug, item.id, start, precision, item.position, slug in current, since)
+            InvolvementRow(
+                slug, item.id, start, precision, item.position, slug in current, since, item.recorded_at
+            )
             for slug in involved
         ]
 

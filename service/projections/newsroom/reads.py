@@ -32,6 +32,15 @@ class TimelinePage(msgspec.Struct, frozen=True):
     next: TimelineCursor | RankCursor | None
 
 
+def _paged(items: list[Item], query: TimelineQuery) -> TimelinePage:
+    """A page of up to ``limit`` items, and where the next one starts if there is one."""
+    if len(items) <= query.limit:
+        return TimelinePage(items, None)
+    items = items[: query.limit]
+    following = RankCursor(query.skip + query.limit) if query.relevance else cursor_after(items[-1])
+    return TimelinePage(items, following)
+
+
 class EntityState(msgspec.Struct, frozen=True):
     """What we know about an entity: its profile, the slugs merged into it, what its facts say."""
 
@@ -122,27 +131,28 @@ class NewsroomReader:
 
     async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> TimelinePage:
         """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
-        if query.entity is not None:
-            profile, merged = await self._resolve(query.entity, as_of)
-            query = query.of([profile.slug, *merged])
-        items = await tables.timeline(self.db, query, as_of)
-        if len(items) <= query.limit:
-            return TimelinePage(items, None)
-        items = items[: query.limit]
-        following = RankCursor(query.skip + query.limit) if query.relevance else cursor_after(items[-1])
-        return TimelinePage(items, following)
+        query = await self._of_entity(query, as_of)
+        return _paged(await tables.timeline(self.db, query, as_of), query)
 
     async def pinned(self, query: TimelineQuery, at: datetime) -> PinnedPage:
         """The timeline as known at ``at``, each item with what was recorded about it since,
         and how many facts were added and changed since."""
-        page = await self.timeline(query, at)
-        now = await tables.items_now(self.db, [item.id for item in page.items])
-        if query.entity is not None:  # the entity's timeline now: merges since count too
-            profile, merged = await self._resolve(query.entity)
-            query = query.of([profile.slug, *merged])
-        added, changed, stopped = await tables.changes_since(self.db, query, at, self.counted)
-        later = {item.id: changes_after(now[item.id], at) for item in page.items if item.id in now}
+        then = await self._of_entity(query, at)
+        found = await tables.pinned(self.db, then, at)
+        page = _paged([item for item, _ in found], then)
+        later = {item.id: changes_after(now, at) for item, now in found[: len(page.items)] if now is not None}
+        # What happened since, over the timeline as it is now: merges since count too.
+        added, changed, stopped = await tables.changes_since(
+            self.db, await self._of_entity(query, None), at, self.counted
+        )
         return PinnedPage(page, at, later, added, changed, not stopped)
+
+    async def _of_entity(self, query: TimelineQuery, as_of: datetime | None) -> TimelineQuery:
+        """The query over the entity it names and those merged into it, now or at ``as_of``."""
+        if query.entity is None:
+            return query
+        profile, merged = await self._resolve(query.entity, as_of)
+        return query.of([profile.slug, *merged])
 
     async def named(self, name: str) -> Profile:
         """The entity a slug or alias names now, through merges."""
