@@ -53,6 +53,9 @@ PROBES: dict[str, list[dict[str, str]]] = {
     "from=recent month": [{"from": f"2025-{month:02d}"} for month in range(1, 6)],
     "types=an absent type": [{"types": kind} for kind in _ABSENT_TYPES],
     "q=an absent word": [{"q": f"zzqx{n}"} for n in range(5)],
+    # Instants at which few rows are known: before any was recorded, and long after the last.
+    "as_of=before the log": [{"as_of": f"{2000 + n}-01-01T00:00:00Z"} for n in range(5)],
+    "as_of=after the log": [{"as_of": f"{2100 + n}-01-01T00:00:00Z"} for n in range(5)],
 }
 
 

@@ -17,12 +17,14 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import pytest
 
 from schemas import NewEvent
 from service.domain.appending import followed_up_ids, plan_append, referenced_slugs
 from service.projections.newsroom import PROJECTION
 from service.projections.rebuild import rebuild
 from service.store import events as log
+from service.store import newsroom
 from tests.conftest import Client
 from tests.factories import bearer, registered, reported
 from tests.replay import Replay, read_log
@@ -215,9 +217,13 @@ async def _compare(client: Client, conn: asyncpg.Connection, replay: Replay, at:
             assert response.json() == state, (at, slug)
 
 
+@pytest.mark.parametrize("few", [newsroom.FEW, (0, 0)], ids=["sorted", "walked"])
 async def test_as_known_at_equals_replaying_the_log(
-    client: Client, write_key: str, database_url: str
+    client: Client, write_key: str, database_url: str, few: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``few``: whether whole timelines take the rows known at each instant by their index and
+    sort them (what a log this small always gets), or walk the date order past the rest."""
+    monkeypatch.setattr(newsroom, "FEW", few)
     appends = _Log(client, write_key, random.Random(20261201))
     await _generate(database_url, appends)
     caught_up = await client.get("/v1/timeline", params={"min_position": appends.last})

@@ -63,6 +63,10 @@ UPGRADE = [
         on timeline_item_versions (occurred_start, precision, position)
     """,
     "create index timeline_item_versions_search on timeline_item_versions using gin (search)",
+    # Either end of a span, for the instants few versions hold: before most were recorded, or
+    # after most had given way (see service/store/newsroom.py, FEW).
+    "create index timeline_item_versions_from on timeline_item_versions (recorded_from)",
+    "create index timeline_item_versions_until on timeline_item_versions (recorded_until)",
     # Which entities each earlier form involved, in timeline order; the spans are in the index,
     # so an entity's walk skips forms of other instants without reading their rows.
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -360,7 +360,14 @@ class _Selection:
     """
 
     def __init__(
-        self, query: TimelineQuery, words: str | None, *, rare: bool, as_of: datetime | None, retracted: bool
+        self,
+        query: TimelineQuery,
+        words: str | None,
+        *,
+        rare: bool,
+        as_of: datetime | None,
+        retracted: bool,
+        few: Few | None = None,
     ) -> None:
         self.params: list[object] = []
         self.conditions: list[str] = []
@@ -374,8 +381,12 @@ class _Selection:
         searched = param(words) if rare else ""
 
         def part(
-            items: str, involvement: str, known: Callable[[str], str], same: str
+            items: str, involvement: str, known: Callable[[str], str], same: str, by: str = ""
         ) -> tuple[str, list[str]]:
+            if by and not rare and not single:
+                # Few rows are known then: they come from the index on ``by``'s column and are
+                # sorted, instead of walking the date order past the many that are not.
+                items = f"(select * from {items} v where v.{by} offset 0)"
             if rare:
                 # OFFSET 0 keeps the planner from folding this into the ordered walk: the few
                 # matches come from the search index, and only they are sorted.
@@ -409,12 +420,16 @@ class _Selection:
                     "entity_items",
                     lambda alias: involved(alias) + f"{alias}.current_since <= {at}",
                     "",
+                    f"current_since <= {at}" if few and few.current else "",
                 ),
                 part(
                     "timeline_item_versions",
                     "entity_item_versions",
                     lambda alias: f"{alias}.recorded_from <= {at} and {alias}.recorded_until > {at}",
                     " and t.recorded_from = e.recorded_from",
+                    {"from": f"recorded_from <= {at}", "until": f"recorded_until > {at}", None: ""}[
+                        few.versions if few else None
+                    ],
                 ),
             ]
         if not retracted:
@@ -449,6 +464,36 @@ def _union(selects: list[str]) -> str:
     return " union all ".join(f"({select})" for select in selects)
 
 
+class Few(msgspec.Struct, frozen=True):
+    """Which sources hold few rows known at an instant: the current rows (``current``), and the
+    versions by the end of their span that leaves few (``versions``)."""
+
+    current: bool
+    versions: Literal["from", "until"] | None
+
+
+FEW = (5000, 1500)
+"""Below these many current rows, and versions, known at an instant, they are fetched by their
+index and sorted; above, the date order is walked, and a page's worth turns up soon enough.
+(A walk costs the page's length over the share of rows known; sorting costs their number: the
+two meet near the square root of the page's length times the table's rows.)"""
+_HOW_FEW = """
+select (select count(*) from (select 1 from timeline_items where current_since <= $1 limit $2) a),
+       (select count(*) from (select 1 from timeline_item_versions where recorded_until > $1 limit $3) b),
+       (select count(*) from (select 1 from timeline_item_versions where recorded_from <= $1 limit $3) c)
+"""
+
+
+async def how_few(db: Database, at: datetime) -> Few:
+    row = await db.fetchrow(_HOW_FEW, at, *FEW)
+    assert row is not None  # scalar subqueries always give a row
+    current, until, since = row
+    versions: Literal["from", "until"] | None = (
+        "until" if until < FEW[1] else "from" if since < FEW[1] else None
+    )
+    return Few(current < FEW[0], versions)
+
+
 def timeline_sql(
     query: TimelineQuery,
     words: str | None = None,
@@ -456,6 +501,7 @@ def timeline_sql(
     rare: bool = False,
     as_of: datetime | None = None,
     now: bool = False,
+    few: Few | None = None,
 ) -> tuple[str, list[object]]:
     """The query and its parameters.
 
@@ -464,7 +510,7 @@ def timeline_sql(
     the same of the rows as they were at that instant; ``now`` adds to each what it is now
     (null when it has not changed since).
     """
-    selection = _Selection(query, words, rare=rare, as_of=as_of, retracted=query.include_retracted)
+    selection = _Selection(query, words, rare=rare, as_of=as_of, retracted=query.include_retracted, few=few)
     conditions, param, key = selection.conditions, selection.param, selection.key
     now_column, now_as = (", {now} as now", ", now") if now else ("", "")
     if isinstance(query.after, TimelineCursor):
@@ -596,7 +642,10 @@ async def _timeline(
     if query.text:
         words = await db.fetchval(_WORDS, search_key(query.text))
         rare = not query.relevance and await db.fetchval(_MATCHES, words, RARE) < RARE
-    sql, params = timeline_sql(query, words, rare=rare, as_of=as_of, now=now)
+    # As known at an instant, whole timelines look first at how many rows are known then: an
+    # instant before most were recorded would otherwise walk the whole date order for a page.
+    few = await how_few(db, as_of) if as_of is not None and not rare and len(query.entities) != 1 else None
+    sql, params = timeline_sql(query, words, rare=rare, as_of=as_of, now=now, few=few)
     rows = await db.fetch(sql, *params)
     return [
         (_item.decode(row[0]), _item.decode(row[1]) if now and row[1] is not None else None) for row in rows
