@@ -477,21 +477,44 @@ FEW = (5000, 1500)
 index and sorted; above, the date order is walked, and a page's worth turns up soon enough.
 (A walk costs the page's length over the share of rows known; sorting costs their number: the
 two meet near the square root of the page's length times the table's rows.)"""
-_HOW_FEW = """
-select (select count(*) from (select 1 from timeline_items where current_since <= $1 limit $2) a),
-       (select count(*) from (select 1 from timeline_item_versions where recorded_until > $1 limit $3) b),
-       (select count(*) from (select 1 from timeline_item_versions where recorded_from <= $1 limit $3) c)
+# The instants that bound "few": before the FEW[0]-th current row's, few current rows are known;
+# before the FEW[1]-th version's start, or after the FEW[1]-th last version's end, few versions.
+# Null where the table holds fewer rows than that: few at every instant.
+_FEW_BOUNDS = """
+select (select current_since from timeline_items order by current_since offset $1 limit 1),
+       (select recorded_from from timeline_item_versions order by recorded_from offset $2 limit 1),
+       (select recorded_until from timeline_item_versions order by recorded_until desc offset $2 limit 1)
 """
 
 
-async def how_few(db: Database, at: datetime) -> Few:
-    row = await db.fetchrow(_HOW_FEW, at, *FEW)
+class FewBounds(msgspec.Struct, frozen=True):
+    """Where, in the record, few rows are known: read once per checkpoint, not per request."""
+
+    current_before: datetime | None
+    versions_from_before: datetime | None
+    versions_until_after: datetime | None
+
+    def at(self, instant: datetime) -> Few:
+        def before(bound: datetime | None) -> bool:
+            return bound is None or instant < bound
+
+        versions: Literal["from", "until"] | None = None
+        if self.versions_until_after is None or instant >= self.versions_until_after:
+            versions = "until"
+        elif before(self.versions_from_before):
+            versions = "from"
+        return Few(before(self.current_before), versions)
+
+
+async def few_bounds(db: Database) -> FewBounds:
+    current, versions = FEW
+    row = await db.fetchrow(_FEW_BOUNDS, max(current - 1, 0), max(versions - 1, 0))
     assert row is not None  # scalar subqueries always give a row
-    current, until, since = row
-    versions: Literal["from", "until"] | None = (
-        "until" if until < FEW[1] else "from" if since < FEW[1] else None
+    never, always = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    # A bound of no rows is never reached: few only ever means fewer than that many.
+    return FewBounds(
+        row[0] if current else never, row[1] if versions else never, row[2] if versions else always
     )
-    return Few(current < FEW[0], versions)
 
 
 def timeline_sql(
@@ -615,19 +638,23 @@ async def _changes(db: Database, query: TimelineQuery, at: datetime, cap: int) -
     return await db.fetchrow(_CHANGES.format(at=at_, cap=cap_, select=select), *selection.params)
 
 
-async def timeline(db: Database, query: TimelineQuery, as_of: datetime | None = None) -> list[Item]:
+async def timeline(
+    db: Database, query: TimelineQuery, as_of: datetime | None = None, few: FewBounds | None = None
+) -> list[Item]:
     """Up to ``limit + 1`` items: the extra one says whether there is a next page (see
     ``_timeline``)."""
-    return [item for item, _ in await _timeline(db, query, as_of, now=False)]
+    return [item for item, _ in await _timeline(db, query, as_of, few, now=False)]
 
 
-async def pinned(db: Database, query: TimelineQuery, at: datetime) -> list[tuple[Item, Item | None]]:
+async def pinned(
+    db: Database, query: TimelineQuery, at: datetime, few: FewBounds | None = None
+) -> list[tuple[Item, Item | None]]:
     """``timeline`` as of ``at``, each item with what it is now if it has changed since."""
-    return await _timeline(db, query, at, now=True)
+    return await _timeline(db, query, at, few, now=True)
 
 
 async def _timeline(
-    db: Database, query: TimelineQuery, as_of: datetime | None, *, now: bool
+    db: Database, query: TimelineQuery, as_of: datetime | None, bounds: FewBounds | None, *, now: bool
 ) -> list[tuple[Item, Item | None]]:
     """Up to ``limit + 1`` items, with what each is now if asked.
 
@@ -642,9 +669,12 @@ async def _timeline(
     if query.text:
         words = await db.fetchval(_WORDS, search_key(query.text))
         rare = not query.relevance and await db.fetchval(_MATCHES, words, RARE) < RARE
-    # As known at an instant, whole timelines look first at how many rows are known then: an
-    # instant before most were recorded would otherwise walk the whole date order for a page.
-    few = await how_few(db, as_of) if as_of is not None and not rare and len(query.entities) != 1 else None
+    # As known at an instant, whole timelines ask first whether few rows are known then (the
+    # caller's ``bounds``, of its checkpoint): an instant before most were recorded would
+    # otherwise walk the whole date order for a page.
+    few = None
+    if as_of is not None and not rare and len(query.entities) != 1:
+        few = (bounds or await few_bounds(db)).at(as_of)
     sql, params = timeline_sql(query, words, rare=rare, as_of=as_of, now=now, few=few)
     rows = await db.fetch(sql, *params)
     return [

@@ -91,6 +91,7 @@ class NewsroomReader:
         """How many resolved entity names it keeps."""
         self._latest = -1
         self._settled_until: datetime | None = None
+        self._few: tuple[int, tables.FewBounds] | None = None
         """An instant known to be settled, and so every instant before it."""
         self._resolved: OrderedDict[str, tuple[int, tuple[Profile, list[str]] | None]] = OrderedDict()
 
@@ -132,13 +133,13 @@ class NewsroomReader:
     async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> TimelinePage:
         """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
         query = await self._of_entity(query, as_of)
-        return _paged(await tables.timeline(self.db, query, as_of), query)
+        return _paged(await tables.timeline(self.db, query, as_of, await self._few_bounds(as_of)), query)
 
     async def pinned(self, query: TimelineQuery, at: datetime) -> PinnedPage:
         """The timeline as known at ``at``, each item with what was recorded about it since,
         and how many facts were added and changed since."""
         then = await self._of_entity(query, at)
-        found = await tables.pinned(self.db, then, at)
+        found = await tables.pinned(self.db, then, at, await self._few_bounds(at))
         page = _paged([item for item, _ in found], then)
         later = {item.id: changes_after(now, at) for item, now in found[: len(page.items)] if now is not None}
         # What happened since, over the timeline as it is now: merges since count too.
@@ -146,6 +147,14 @@ class NewsroomReader:
             self.db, await self._of_entity(query, None), at, self.counted
         )
         return PinnedPage(page, at, later, added, changed, not stopped)
+
+    async def _few_bounds(self, as_of: datetime | None) -> tables.FewBounds | None:
+        """Where few rows are known, once per checkpoint: they move only with the projection."""
+        if as_of is None:
+            return None
+        if self._few is None or self._few[0] != self._latest or self._latest < 0:
+            self._few = (self._latest, await tables.few_bounds(self.db))
+        return self._few[1]
 
     async def _of_entity(self, query: TimelineQuery, as_of: datetime | None) -> TimelineQuery:
         """The query over the entity it names and those merged into it, now or at ``as_of``."""
