@@ -29,6 +29,7 @@ from service.http.docs import contract_config
 from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
 from service.http.events import EventsController
+from service.http.feeds import FeedController
 from service.http.health import health, readiness
 from service.http.keys import KeysController
 from service.http.problems import exception_handlers, schema_not_found
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EntitiesController,
             TimelineController,
             EmbedController,
+            FeedController,
             create_static_files_router(
                 "/static", directories=[STATIC], include_in_schema=False, cache_control=_STATIC_CACHE
             ),

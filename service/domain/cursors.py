@@ -53,6 +53,14 @@ class SlugCursor(Cursor, frozen=True, tag="slug"):
     slug: Annotated[str, Meta(min_length=1, max_length=80)]
 
 
+class FeedCursor(Cursor, frozen=True, tag="feed"):
+    """A place in a feed, newest change first: before the item that took its current form at
+    ``since``, at ``position``."""
+
+    since: Annotated[datetime, Meta(tz=True)]
+    position: _Big
+
+
 START = LogCursor(0, 0)
 MAX_LENGTH = 200
 
@@ -87,4 +95,5 @@ _reading: dict[type[Cursor], str] = {
     TimelineCursor: "a timeline in date order",
     RankCursor: "a ranked list",
     SlugCursor: "entities by slug",
+    FeedCursor: "a feed",
 }

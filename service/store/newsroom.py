@@ -16,7 +16,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.unchecked import unchecked
-from service.domain.cursors import TimelineCursor
+from service.domain.cursors import FeedCursor, TimelineCursor
 from service.domain.entities import Profile, search_key
 from service.domain.queries import EntityQuery, TimelineQuery
 from service.domain.timeline import Item
@@ -636,6 +636,25 @@ async def _changes(db: Database, query: TimelineQuery, at: datetime, cap: int) -
         "t.recorded_at", f"{selection.key}.current_since > {at_}", tail=f" limit {cap_}"
     )
     return await db.fetchrow(_CHANGES.format(at=at_, cap=cap_, select=select), *selection.params)
+
+
+async def feed(db: Database, query: TimelineQuery, before: FeedCursor | None) -> list[tuple[Item, datetime]]:
+    """Up to ``limit + 1`` of the items a timeline selects, the latest changed first (retracted
+    ones too: a retraction is news), walking the change index from ``before``; each with since
+    when it is so."""
+    words = await db.fetchval(_WORDS, search_key(query.text)) if query.text else None
+    selection = _Selection(query, words, rare=False, as_of=None, retracted=True)
+    key, param = selection.key, selection.param
+    if query.start is not None:
+        selection.conditions.append(f"t.occurred_end > {param(query.start)}")
+    later = []
+    if before is not None:
+        later.append(
+            f"({key}.current_since, {key}.position) < ({param(before.since)}, {param(before.position)})"
+        )
+    order = f" order by {key}.current_since desc, {key}.position desc limit {param(query.limit + 1)}"
+    (select,) = selection.selects(f"t.item::text, {key}.current_since", *later, tail=order)
+    return [(_item.decode(text), since) for text, since in await db.fetch(select, *selection.params)]
 
 
 async def timeline(

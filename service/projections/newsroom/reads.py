@@ -16,7 +16,7 @@ from uuid import UUID
 
 import msgspec
 
-from service.domain.cursors import RankCursor, SlugCursor, TimelineCursor
+from service.domain.cursors import FeedCursor, RankCursor, SlugCursor, TimelineCursor
 from service.domain.entities import MergeSpan, Profile, facts_about, merge_spans
 from service.domain.errors import BeyondTheLog, NotCaughtUp, NotFound
 from service.domain.queries import EntityQuery, TimelineQuery
@@ -61,6 +61,13 @@ class PinnedPage(msgspec.Struct, frozen=True):
     changed: int
     complete: bool
     """False when counting stopped at ``NewsroomReader.counted``: the counts are lower bounds."""
+
+
+class FeedPage(msgspec.Struct, frozen=True):
+    """Items the latest changed first, and where the next (older) page starts."""
+
+    items: list[Item]
+    next: FeedCursor | None
 
 
 class EntityHistory(msgspec.Struct, frozen=True):
@@ -162,6 +169,15 @@ class NewsroomReader:
             return query
         profile, merged = await self._resolve(query.entity, as_of)
         return query.of([profile.slug, *merged])
+
+    async def feed(self, query: TimelineQuery, before: FeedCursor | None) -> FeedPage:
+        """A page of the timeline's feed: what changed last, first."""
+        query = await self._of_entity(query, None)
+        found = await tables.feed(self.db, query, before)
+        if len(found) <= query.limit:
+            return FeedPage([item for item, _ in found], None)
+        last, since = found[query.limit - 1]
+        return FeedPage([item for item, _ in found[: query.limit]], FeedCursor(since, last.position))
 
     async def named(self, name: str) -> Profile:
         """The entity a slug or alias names now, through merges."""

@@ -1,0 +1,84 @@
+"""Timelines as Atom feeds: the newsroom's tools that already speak feeds subscribe to a timeline
+and see each new fact, and each corrected one again, as it happens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+
+from service import presentation
+from service.domain import cursors
+from service.domain.cursors import FeedCursor
+from service.http import params
+from service.http.services import cached
+from service.http.timelines import Reading, reading
+from service.presentation import feed
+from service.presentation.words import words
+
+_BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
+_FEED = "application/atom+xml; charset=utf-8"
+
+
+async def _feed(
+    request: Request[Any, Any, Any], read: Reading, before: str | None, slug: str | None
+) -> Response[Any]:
+    after = params.cursor("before", before, FeedCursor)
+    checkpoint = await read.cache.checkpoint(read.min_position)
+    newsroom = read.cache.newsroom
+    base = str(request.base_url).rstrip("/")
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("before", "min_position")]
+
+    def link(path: str, extra: list[tuple[str, str]] | None = None) -> str:
+        kept = [*query, *(extra or [])]
+        return f"{base}{path}" + (f"?{urlencode(kept)}" if kept else "")
+
+    async def build() -> bytes:
+        found = await newsroom.feed(read.query, after)
+        title = (await newsroom.named(slug)).name if slug is not None else words(read.lang)["timeline"]
+        entries = [presentation.entry(item, read.lang) for item in found.items]
+        following = (
+            None if found.next is None else link(request.url.path, [("before", cursors.encode(found.next))])
+        )
+        return feed.render(
+            entries,
+            title=title,
+            self_url=str(request.url),
+            first_url=link(request.url.path),
+            next_url=following,
+            page_url=f"{base}/embed/{slug}" if slug is not None else f"{base}/embed",
+            updated=max((entry.updated_at for entry in entries), default=datetime.now(UTC)),
+        )
+
+    return await read.cache.respond(request, checkpoint, build, media_type=_FEED)
+
+
+class FeedController(Controller):
+    tags = ["timelines"]
+    dependencies = {"read": Provide(reading)}
+
+    @get("/v1/feed.atom", before_request=cached, include_in_schema=False)
+    async def timeline_feed(
+        self,
+        request: Request[Any, Any, Any],
+        read: NamedDependency[Reading],
+        entities: Annotated[str | None, QueryParameter()] = None,
+        before: _BEFORE = None,
+    ) -> Response[Any]:
+        """Any timeline as an Atom feed, the latest changed first."""
+        return await _feed(request, read.of_entities(entities), before, None)
+
+    @get("/v1/entities/{slug:str}/feed.atom", before_request=cached, include_in_schema=False)
+    async def entity_feed(
+        self,
+        request: Request[Any, Any, Any],
+        read: NamedDependency[Reading],
+        slug: FromPath[str],
+        before: _BEFORE = None,
+    ) -> Response[Any]:
+        """An entity's timeline as an Atom feed, the latest changed first."""
+        return await _feed(request, read.of_entity(slug), before, slug)
