@@ -21,6 +21,7 @@ from service.http import params
 from service.http.docs import documented
 from service.http.reads import ReadCache
 from service.http.services import cached
+from service.presentation import timelinejs
 
 _TYPES = Annotated[
     str | None, QueryParameter(description="Comma-separated event types, e.g. model.reported,model.released.")
@@ -55,6 +56,12 @@ _INCLUDE = Annotated[
 ]
 _ENTITIES = Annotated[
     str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
+]
+_FORMAT = Annotated[
+    Literal["json", "timelinejs"],
+    QueryParameter(
+        description=f"`timelinejs`: the timeline as Knight Lab's TimelineJS loads it, at most {timelinejs.CAP} events."
+    ),
 ]
 _STATUS_VALUES = {"reported", "confirmed", "denied"}
 
@@ -144,7 +151,9 @@ async def reading(
     return Reading(query, lang, min_position, instant, cache)
 
 
-async def _page(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:
+async def _page(request: Request[Any, Any, Any], read: Reading, form: str = "json") -> Response[Any]:
+    if form == "timelinejs":
+        return await _export(request, read)
     checkpoint = await read.cache.checkpoint(read.min_position)
 
     # Everything that reads the database happens in build(), which a repeated read skips.
@@ -153,6 +162,30 @@ async def _page(request: Request[Any, Any, Any], read: Reading) -> Response[Any]
         return presentation.timeline_page(page, read.lang)
 
     return await read.cache.respond(request, checkpoint, build, final=await read.cache.final(read.as_of))
+
+
+async def _export(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:
+    """The timeline for TimelineJS, which cannot page: its first pages, up to the cap."""
+    checkpoint = await read.cache.checkpoint(read.min_position)
+    newsroom = read.cache.newsroom
+
+    async def build() -> Any:
+        query, items = replace(read.query, limit=100), []
+        while True:
+            page = await newsroom.timeline(query, read.as_of)
+            items += page.items
+            if page.next is None or len(items) >= timelinejs.CAP:
+                break
+            query = replace(query, after=page.next)
+        capped = len(items) > timelinejs.CAP or page.next is not None
+        entries = [presentation.entry(item, read.lang) for item in items[: timelinejs.CAP]]
+        title = (await newsroom.named(read.query.entity)).name if read.query.entity else "Timeline"
+        whole = str(request.base_url).rstrip("/") + live_query(request, request.url.path).replace(
+            "format=timelinejs", "format=json"
+        )
+        return timelinejs.document(entries, title=title, capped=capped, whole=whole)
+
+    return await read.cache.respond(request, checkpoint, build)
 
 
 def live_query(request: Request[Any, Any, Any], path: str) -> str:
@@ -193,9 +226,10 @@ class TimelineController(Controller):
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
         entities: _ENTITIES = None,
+        format: _FORMAT = "json",
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
-        return await _page(request, read.of_entities(entities))
+        return await _page(request, read.of_entities(entities), format)
 
     @get(
         "/v1/entities/{slug:str}/timeline",
@@ -210,9 +244,10 @@ class TimelineController(Controller):
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
         slug: FromPath[str],
+        format: _FORMAT = "json",
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
-        return await _page(request, read.of_entity(slug))
+        return await _page(request, read.of_entity(slug), format)
 
     @get(
         "/v1/timeline/pinned",
