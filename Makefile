@@ -33,7 +33,8 @@ test: $(VENV)/.installed-embedded+dev-$(SUM) browser-assets
 
 # The browser tests' real browser and real host scripts: Chromium and WordPress (whose
 # wp-embed.js is the host script under test) from Debian's packages, Pym.js and axe-core from
-# npm. Playwright drives that Chromium; it downloads no browser of its own.
+# npm, with Knight Lab's TimelineJS. Playwright drives that Chromium; it downloads no browser of
+# its own.
 ASSETS := var/browser
 browser-assets: $(ASSETS)/wp-embed.js $(ASSETS)/node_modules/.ready
 	@command -v chromium >/dev/null || { \
@@ -50,7 +51,8 @@ $(ASSETS)/wp-embed.js:
 
 $(ASSETS)/node_modules/.ready:
 	mkdir -p $(ASSETS)
-	npm install --silent --no-save --no-audit --no-fund --prefix $(ASSETS) pym.js@1.3.2 axe-core@4
+	npm install --silent --no-save --no-audit --no-fund --prefix $(ASSETS) pym.js@1.3.2 axe-core@4 \
+		@knight-lab/timelinejs@3.9
 	touch $@
 
 bench: $(VENV)/.installed-embedded+dev+bench-$(SUM)

@@ -24,6 +24,8 @@ SCRIPTS = {
     "pym.js": ASSETS / "node_modules" / "pym.js" / "dist" / "pym.v1.js",
     "axe.js": ASSETS / "node_modules" / "axe-core" / "axe.min.js",
 }
+TIMELINEJS = ASSETS / "node_modules" / "@knight-lab" / "timelinejs" / "dist"
+"""TimelineJS's own files (js/, css/, js/locale/), served by the newsroom under /timelinejs/."""
 
 
 def chromium() -> str:
@@ -80,13 +82,22 @@ class Newsroom:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = pages.get(self.path.split("?")[0])
+                path = self.path.split("?")[0]
+                kind = "text/html; charset=utf-8"
+                if path.startswith("/timelinejs/") and ".." not in path:
+                    file = TIMELINEJS / path.removeprefix("/timelinejs/")
+                    body = file.read_text() if file.is_file() else None
+                    kind = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}.get(
+                        file.suffix, "application/octet-stream"
+                    )
+                else:
+                    body = pages.get(path)
                 if body is None:
                     self.send_error(404)
                     return
                 data = body.encode()
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

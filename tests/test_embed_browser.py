@@ -87,15 +87,18 @@ class Contexts:
         self.elsewhere: list[str] = []
         self.opened: list[BrowserContext] = []
 
-    def new(self, **options: Any) -> BrowserContext:
+    def new(self, *, tolerated: tuple[str, ...] = (), **options: Any) -> BrowserContext:
+        """A context; requests to the ``tolerated`` hosts fail without failing the test."""
         context = self.browser.new_context(**options)
 
         def guard(route: Route) -> None:
-            if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            host = urlsplit(route.request.url).hostname
+            if host in ("127.0.0.1", "localhost"):
                 route.continue_()
-            else:
+                return
+            if host not in tolerated:
                 self.elsewhere.append(route.request.url)
-                route.abort()
+            route.abort()
 
         context.route("**/*", guard)
         self.opened.append(context)
@@ -301,3 +304,33 @@ def test_payloads_editors_write_never_run_in_the_page_the_oembed_html_or_the_jso
     assert page.locator("blockquote a").inner_text() == PAYLOAD
     assert page.evaluate("window.hit") is None
     assert dialogs == []
+
+
+def test_timelinejs_renders_the_export_with_every_event_and_runs_nothing(
+    contexts: Contexts, service: Service, newsroom: Newsroom
+) -> None:
+    # TimelineJS's own stylesheet asks Google's font servers for its fonts: those requests are
+    # refused (there is no network), and the timeline renders in the fallback fonts.
+    page = contexts.new(tolerated=("fonts.googleapis.com", "fonts.gstatic.com")).new_page()
+    service.post(registered("exported"))
+    appended = service.post(
+        *(reported("exported", occurred=f"20{10 + n}", headline=f"Exported {n}") for n in range(6)),
+        reported("exported", occurred="2020-05", headline=PAYLOAD, summary={"en": PAYLOAD}),
+    )
+    export = service.url("/v1/entities/exported/timeline", appended, format="timelinejs")
+    newsroom.pages["/timelinejs-host"] = (
+        '<!doctype html><html><head><link rel="stylesheet" href="/timelinejs/css/timeline.css">'
+        '<script src="/timelinejs/js/timeline.js"></script></head>'
+        '<body><div id="timeline" style="width: 900px; height: 600px"></div>'
+        f"<script>window.timeline = new TL.Timeline('timeline', {export!r}, "
+        f"{{script_path: '{newsroom.base}/timelinejs/js/', language: 'en'}});</script></body></html>"
+    )
+    page.goto(f"{newsroom.base}/timelinejs-host")
+    page.wait_for_function("document.querySelectorAll('.tl-timemarker').length >= 7", timeout=15000)
+    headlines = page.eval_on_selector_all(
+        ".tl-slide-content .tl-headline", "hs => hs.map(h => h.textContent)"
+    )
+    assert {f"Exported {n}" for n in range(6)} | {PAYLOAD} <= set(headlines)
+    assert page.locator(".tl-timemarker").count() == 7
+    assert page.evaluate("window.hit") is None
+    assert page.locator(".tl-slide img").count() == 0
