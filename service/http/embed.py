@@ -25,9 +25,8 @@ from service.domain import cursors
 from service.http.docs import documented
 from service.http.params import reader_language
 from service.http.services import cached_page, services
-from service.http.timelines import Reading, live_query, reading
+from service.http.timelines import Reading, live_query, reading, timeline_title
 from service.presentation import embed as page
-from service.presentation.words import words
 
 Theme = Annotated[
     Literal["auto", "light", "dark"],
@@ -62,17 +61,18 @@ async def _embed(
     }
     checkpoint = await read.cache.checkpoint(read.min_position)
     newsroom = read.cache.newsroom
+    live = live_query(request, path)
 
     async def build() -> bytes:
         language = read.lang
         if read.as_of is not None:
             pinned = await newsroom.pinned(read.query, read.as_of)
-            shown: Any = presentation.pinned_page(pinned, language, live_query(request, path))
+            shown: Any = presentation.pinned_page(pinned, language, live)
             following = pinned.page.next
         else:
             found = await newsroom.timeline(read.query)
             shown, following = presentation.timeline_page(found, language), found.next
-        heading = (await newsroom.named(slug)).name if slug is not None else words(language)["timeline"]
+        heading = await timeline_title(newsroom, slug, language)
         next_page = None
         if following is not None:
             next_page = f"{path}?" + urlencode([*query, ("cursor", cursors.encode(following))])
@@ -85,7 +85,7 @@ async def _embed(
             canonical=canonical,
             oembed=oembed,
             next_page=next_page,
-            live=live_query(request, path),
+            live=live,
             keep=[(name, value) for name, value in query if name not in ("status", "as_of")],
             chosen={"status": request.query_params.get("status", "")},
         )
@@ -154,7 +154,7 @@ class EmbedController(Controller):
             raise NotFoundException(detail="not a Dateline embed page: its URL is /embed or /embed/<entity>")
         newsroom = services(request.app.state).reads.newsroom
         asked_lang = dict(parse_qsl(asked.query)).get("lang", "en")
-        title = (await newsroom.named(parts[1])).name if len(parts) == 2 else words(asked_lang)["timeline"]
+        title = await timeline_title(newsroom, parts[1] if len(parts) == 2 else None, asked_lang)
         width = min(maxwidth or _OEMBED_MAX[0], _OEMBED_MAX[0])
         height = min(maxheight or _OEMBED_MAX[1], _OEMBED_MAX[1])
         return OEmbed(

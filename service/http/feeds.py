@@ -16,9 +16,8 @@ from service.domain import cursors
 from service.domain.cursors import FeedCursor
 from service.http import params
 from service.http.services import cached
-from service.http.timelines import Reading, reading
+from service.http.timelines import Reading, reading, timeline_title
 from service.presentation import feed
-from service.presentation.words import words
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
 _FEED = "application/atom+xml; charset=utf-8"
@@ -39,7 +38,7 @@ async def _feed(
 
     async def build() -> bytes:
         found = await newsroom.feed(read.query, after)
-        title = (await newsroom.named(slug)).name if slug is not None else words(read.lang)["timeline"]
+        title = await timeline_title(newsroom, slug, read.lang)
         entries = [presentation.entry(item, read.lang) for item in found.items]
         following = (
             None if found.next is None else link(request.url.path, [("before", cursors.encode(found.next))])

@@ -22,6 +22,8 @@ from service.http.docs import documented
 from service.http.reads import ReadCache
 from service.http.services import cached
 from service.presentation import timelinejs
+from service.presentation.words import words
+from service.projections.newsroom import NewsroomReader
 
 _TYPES = Annotated[
     str | None, QueryParameter(description="Comma-separated event types, e.g. model.reported,model.released.")
@@ -179,13 +181,18 @@ async def _export(request: Request[Any, Any, Any], read: Reading) -> Response[An
             query = replace(query, after=page.next)
         capped = len(items) > timelinejs.CAP or page.next is not None
         entries = [presentation.entry(item, read.lang) for item in items[: timelinejs.CAP]]
-        title = (await newsroom.named(read.query.entity)).name if read.query.entity else "Timeline"
+        title = await timeline_title(newsroom, read.query.entity, read.lang)
         whole = str(request.base_url).rstrip("/") + live_query(request, request.url.path).replace(
             "format=timelinejs", "format=json"
         )
         return timelinejs.document(entries, title=title, capped=capped, whole=whole)
 
     return await read.cache.respond(request, checkpoint, build)
+
+
+async def timeline_title(newsroom: NewsroomReader, name: str | None, language: str) -> str:
+    """What a timeline is called: its entity's name, or "Timeline" in the reader's language."""
+    return (await newsroom.named(name)).name if name is not None else words(language)["timeline"]
 
 
 def live_query(request: Request[Any, Any, Any], path: str) -> str:

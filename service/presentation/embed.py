@@ -17,7 +17,7 @@ from uuid import UUID
 
 import msgspec
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
 from schemas import PinnedEntry, PinnedTimelinePage, TimelineEntry, TimelinePage
@@ -90,10 +90,14 @@ _OEMBED_HTML = (
 )
 
 
+@lru_cache(maxsize=1)
+def _oembed_template() -> Template:
+    return _environment().from_string(_OEMBED_HTML)
+
+
 def oembed_html(url: str, title: str, width: int, height: int) -> str:
     """What a CMS puts in the article: a link anyone can follow, then the page itself."""
-    template = _environment().from_string(_OEMBED_HTML)
-    return template.render(url=url, title=title, width=width, height=height)
+    return _oembed_template().render(url=url, title=title, width=width, height=height)
 
 
 def render(
