@@ -131,6 +131,34 @@ class TimelinePage(Struct, kw_only=True):
     """Pass back as `cursor` for the following page; null at the end."""
 
 
+LiveKind = Literal["added", "corrected", "confirmed", "denied", "retracted"]
+
+
+class LiveChange(Struct, kw_only=True, omit_defaults=True):
+    """A live timeline's fact as it is now (Server-Sent Event `change`): new, corrected,
+    confirmed, denied or retracted. A reader puts it in place of the fact with its `id`, or adds it."""
+
+    kind: LiveKind
+    entry: TimelineEntry
+    html: str | None = None
+    """With `render=html`: the fact as the embed page shows it, every text escaped."""
+
+
+class LiveRemoved(Struct, kw_only=True):
+    """A fact the timeline showed and shows no more (Server-Sent Event `removed`): a correction
+    took it out of the timeline's entities, tags, type, status, words or dates."""
+
+    id: UUID
+
+
+class LiveReload(Struct, kw_only=True):
+    """The stream cannot tell what changed (Server-Sent Event `reload`): load the timeline again,
+    then follow it anew. Sent past the resume window, to a reader too slow to keep up, and when a
+    merge changes which facts an entity's timeline holds."""
+
+    reason: str
+
+
 class EntitySummary(Struct, kw_only=True, omit_defaults=True):
     slug: str
     kind: str

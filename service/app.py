@@ -32,12 +32,14 @@ from service.http.events import EventsController
 from service.http.feeds import FeedController
 from service.http.health import health, readiness
 from service.http.keys import KeysController
+from service.http.live import follow
 from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
 from service.http.reads import ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.services import Services, dependencies, services
 from service.http.timelines import TimelineController
+from service.live import Hub
 from service.presentation.embed import STATIC
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
@@ -90,6 +92,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             else []
         )
         announcer = Announcer(pool, [runner.wake for runner in runners])
+        hub = Hub(
+            newsroom,
+            pool,
+            settings.database_url,
+            most=settings.live_streams,
+            window=settings.live_window,
+            poll_seconds=settings.projection_poll_seconds,
+        )
+        following = asyncio.create_task(hub.run())
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
                 app.state.services = Services(
@@ -98,9 +109,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     reads=ReadCache(newsroom),
                     keys=KeyCache(pool, settings.key_cache_seconds),
                     settings=settings,
+                    live=hub,
                 )
                 yield
         finally:
+            following.cancel()
+            await asyncio.wait([following], timeout=5)
             await announcer.close()
             try:
                 await asyncio.wait_for(pool.close(), timeout=10)
@@ -115,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TimelineController,
             EmbedController,
             FeedController,
+            follow,
             create_static_files_router(
                 "/static", directories=[STATIC], include_in_schema=False, cache_control=_STATIC_CACHE
             ),

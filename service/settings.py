@@ -44,6 +44,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "*"
     )
     """Which sites may frame embed pages: `*` (any), `'none'`, or origins separated by spaces."""
+    live_streams: Annotated[int, Meta(ge=0, le=100_000)] = 2000
+    """Live streams (`GET /v1/live`) each API process serves at once; past it, 503."""
+    live_heartbeat_seconds: Annotated[float, Meta(gt=0, le=300)] = 15.0
+    """How often a quiet live stream says it is still there, so that proxies keep it open."""
+    live_window: Annotated[int, Meta(ge=1, le=100_000)] = 5000
+    """How many events a resumed live stream catches up on at most; past it, it is told to reload."""
 
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
         "database_url": "DATABASE_URL",
@@ -55,6 +61,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "log_level": "DATELINE_LOG_LEVEL",
         "access_log": "DATELINE_ACCESS_LOG",
         "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
+        "live_streams": "DATELINE_LIVE_STREAMS",
+        "live_heartbeat_seconds": "DATELINE_LIVE_HEARTBEAT_SECONDS",
+        "live_window": "DATELINE_LIVE_WINDOW",
     }
     """Each setting's environment variable."""
 

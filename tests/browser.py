@@ -11,10 +11,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import uvicorn
 
 from service.app import create_app
+from service.cli import SHUTDOWN_SECONDS
 from service.settings import Settings
 from tests.conftest import PROJECT_ROOT
 
@@ -52,12 +54,21 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str) -> Iterator[str]:
-    """The service on loopback, on a thread of its own; yields its base URL."""
+def serving(database_url: str, **chosen: Any) -> Iterator[str]:
+    """The service on loopback, on a thread of its own, with the ``chosen`` settings; yields its
+    base URL."""
     port = _free_port()
-    settings = Settings(database_url=database_url, key_cache_seconds=0.0, projection_poll_seconds=0.05)
+    settings = Settings(
+        database_url=database_url, key_cache_seconds=0.0, projection_poll_seconds=0.05, **chosen
+    )
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -73,16 +73,19 @@ def documented(
     *problems: int,
     headers: Mapping[str, OpenAPIHeader] | None = None,
     conditional: bool = False,
+    media_type: str = "application/json",
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator: its responses, and the headers they carry.
 
     ``conditional`` reads answer If-None-Match with a 304 and carry ETag and caching headers.
+    A ``media_type`` other than JSON is what the success is sent as, ``model`` what it carries.
     """
     success = dict(headers or {}) | (CONDITIONAL if conditional else {})
     responses = {
         status: ResponseSpec(
             data_container=model,
             description=description,
+            media_type=media_type,
             generate_examples=False,
             examples=[Example(summary=example, value=RESPONSE_EXAMPLES[example])],
         )

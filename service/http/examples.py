@@ -412,6 +412,7 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
         }
     ],
 }
+RESPONSE_EXAMPLES["live"] = {"kind": "corrected", "entry": RESPONSE_EXAMPLES["timeline"]["items"][0]}
 NEW_KEY_EXAMPLES = [
     Example(summary="A key for the CMS", value={"name": "wordpress-newsroom", "scope": "write"})
 ]

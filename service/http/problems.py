@@ -23,6 +23,7 @@ from schemas.common import (
     WIKIDATA_PATTERN,
 )
 from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaughtUp, NotFound, Rejected
+from service.live import Busy
 from service.store import UNREACHABLE
 from service.store.keys import NameTaken
 
@@ -45,6 +46,7 @@ PROBLEM_TYPES = {
     "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
     "internal-error": "A fault on the service's side; it has been logged.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
+    "too-many-streams": "This process already streams to as many live readers as it may; retry after `Retry-After` seconds.",
 }
 """Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
 _log = logging.getLogger("dateline.http")
@@ -163,6 +165,11 @@ def _not_caught_up(request: Request[Any, Any, Any], exc: NotCaughtUp) -> Respons
     return problem(request, 503, "not-caught-up", exc.detail, headers={"Retry-After": "1"})
 
 
+def _busy(request: Request[Any, Any, Any], exc: Busy) -> Response[Problem]:
+    detail = "This process streams to as many live readers as it may; retry shortly."
+    return problem(request, 503, "too-many-streams", detail, headers={"Retry-After": "5"})
+
+
 def _beyond_the_log(request: Request[Any, Any, Any], exc: BeyondTheLog) -> Response[Problem]:
     errors = [FieldError(path="min_position", reason=f"the log ends at position {exc.head}")]
     return problem(request, 400, "position-beyond-log", exc.detail, errors=errors, head=exc.head)
@@ -245,6 +252,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         NameTaken: _name_taken,
         NotCaughtUp: _not_caught_up,
         BeyondTheLog: _beyond_the_log,
+        Busy: _busy,
         ValidationException: _validation,
         HTTPException: _http,
         **dict.fromkeys(UNREACHABLE, _database_unavailable),

@@ -17,6 +17,7 @@ from litestar.di import Provide
 from service.appender import Appender
 from service.http import params
 from service.http.reads import ReadCache
+from service.live import Hub
 from service.settings import Settings
 from service.store import Pool
 
@@ -31,6 +32,7 @@ class Services:
     reads: ReadCache
     keys: KeyCache
     settings: Settings
+    live: Hub
 
 
 def services(state: State) -> Services:

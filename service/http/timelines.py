@@ -137,7 +137,42 @@ async def reading(
         if relevance
         else params.cursor("cursor", cursor, TimelineCursor)
     )
-    query = TimelineQuery(
+    query = replace(
+        filtered(tags, types, status, q, from_, to, include),
+        descending=order == "desc",
+        relevance=relevance,
+        after=after,
+        limit=limit,
+    )
+    return Reading(query, lang, min_position, instant, cache)
+
+
+async def following(
+    cache: NamedDependency[ReadCache],
+    tags: _TAGS = None,
+    types: _TYPES = None,
+    status: _STATUSES = None,
+    q: _TEXT = None,
+    from_: _FROM = None,
+    to: _TO = None,
+    lang: params.Language = "en",
+) -> Reading:
+    """The query parameters a live timeline takes: the timelines' filters, and no place in them
+    (it tells of retractions whatever ``include`` says: a reader has the fact to mark)."""
+    return Reading(filtered(tags, types, status, q, from_, to, None), lang, None, None, cache)
+
+
+def filtered(
+    tags: str | None,
+    types: str | None,
+    status: str | None,
+    q: str | None,
+    from_: str | None,
+    to: str | None,
+    include: str | None,
+) -> TimelineQuery:
+    """The timeline the filters select, each checked."""
+    return TimelineQuery(
         tags=_words("tags", tags),
         types=_words("types", types),
         statuses=_words("status", status, _STATUS_VALUES),
@@ -145,12 +180,7 @@ async def reading(
         start=_date("from", from_, end=False),
         end=_date("to", to, end=True),
         include_retracted=include == "retracted",
-        descending=order == "desc",
-        relevance=relevance,
-        after=after,
-        limit=limit,
     )
-    return Reading(query, lang, min_position, instant, cache)
 
 
 async def _page(request: Request[Any, Any, Any], read: Reading, form: str = "json") -> Response[Any]:

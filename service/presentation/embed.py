@@ -9,7 +9,7 @@ element itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
-from schemas import PinnedEntry, PinnedTimelinePage, TimelineEntry, TimelinePage
+from schemas import PinnedEntry, PinnedTimelinePage, TimelineEntry, TimelinePage, parse_partial_date
 from service.presentation import locale_of
 from service.presentation.words import count, speaks, words
 
@@ -100,6 +100,28 @@ def oembed_html(url: str, title: str, width: int, height: int) -> str:
     return _oembed_template().render(url=url, title=title, width=width, height=height)
 
 
+def _order(entry: TimelineEntry) -> str:
+    """Timeline order as text that sorts the same: where a fact arriving live goes in the list."""
+    span = parse_partial_date(entry.occurred.value)
+    return f"{span.start.astimezone(UTC):%Y%m%d%H%M%S%f}.{int(span.precision):02d}.{entry.position:019d}"
+
+
+def _words_of(language: str) -> dict[str, Any]:
+    """What the event template needs besides the fact: the words and dates of ``language``."""
+    said = words(language)
+    locale = locale_of(language)
+
+    def dates(instant: datetime) -> str:
+        return format_date(instant, "long", locale=locale)
+
+    return {"words": said, "later_word": _LATER_WORDS, "dates": dates, "go": go_link, "order": _order}
+
+
+def render_event(entry: TimelineEntry, language: str) -> str:
+    """One fact as the embed page's list shows it: what a live stream hands the page."""
+    return _environment().get_template("event.html").render(item=entry, **_words_of(speaks(language)))
+
+
 def render(
     page: TimelinePage | PinnedTimelinePage,
     *,
@@ -117,12 +139,8 @@ def render(
     """The page's HTML. ``live`` is the same page as known now, for a pinned one; ``keep`` are
     the query's parameters the filter form carries over."""
     language = speaks(language)
-    said = words(language)
-    locale = locale_of(language)
-
-    def dates(instant: datetime) -> str:
-        return format_date(instant, "long", locale=locale)
-
+    shared = _words_of(language)
+    said, dates = shared["words"], shared["dates"]
     pinned = None
     items: Sequence[TimelineEntry | PinnedEntry] = page.items
     if isinstance(page, PinnedTimelinePage):
@@ -144,10 +162,6 @@ def render(
             theme=theme,
             heading=heading,
             items=items,
-            words=said,
-            later_word=_LATER_WORDS,
-            dates=dates,
-            go=go_link,
             pinned=pinned,
             path=path,
             canonical=canonical,
@@ -156,5 +170,6 @@ def render(
             keep=keep,
             chosen=chosen,
             json_ld=_json_ld(page.items, heading, canonical),
+            **shared,
         )
     )

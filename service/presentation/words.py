@@ -40,6 +40,7 @@ Word = Literal[
     "link",
     "empty",
     "new_events",
+    "see_new",
 ]
 
 _WORDS: dict[str, dict[Word, str]] = {
@@ -68,6 +69,7 @@ _WORDS: dict[str, dict[Word, str]] = {
         "link": "Link to this event",
         "empty": "Nothing here yet.",
         "new_events": "New events",
+        "see_new": "Show",
     },
     "fr": {
         "timeline": "Chronologie",
@@ -94,16 +96,19 @@ _WORDS: dict[str, dict[Word, str]] = {
         "link": "Lien vers cet événement",
         "empty": "Rien pour l'instant.",
         "new_events": "Nouveaux événements",
+        "see_new": "Voir",
     },
 }
 _COUNTS: dict[str, dict[str, dict[str, str]]] = {
     "en": {
         "added": {"one": "{n} fact added", "other": "{n} facts added"},
         "changed": {"one": "{n} changed", "other": "{n} changed"},
+        "arrived": {"one": "{n} new event", "other": "{n} new events"},
     },
     "fr": {
         "added": {"one": "{n} fait ajouté", "other": "{n} faits ajoutés"},
         "changed": {"one": "{n} modifié", "other": "{n} modifiés"},
+        "arrived": {"one": "{n} nouvel événement", "other": "{n} nouveaux événements"},
     },
 }
 
@@ -118,7 +123,16 @@ def words(language: str) -> dict[Word, str]:
     return _WORDS[speaks(language)]
 
 
-def count(language: str, what: Literal["added", "changed"], n: int, *, at_least: bool = False) -> str:
+Counted = Literal["added", "changed", "arrived"]
+
+
+def forms(language: str, what: Counted) -> dict[str, str]:
+    """Each plural form's text of a count, ``{n}`` in place of the number: for the page's script,
+    which counts what arrives live (by the browser's own plural rules, ``Intl.PluralRules``)."""
+    return _COUNTS[speaks(language)][what]
+
+
+def count(language: str, what: Counted, n: int, *, at_least: bool = False) -> str:
     """``n`` things, in the language's plural form; ``at_least`` when counting stopped there."""
     language = speaks(language)
     try:

@@ -164,18 +164,34 @@ async def announce_append(pool: Database) -> None:
 
 
 @contextlib.asynccontextmanager
-async def session(database_url: str, on_append: Callable[[], None]) -> AsyncIterator[Connection]:
-    """A connection of its own for a runner, told of every append; ended with the block.
+async def listening(
+    database_url: str, channel: str, on_notice: Callable[[str], None]
+) -> AsyncIterator[Connection]:
+    """A connection of its own, handed each notice's payload on ``channel``; ended with the block.
 
     It is terminated, not closed: after a cancellation it may be mid-query, and ending the
-    session is also what releases the leader lock.
+    session is also what releases a runner's leader lock.
     """
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.add_listener(EVENTS_CHANNEL, lambda *_: on_append())
+        await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_notice(payload))
         yield conn
     finally:
         conn.terminate()
+
+
+def session(
+    database_url: str, on_append: Callable[[], None]
+) -> contextlib.AbstractAsyncContextManager[Connection]:
+    """A connection of its own for a runner, told of every append."""
+    return listening(database_url, EVENTS_CHANNEL, lambda _: on_append())
+
+
+def progress(
+    database_url: str, on_progress: Callable[[], None]
+) -> contextlib.AbstractAsyncContextManager[Connection]:
+    """A connection of its own, told each time a projection has moved (``announce_progress``)."""
+    return listening(database_url, PROJECTIONS_CHANNEL, lambda _: on_progress())
 
 
 async def states(conn: Database) -> list[CheckpointState]:

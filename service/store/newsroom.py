@@ -832,6 +832,20 @@ async def profile_versions(db: Database, slug: str) -> dict[str, list[Version[Pr
     return found
 
 
+async def matching(
+    db: Database, query: TimelineQuery, ids: Sequence[UUID], as_of: datetime | None = None
+) -> set[UUID]:
+    """Which of the facts ``ids`` the timeline selects, now or as known at ``as_of``; retracted
+    ones too (a live reader is told of a retraction), by the timeline's own conditions."""
+    words = await db.fetchval(_WORDS, search_key(query.text)) if query.text else None
+    selection = _Selection(query, words, rare=False, as_of=as_of, retracted=True)
+    if query.start is not None:
+        selection.conditions.append(f"t.occurred_end > {selection.param(query.start)}")
+    only = f"t.event_id = any({selection.param(list(ids))}::uuid[])"
+    rows = await db.fetch(_union(selection.selects("t.event_id", only)), *selection.params)
+    return {row[0] for row in rows}
+
+
 _ITEMS_NOW = "select item::text from timeline_items where event_id = any($1::uuid[])"
 
 

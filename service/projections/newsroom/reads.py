@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
-from service.domain.cursors import FeedCursor, RankCursor, SlugCursor, TimelineCursor
+from service.domain.cursors import FeedCursor, LogCursor, RankCursor, SlugCursor, TimelineCursor
 from service.domain.entities import MergeSpan, Profile, facts_about, merge_spans
 from service.domain.errors import BeyondTheLog, NotCaughtUp, NotFound
 from service.domain.queries import EntityQuery, TimelineQuery
@@ -178,6 +179,29 @@ class NewsroomReader:
             return FeedPage([item for item, _ in found], None)
         last, since = found[query.limit - 1]
         return FeedPage([item for item, _ in found[: query.limit]], FeedCursor(since, last.position))
+
+    async def live_cursor(self) -> LogCursor:
+        """How far in the log the tables have got: what a live stream follows up to."""
+        return await checkpoints.cursor(self.db, NAME)
+
+    async def facts(self, ids: Sequence[UUID]) -> dict[UUID, Item]:
+        """The facts ``ids`` as they are now."""
+        return await tables.items_now(self.db, ids)
+
+    async def shown(
+        self, query: TimelineQuery, facts: Sequence[UUID], before: datetime
+    ) -> tuple[set[UUID], set[UUID]]:
+        """Which of ``facts`` the timeline shows now (retracted ones too), and which of the
+        others it showed as known at ``before``: a live reader has those to take away."""
+        now = await tables.matching(self.db, await self._of_entity(query, None), facts)
+        others = [fact for fact in facts if fact not in now]
+        if not others:
+            return now, set()
+        try:
+            then = await self._of_entity(query, before)
+        except NotFound:  # the entity was registered since: its timeline showed nothing then
+            return now, set()
+        return now, await tables.matching(self.db, then, others, before)
 
     async def named(self, name: str) -> Profile:
         """The entity a slug or alias names now, through merges."""

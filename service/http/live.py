@@ -1,0 +1,141 @@
+"""Live timelines over HTTP: ``GET /v1/live`` streams, as Server-Sent Events, each change to the
+facts a timeline shows, as soon as the projection has applied it (see ``service.live``).
+
+It takes the timeline's filters and language; what makes no sense live (an instant, a page's
+cursor, an order, a page's length) is refused with a 400. A client comes back with the
+``Last-Event-ID`` its EventSource keeps (or ``last_event_id``, which a page hands its script)
+and misses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from litestar import Request, get
+from litestar.background_tasks import BackgroundTask
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
+from litestar.response import Stream
+
+from schemas import LiveChange
+from service import live
+from service.domain import cursors
+from service.domain.cursors import LogCursor
+from service.http import params
+from service.http.docs import documented
+from service.http.services import services
+from service.http.timelines import Reading, following
+
+_NOT_LIVE = {
+    "as_of": "a live timeline is the one known now: read /v1/timeline/pinned for an instant",
+    "cursor": "a live timeline has no pages: it tells what changes from now on",
+    "order": "a live timeline tells changes as they happen, in no other order",
+    "limit": "a live timeline tells every change",
+    "min_position": "a live timeline starts from what the read model holds: pass last_event_id",
+    "format": "a live timeline is a stream of Server-Sent Events",
+}
+_RETRY_MS = 1000
+"""How soon a dropped EventSource comes back."""
+_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def _after(request: Request[Any, Any, Any], given: str | None) -> LogCursor | None:
+    """Where a resumed stream goes on from: the Last-Event-ID header, else the parameter."""
+    header = request.headers.get("last-event-id")
+    text, source = (header, "header") if header else (given, "query")
+    try:
+        return cursors.decode(text, LogCursor) if text else None
+    except ValueError as reason:
+        name = "Last-Event-ID" if source == "header" else "last_event_id"
+        raise ValidationException(
+            extra=[{"key": name, "source": source, "message": f"not an event id of this stream: {reason}"}]
+        ) from None
+
+
+@get(
+    "/v1/live",
+    operation_id="followTimeline",
+    tags=["timelines"],
+    dependencies={"read": Provide(following)},
+    **documented(
+        200,
+        LiveChange,
+        "live",
+        "Server-Sent Events: `change` (a LiveChange, as here), `removed` (a LiveRemoved) and"
+        " `reload` (a LiveReload), each with an `id` to resume after; a heartbeat comment, with"
+        " the stream's place as its id, when the timeline is quiet. A process streaming to as many"
+        " readers as it may answers 503 (`too-many-streams`) with `Retry-After`.",
+        400,
+        404,
+        503,
+        media_type="text/event-stream",
+    ),
+)
+async def follow(
+    request: Request[Any, Any, Any],
+    read: NamedDependency[Reading],
+    entity: Annotated[
+        str | None,
+        QueryParameter(
+            description="A slug or alias: the entity's timeline, with the entities merged into it."
+        ),
+    ] = None,
+    entities: Annotated[
+        str | None, QueryParameter(description="Comma-separated entity slugs; facts involving any.")
+    ] = None,
+    render: Annotated[
+        Literal["html"] | None,
+        QueryParameter(description="`html`: each change also carries the fact as the embed page shows it."),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=200, description="The id of the last event seen, as `Last-Event-ID` carries it."
+        ),
+    ] = None,
+) -> Stream:
+    """The timeline's changes as they happen, as Server-Sent Events that resume without loss."""
+    for name, reason in _NOT_LIVE.items():
+        if name in request.query_params:
+            raise params.bad_parameter(name, reason)
+    after = _after(request, last_event_id)
+    query = read.of_entities(entities).query
+    if entity is not None:
+        (slug,) = params.slugs("entity", entity) or [""]
+        await read.cache.newsroom.named(slug)  # 404 for a name no entity has
+        query = replace(query, entity=slug)
+    hub = services(request.app.state).live
+    timeline = live.Timeline(query, read.lang, render == "html")
+    stream = hub.join(timeline, after)
+    heartbeat = services(request.app.state).settings.live_heartbeat_seconds
+    return Stream(
+        _frames(hub, stream, heartbeat),
+        media_type="text/event-stream",
+        headers=_HEADERS,
+        background=BackgroundTask(hub.leave, stream),
+    )
+
+
+async def _frames(hub: live.Hub, stream: live.Stream, heartbeat: float) -> AsyncIterator[bytes]:
+    try:
+        yield live.first(_RETRY_MS, stream)
+        caught = await hub.catch_up(stream)
+        if caught is not None:
+            for frame in stream.frames(caught):
+                yield frame
+        while stream.reload is None:
+            try:
+                told = await asyncio.wait_for(stream.pending.get(), heartbeat)
+            except TimeoutError:
+                yield live.heartbeat(stream)
+                continue
+            if stream.reload is None:
+                for frame in stream.frames(told):
+                    yield frame
+        yield live.reload(stream.reload)
+    finally:
+        hub.leave(stream)

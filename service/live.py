@@ -1,0 +1,288 @@
+"""Live timelines for every reader this process streams to: the log followed once, each change
+told to the streams whose timeline shows it.
+
+One task per process (``Hub.run``) follows the newsroom's checkpoint: woken by the projection's
+notices (LISTEN), and polling in case one is lost. For each run of events the projection has
+applied, it reads the facts they touched once, asks once per distinct timeline (a group: its
+query, language and rendering) which of them it shows, encodes each message once per group, and
+hands the same bytes to every stream of the group. A stream is a bounded queue: a reader too
+slow to take what it is handed is told to reload instead of holding memory without end.
+
+A stream resumed from an event id it was told first catches up on its own from the log, at
+most ``window`` events, and then takes the group's messages from where it stands: ids are
+places in the log (``LogCursor``), so a stream skips what it has already told, whichever process
+told it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID
+
+import msgspec
+from litestar.response.sse import ServerSentEventMessage
+
+from schemas import LiveChange, LiveReload, LiveRemoved
+from service import presentation
+from service.domain import cursors
+from service.domain.cursors import LogCursor
+from service.domain.live import Regrouped, Touch, latest, touch
+from service.domain.queries import TimelineQuery
+from service.domain.timeline import Item, LoggedFact
+from service.presentation.embed import render_event
+from service.projections.engine import logged
+from service.projections.newsroom import NewsroomReader
+from service.store import REFUSED, UNREACHABLE, Pool, checkpoints
+from service.store import events as log
+
+_log = logging.getLogger("dateline.live")
+_encode = msgspec.json.Encoder().encode
+_BATCH = 500
+"""Events read from the log at a time."""
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+class Busy(Exception):
+    """This process streams to as many readers as it may."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What a stream follows: a timeline query, and how its facts are told."""
+
+    query: TimelineQuery
+    language: str
+    html: bool
+
+
+@dataclass(frozen=True)
+class Told:
+    """Messages for one run of events, encoded: each with its place in the log, and where the
+    run ends."""
+
+    messages: Sequence[tuple[LogCursor, bytes]]
+    end: LogCursor
+    reload: str | None = None
+    """Why readers must load the timeline again instead: what changed cannot be told."""
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """What a run of events changed, read once for every group."""
+
+    events: Sequence[LoggedFact]
+    facts: list[Touch]
+    items: dict[UUID, Item]
+    regrouped: bool
+
+
+@dataclass(eq=False)
+class Stream:
+    """One reader's stream: what it follows, how far it has told, and what it is still to tell."""
+
+    timeline: Timeline
+    after: LogCursor
+    """The place in the log the reader has been told up to: nothing at or before it is told."""
+    joined: LogCursor
+    """The hub's place when the stream joined: it is handed everything after, and catches up
+    on its own from ``after`` to here."""
+    pending: asyncio.Queue[Told]
+    reload: str | None = None
+    """Why the stream must end with a ``reload``, once set."""
+
+    def take(self, told: Told) -> None:
+        if told.reload and told.end > self.after:
+            self.reload = told.reload
+        try:
+            self.pending.put_nowait(told)
+        except asyncio.QueueFull:
+            self.reload = "this reader fell too far behind the timeline"
+
+    def frames(self, told: Told) -> list[bytes]:
+        """The messages of ``told`` this reader has not been told, and then how far it has got."""
+        fresh = [data for cursor, data in told.messages if cursor > self.after]
+        self.after = max(self.after, told.end)
+        return fresh
+
+
+@dataclass(eq=False)
+class _Group:
+    timeline: Timeline
+    streams: set[Stream] = field(default_factory=set)
+
+
+class Hub:
+    """Every live stream of this process, and the one task that tells them what changed."""
+
+    def __init__(
+        self,
+        newsroom: NewsroomReader,
+        pool: Pool,
+        database_url: str,
+        *,
+        most: int,
+        window: int,
+        poll_seconds: float = 1.0,
+        depth: int = 256,
+    ) -> None:
+        self.newsroom = newsroom
+        self.pool = pool
+        self.database_url = database_url
+        self.most = most
+        """How many streams at most this process serves at once."""
+        self.window = window
+        """How many events at most a resumed stream catches up on, before it is told to reload."""
+        self.poll_seconds = poll_seconds
+        self.depth = depth
+        """How many runs of events a stream may have waiting before it is told to reload."""
+        self.cursor: LogCursor | None = None
+        self._groups: dict[Timeline, _Group] = {}
+        self._streams = 0
+        self._wake = asyncio.Event()
+
+    @property
+    def streams(self) -> int:
+        return self._streams
+
+    async def run(self) -> None:
+        """Follow the newsroom's checkpoint for as long as the process serves."""
+        while True:
+            try:
+                async with checkpoints.progress(self.database_url, self._wake.set):
+                    if self.cursor is None:
+                        self.cursor = await self.newsroom.live_cursor()
+                    while True:
+                        self._wake.clear()
+                        await self._follow()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except (*UNREACHABLE, *REFUSED) as error:
+                _log.warning("live streams lost the database (%s); reconnecting", error)
+            except Exception:  # whatever fails, the streams wait for the hub to try again
+                _log.exception("live streams could not follow the log; trying again")
+            await asyncio.sleep(self.poll_seconds)
+
+    def join(self, timeline: Timeline, after: LogCursor | None) -> Stream:
+        """A stream of ``timeline`` from ``after`` (the hub's place if None); ``Busy`` past ``most``.
+
+        The stream is handed the group's messages from the moment it joins; what lies between
+        ``after`` and that moment is for ``catch_up``. ``leave`` ends it.
+        """
+        if self._streams >= self.most or self.cursor is None:
+            raise Busy
+        stream = Stream(timeline, after or self.cursor, self.cursor, asyncio.Queue(self.depth))
+        self._groups.setdefault(timeline, _Group(timeline)).streams.add(stream)
+        self._streams += 1
+        return stream
+
+    def leave(self, stream: Stream) -> None:
+        """End a stream; ending one twice is ending it once."""
+        group = self._groups.get(stream.timeline)
+        if group is None or stream not in group.streams:
+            return
+        group.streams.discard(stream)
+        self._streams -= 1
+        if not group.streams:
+            del self._groups[stream.timeline]
+
+    async def catch_up(self, stream: Stream) -> Told | None:
+        """What ``stream`` missed from its place up to where it joined the hub; None, with
+        ``stream.reload`` set, when that is more than ``window`` events."""
+        found: list[LoggedFact] = []
+        until = stream.joined
+        after = stream.after
+        while after < until:
+            stored = await log.read_log(self.pool, after, min(_BATCH, self.window + 1))
+            found += [logged(event) for event in stored if event.cursor <= until]
+            if len(found) > self.window:
+                stream.reload = f"more than {self.window} events happened since this stream's last event id"
+                return None
+            if not stored or stored[-1].cursor >= until:
+                break
+            after = stored[-1].cursor
+        if not found:
+            return None
+        return await self._told(stream.timeline, await self._changes(found))
+
+    async def _follow(self) -> None:
+        """Tell every group what the events the projection has applied since the last call changed."""
+        assert self.cursor is not None
+        target = await self.newsroom.live_cursor()
+        while self.cursor < target:
+            if not self._groups:  # nobody to tell: nothing to read
+                self.cursor = target
+                return
+            stored = await log.read_log(self.pool, self.cursor, _BATCH)
+            events = [logged(event) for event in stored if event.cursor <= target]
+            if not events:
+                return
+            changes = await self._changes(events)
+            # Every group present when the messages are handed out must have its own: a group
+            # that formed meanwhile is told too, and the hub's place moves only then.
+            told: dict[Timeline, Told] = {}
+            while missing := [timeline for timeline in self._groups if timeline not in told]:
+                for timeline in missing:
+                    told[timeline] = await self._told(timeline, changes)
+            for timeline, group in self._groups.items():
+                for stream in group.streams:
+                    stream.take(told[timeline])
+            self.cursor = LogCursor(events[-1].transaction_id, events[-1].position)
+
+    async def _changes(self, events: Sequence[LoggedFact]) -> _Changes:
+        touched = [touch(event) for event in events]
+        facts = latest(found for found in touched if isinstance(found, Touch))
+        items = await self.newsroom.facts([found.fact for found in facts]) if facts else {}
+        regrouped = any(isinstance(found, Regrouped) for found in touched)
+        return _Changes(events, facts, items, regrouped)
+
+    async def _told(self, timeline: Timeline, changes: _Changes) -> Told:
+        """The messages a run of events makes for readers of ``timeline``."""
+        last = changes.events[-1]
+        end = LogCursor(last.transaction_id, last.position)
+        if changes.regrouped and timeline.query.entity is not None:
+            return Told([], end, "a merge changed which facts this entity's timeline holds")
+        if not changes.facts:
+            return Told([], end)
+        before = min(event.recorded_at for event in changes.events) - _JUST_BEFORE
+        shown, gone = await self.newsroom.shown(
+            timeline.query, [found.fact for found in changes.facts], before
+        )
+        messages = []
+        for found in changes.facts:
+            if found.fact in shown and found.fact in changes.items:
+                messages.append((found.cursor, _change(found, changes.items[found.fact], timeline)))
+            elif found.fact in gone:
+                messages.append((found.cursor, _message("removed", LiveRemoved(id=found.fact), found.cursor)))
+        return Told(messages, end)
+
+
+def _change(found: Touch, item: Item, timeline: Timeline) -> bytes:
+    entry = presentation.entry(item, timeline.language)
+    html = render_event(entry, timeline.language) if timeline.html else None
+    return _message("change", LiveChange(kind=found.kind, entry=entry, html=html), found.cursor)
+
+
+def _message(event: str, body: msgspec.Struct, cursor: LogCursor | None = None) -> bytes:
+    """A Server-Sent Event, its id the place in the log a reader told it resumes after."""
+    place = None if cursor is None else cursors.encode(cursor)
+    return ServerSentEventMessage(data=_encode(body).decode(), event=event, id=place).encode()
+
+
+def heartbeat(stream: Stream) -> bytes:
+    """A comment that keeps proxies from closing the connection, and the id of where the stream
+    stands: a reader that resumes from it catches up on nothing it was not told about."""
+    return ServerSentEventMessage(data=None, comment="", id=cursors.encode(stream.after)).encode()
+
+
+def first(retry_ms: int, stream: Stream) -> bytes:
+    """How soon to reconnect, and where the stream starts."""
+    return ServerSentEventMessage(data=None, retry=retry_ms, id=cursors.encode(stream.after)).encode()
+
+
+def reload(reason: str) -> bytes:
+    return _message("reload", LiveReload(reason=reason))
