@@ -4,6 +4,7 @@ axe-core's own scripts as `make test` fetches them into var/browser/."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -128,3 +129,66 @@ class Newsroom:
 def inline(name: str) -> str:
     """A script of ``SCRIPTS`` for a host page, as the newsroom would include it."""
     return f"<script>{script(name)}</script>"
+
+
+class Cable:
+    """A TCP relay on loopback in front of the service, whose connections the test can cut:
+    what a reader's dropped connection looks like to both ends. While cut, it refuses anew."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.cut_off = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.heads: list[bytes] = []
+        """The first bytes each connection sent: its request line and headers."""
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                reader, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                reader.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [reader, upstream]
+            for source, sink, heads in ((reader, upstream, self.heads), (upstream, reader, None)):
+                threading.Thread(target=self._pipe, args=(source, sink, heads), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket, heads: list[bytes] | None) -> None:
+        try:
+            while data := source.recv(65536):
+                if heads is not None:
+                    heads.append(data)
+                    heads = None
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.cut_off.set()
+        with self.lock:
+            cut, self.sockets = self.sockets, []
+        for end in cut:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def mend(self) -> None:
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()

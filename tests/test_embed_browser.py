@@ -5,6 +5,8 @@ checked by axe-core, by keyboard, and against script payloads in everything edit
 from __future__ import annotations
 
 import asyncio
+import gzip
+import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -12,10 +14,19 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 from service.store.database import with_database
-from tests.browser import Newsroom, chromium, inline, script, serving
+from tests.browser import Cable, Newsroom, chromium, inline, script, serving
 from tests.conftest import _admin, _database_from, make_key
 from tests.factories import bearer, registered, reported
 
@@ -334,3 +345,226 @@ def test_timelinejs_renders_the_export_with_every_event_and_runs_nothing(
     assert page.locator(".tl-timemarker").count() == 7
     assert page.evaluate("window.hit") is None
     assert page.locator(".tl-slide img").count() == 0
+
+
+def _headlines(where: Page, within: str = "") -> list[str]:
+    found: list[str] = where.eval_on_selector_all(
+        f"{within} ol.timeline > li h2".strip(), "hs => hs.map(h => h.textContent)"
+    )
+    return found
+
+
+def _corrected(fact: dict[str, Any], headline: str) -> dict[str, Any]:
+    return {
+        "type": "event.corrected",
+        "event_id": fact["id"],
+        "changes": {"headline": {"en": headline}},
+        "note": {"en": "The headline was wrong."},
+    }
+
+
+def _live(response: Any) -> bool:
+    return "/v1/live?" in response.url
+
+
+def test_the_page_shows_an_append_then_its_correction_live_each_within_a_second(
+    page: Page, service: Service
+) -> None:
+    service.post(registered("wire"))
+    first = service.post(reported("wire", occurred="2024-01", headline="Wire one"))
+    with page.expect_response(_live) as stream:
+        page.goto(service.url("/embed/wire", first, lang="en"))
+    assert stream.value.status == 200
+    (fact,) = service.post(reported("wire", occurred="2024-02", headline="Wire two"))
+    # Once the 201 is back, the page has a second to show it.
+    expect(page.locator("ol.timeline > li")).to_have_count(2, timeout=1000)
+    assert _headlines(page) == ["Wire one", "Wire two"]
+    assert page.locator("p.notice").inner_text().startswith("1 new event")
+    service.post(_corrected(fact, "Wire two, corrected"))
+    item = f"#event-{fact['id']}"
+    expect(page.locator(f"{item} h2")).to_have_text("Wire two, corrected", timeout=1000)
+    assert "The headline was wrong." in page.locator(f"{item} .correction").inner_text()
+    page.locator("p.notice button").click()
+    assert page.locator("p.notice").is_hidden()
+
+
+def test_a_dropped_stream_comes_back_with_what_it_missed_and_nothing_twice(
+    page: Page, service: Service
+) -> None:
+    cable = Cable(service.base)
+    try:
+        service.post(registered("flaky"))
+        first = service.post(reported("flaky", occurred="2024-01", headline="Before"))
+        with page.expect_response(_live):
+            page.goto(f"{cable.base}/embed/flaky?lang=en&min_position={first[-1]['position']}")
+        (told,) = service.post(reported("flaky", occurred="2024-02", headline="Told live"))
+        expect(page.locator("ol.timeline > li")).to_have_count(2, timeout=1000)
+        cable.cut()
+        service.post(
+            reported("flaky", occurred="2024-03", headline="Missed one"),
+            reported("flaky", occurred="2024-04", headline="Missed two"),
+            _corrected(told, "Told live, corrected"),
+        )
+        page.wait_for_timeout(300)
+        with page.expect_response(lambda response: _live(response) and response.status == 200):
+            cable.mend()
+        resumed = [head for head in cable.heads if head.startswith(b"GET /v1/live?")][-1]
+        assert b"\r\nlast-event-id: " in resumed.lower()
+        expect(page.locator("ol.timeline > li")).to_have_count(4, timeout=5000)
+        expect(page.locator("ol.timeline")).to_contain_text("Told live, corrected", timeout=5000)
+        ids = page.eval_on_selector_all("ol.timeline > li", "items => items.map(item => item.id)")
+        assert len(ids) == len(set(ids)) == 4
+        assert _headlines(page) == ["Before", "Told live, corrected", "Missed one", "Missed two"]
+    finally:
+        cable.close()
+
+
+def test_where_streams_cannot_be_had_the_page_polls_with_if_none_match(
+    contexts: Contexts, service: Service
+) -> None:
+    context = contexts.new()
+    context.add_init_script("delete window.EventSource")
+    page = context.new_page()
+    page.clock.install()
+    service.post(registered("polled"))
+    first = service.post(reported("polled", occurred="2024-01", headline="Polled one"))
+    polls: list[Response] = []
+    page.on(
+        "response", lambda response: polls.append(response) if "/polled/timeline" in response.url else None
+    )
+
+    def poll(count: int) -> None:
+        page.clock.run_for(21_000)
+        deadline = time.monotonic() + 5
+        while len(polls) < count and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert len(polls) == count
+
+    page.goto(service.url("/embed/polled", first, lang="en"))
+    poll(1)
+    added = service.post(reported("polled", occurred="2024-02", headline="Polled two"))
+    assert httpx.get(service.url("/v1/entities/polled/timeline", added)).status_code == 200
+    poll(2)
+    expect(page.locator("ol.timeline > li")).to_have_count(2, timeout=5000)
+    poll(3)
+    sent = [(poll.request.all_headers().get("if-none-match"), poll.status) for poll in polls]
+    tags = [poll.headers.get("etag") for poll in polls]
+    assert sent == [(None, 200), (tags[0], 200), (tags[1], 304)]  # read again only once it changed
+    assert _headlines(page) == ["Polled one", "Polled two"]
+
+
+def _component(service: Service, **attributes: str) -> str:
+    written = " ".join(f'{name}="{value}"' for name, value in attributes.items())
+    return (
+        '<!doctype html><html lang="en"><head><title>An article</title>'
+        "<style>h2 { color: rgb(255, 0, 0); } li { list-style: square; }</style></head>"
+        f'<body><h1>An article</h1><script type="module" src="{service.base}/widget.js"></script>'
+        f"<dateline-timeline {written}></dateline-timeline></body></html>"
+    )
+
+
+def test_the_web_component_draws_the_embed_pages_timeline_in_its_own_shadow_dom(
+    contexts: Contexts, service: Service, newsroom: Newsroom
+) -> None:
+    context = contexts.new()
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    newsroom.pages["/component"] = _component(service, entity="mai-1", lang="fr", theme="dark")
+    page.goto(f"{newsroom.base}/component")
+    page.locator("dateline-timeline ol.timeline > li").first.wait_for()
+
+    framed = context.new_page()
+    framed.goto(service.url("/embed/mai-1", lang="fr", theme="dark"))
+    assert _headlines(page, "dateline-timeline") == _headlines(framed)
+    assert "Rapporté" in page.locator("dateline-timeline ol.timeline").inner_text()
+    assert page.evaluate("document.querySelector('dateline-timeline').shadowRoot.mode") == "open"
+    assert page.evaluate("document.querySelectorAll('ol.timeline').length") == 0  # not in the host's DOM
+    style = "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e.querySelector('h2')).color]"
+    drawn = page.locator("dateline-timeline .dl-root").evaluate(style)
+    assert drawn == framed.locator("html").evaluate(
+        style.replace("e.querySelector('h2')", "document.querySelector('h2')")
+    )
+
+    # Only the service and the host page were asked anything; nothing set a cookie.
+    assert {urlsplit(url).netloc for url in asked} == {
+        urlsplit(service.base).netloc,
+        urlsplit(newsroom.base).netloc,
+    }
+    assert context.cookies() == []
+    weight = sum(
+        len(gzip.compress(httpx.get(f"{service.base}{path}").content))
+        for path in ("/widget.js", "/static/timeline.js", "/static/embed.css")
+    )
+    assert weight < 30 * 1024
+
+    # Its attributes are the page's parameters: as_of pins it, a later change redraws it.
+    reported_at = httpx.get(f"{service.base}/v1/events/{MAI_1_REPORT}").json()["recorded_at"]
+    page.evaluate(f"document.querySelector('dateline-timeline').setAttribute('as_of', '{reported_at}')")
+    page.locator("dateline-timeline .pinned").wait_for()
+    assert "MIA-1" in page.locator("dateline-timeline ol.timeline").inner_text()
+
+
+def test_the_web_component_takes_the_timelines_filters_and_follows_it_live(
+    page: Page, service: Service, newsroom: Newsroom
+) -> None:
+    service.post(registered("tagged"))
+    first = service.post(
+        reported("tagged", occurred="2023", headline="Tagged ai", tags=["ai"]),
+        reported("tagged", occurred="2024", headline="Tagged chips", tags=["chips"]),
+        reported("tagged", occurred="2025", headline="Tagged later", tags=["ai"]),
+    )
+    httpx.get(service.url("/v1/entities/tagged", first))
+    newsroom.pages["/filtered"] = _component(service, entities="tagged", tags="ai", to="2024", lang="en")
+    with page.expect_response(_live):
+        page.goto(f"{newsroom.base}/filtered")
+    assert _headlines(page, "dateline-timeline") == ["Tagged ai"]
+    (fact,) = service.post(reported("tagged", occurred="2022", headline="Tagged earlier", tags=["ai"]))
+    expect(page.locator("dateline-timeline ol.timeline > li")).to_have_count(2, timeout=1000)
+    service.post(_corrected(fact, "Tagged earlier, corrected"))
+    expect(page.locator("dateline-timeline ol.timeline")).to_contain_text("earlier, corrected", timeout=1000)
+    assert _headlines(page, "dateline-timeline") == ["Tagged earlier, corrected", "Tagged ai"]
+
+
+def test_payloads_told_live_never_run_in_the_page_or_the_web_component(
+    page: Page, service: Service, newsroom: Newsroom
+) -> None:
+    service.post(registered("hostile-live"))
+    ready = service.post(reported("hostile-live", occurred="2020", headline=PAYLOAD, summary={"en": PAYLOAD}))
+    newsroom.pages["/hostile-live"] = _component(service, entity="hostile-live", lang="en").replace(
+        "</body>",
+        f'<iframe src="{service.url("/embed/hostile-live", ready, lang="en")}" title="Timeline"></iframe></body>',
+    )
+    dialogs: list[str] = []
+
+    def dialog_opened(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dialog_opened)
+    streams: list[int] = []
+    page.on("response", lambda response: streams.append(response.status) if _live(response) else None)
+    page.goto(f"{newsroom.base}/hostile-live")
+    deadline = time.monotonic() + 10
+    while len(streams) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert streams == [200, 200]
+    service.post(
+        reported(
+            "hostile-live",
+            occurred="2021",
+            headline=PAYLOAD,
+            summary={"en": "</script><script>window.hit=3</script>"},
+            sources=[{"url": 'https://x.example/"><script>window.hit=4</script>', "title": PAYLOAD}],
+        )
+    )
+    frame = page.frame_locator("iframe")
+    # Drawn first by the service, then told live: each copy shows the payload as text.
+    expect(frame.locator("ol.timeline h2", has_text="<script>")).to_have_count(2, timeout=2000)
+    expect(page.locator("dateline-timeline h2", has_text="<script>")).to_have_count(2, timeout=2000)
+    assert _headlines(page, "dateline-timeline") == [PAYLOAD, PAYLOAD]
+    assert page.evaluate("window.hit") is None
+    assert page.frames[1].evaluate("window.hit") is None
+    assert page.locator("dateline-timeline img").count() == 0
+    assert frame.locator("img").count() == 0
+    assert dialogs == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get
@@ -22,6 +22,7 @@ from litestar.response import Redirect
 from schemas import OEmbed
 from service import presentation
 from service.domain import cursors
+from service.domain.cursors import LogCursor
 from service.http.docs import documented
 from service.http.params import reader_language
 from service.http.services import cached_page, services
@@ -65,13 +66,18 @@ async def _embed(
 
     async def build() -> bytes:
         language = read.lang
+        follow = None
         if read.as_of is not None:
             pinned = await newsroom.pinned(read.query, read.as_of)
             shown: Any = presentation.pinned_page(pinned, language, live)
             following = pinned.page.next
         else:
+            # Where the log stood before the page was read: the page's script follows it live
+            # from there, so a change made while the page was read is told, not missed.
+            since = await newsroom.live_cursor()
             found = await newsroom.timeline(read.query)
             shown, following = presentation.timeline_page(found, language), found.next
+            follow = _live(request, slug, language, since)
         heading = await timeline_title(newsroom, slug, language)
         next_page = None
         if following is not None:
@@ -86,6 +92,8 @@ async def _embed(
             oembed=oembed,
             next_page=next_page,
             live=live,
+            follow=follow,
+            descending=read.query.descending,
             keep=[(name, value) for name, value in query if name not in ("status", "as_of")],
             chosen={"status": request.query_params.get("status", "")},
         )
@@ -99,6 +107,28 @@ async def _embed(
         media_type="text/html; charset=utf-8",
         headers=headers,
     )
+
+
+_NOT_FOLLOWED = ("cursor", "as_of", "theme", "order", "limit", "min_position", "include", "lang")
+_NOT_POLLED = ("cursor", "as_of", "theme", "min_position", "lang")
+
+
+def _live(
+    request: Request[Any, Any, Any], slug: str | None, language: str, since: LogCursor
+) -> dict[str, str]:
+    """How the page's script follows its timeline: the live stream, in the page's language and
+    rendered, from ``since``; and, where streams cannot be had, the JSON timeline to poll."""
+
+    def kept(dropped: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(name, value) for name, value in request.query_params.multi_items() if name not in dropped]
+
+    stream = kept(_NOT_FOLLOWED) + ([("entity", slug)] if slug is not None else [])
+    stream += [("lang", language), ("render", "html"), ("last_event_id", cursors.encode(since))]
+    timeline = "/v1/timeline" if slug is None else f"/v1/entities/{quote(slug)}/timeline"
+    return {
+        "stream": "/v1/live?" + urlencode(stream),
+        "poll": f"{timeline}?" + urlencode([*kept(_NOT_POLLED), ("lang", language)]),
+    }
 
 
 class EmbedController(Controller):
@@ -180,8 +210,18 @@ class EmbedController(Controller):
     @get("/embed.js", include_in_schema=False, cache_control=None)
     async def host_script(self) -> Response[bytes]:
         """The host page's script: sizes each Dateline iframe to what its page reports."""
-        return Response(
-            (page.STATIC / "embed.js").read_bytes(),
-            media_type="text/javascript; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
-        )
+        return _script("embed.js")
+
+    @get("/widget.js", include_in_schema=False, cache_control=None)
+    async def widget(self) -> Response[bytes]:
+        """The ``<dateline-timeline>`` element, a module that loads the rest from beside it."""
+        return _script("widget.js")
+
+
+def _script(name: str) -> Response[bytes]:
+    """A script host pages load from the service's root, whatever their origin."""
+    return Response(
+        (page.STATIC / name).read_bytes(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )

@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from schemas import PinnedEntry, PinnedTimelinePage, TimelineEntry, TimelinePage, parse_partial_date
 from service.presentation import locale_of
-from service.presentation.words import count, speaks, words
+from service.presentation.words import count, forms, speaks, words
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -133,11 +133,15 @@ def render(
     oembed: str,
     next_page: str | None,
     live: str,
+    follow: dict[str, str] | None,
+    descending: bool,
     keep: Sequence[tuple[str, str]],
     chosen: dict[str, str],
 ) -> str:
-    """The page's HTML. ``live`` is the same page as known now, for a pinned one; ``keep`` are
-    the query's parameters the filter form carries over."""
+    """The page's HTML. ``live`` is the same page as known now, for a pinned one; ``follow``
+    says how its script follows it live (its stream, and what to poll without; none for a
+    pinned page); ``keep`` are the query's
+    parameters the filter form carries over."""
     language = speaks(language)
     shared = _words_of(language)
     said, dates = shared["words"], shared["dates"]
@@ -167,6 +171,9 @@ def render(
             canonical=canonical,
             oembed=oembed,
             next=next_page,
+            follow=follow,
+            descending=descending,
+            arrived=forms(language, "arrived"),
             keep=keep,
             chosen=chosen,
             json_ld=_json_ld(page.items, heading, canonical),

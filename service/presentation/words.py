@@ -41,6 +41,7 @@ Word = Literal[
     "empty",
     "new_events",
     "see_new",
+    "reload",
 ]
 
 _WORDS: dict[str, dict[Word, str]] = {
@@ -70,6 +71,7 @@ _WORDS: dict[str, dict[Word, str]] = {
         "empty": "Nothing here yet.",
         "new_events": "New events",
         "see_new": "Show",
+        "reload": "This timeline has changed: reload it",
     },
     "fr": {
         "timeline": "Chronologie",
@@ -97,6 +99,7 @@ _WORDS: dict[str, dict[Word, str]] = {
         "empty": "Rien pour l'instant.",
         "new_events": "Nouveaux événements",
         "see_new": "Voir",
+        "reload": "Cette chronologie a changé : la recharger",
     },
 }
 _COUNTS: dict[str, dict[str, dict[str, str]]] = {
