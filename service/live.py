@@ -96,15 +96,19 @@ class Stream:
     """Why the stream must end with a ``reload``, once set."""
 
     def take(self, told: Told) -> None:
-        if told.reload and told.end > self.after:
-            self.reload = told.reload
+        """Hand the stream a run of events, for it to tell when its reader is ready."""
         try:
             self.pending.put_nowait(told)
         except asyncio.QueueFull:
             self.reload = "this reader fell too far behind the timeline"
 
     def frames(self, told: Told) -> list[bytes]:
-        """The messages of ``told`` this reader has not been told, and then how far it has got."""
+        """The messages of ``told`` this reader has not been told, and then how far it has got;
+        none once the stream must reload."""
+        if told.reload and told.end > self.after:
+            self.reload = told.reload
+        if self.reload is not None:
+            return []
         fresh = [data for cursor, data in told.messages if cursor > self.after]
         self.after = max(self.after, told.end)
         return fresh

@@ -226,6 +226,7 @@ async def test_past_its_bound_a_process_refuses_streams_until_one_leaves(live: S
         ({}, {"Last-Event-ID": "not-an-id"}, "Last-Event-ID"),
         ({"last_event_id": "WyJ0aW1lIl0"}, {}, "last_event_id"),
         ({"entity": "Not A Slug"}, {}, "entity"),
+        ({"entity": "acme,globex"}, {}, "entity"),
         ({"render": "pdf"}, {}, "render"),
     ],
 )

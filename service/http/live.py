@@ -105,9 +105,11 @@ async def follow(
     after = _after(request, last_event_id)
     query = read.of_entities(entities).query
     if entity is not None:
-        (slug,) = params.slugs("entity", entity) or [""]
-        await read.cache.newsroom.named(slug)  # 404 for a name no entity has
-        query = replace(query, entity=slug)
+        named = params.slugs("entity", entity)
+        if len(named) != 1:
+            raise params.bad_parameter("entity", "one slug or alias: several go in `entities`")
+        await read.cache.newsroom.named(named[0])  # 404 for a name no entity has
+        query = replace(query, entity=named[0])
     hub = services(request.app.state).live
     timeline = live.Timeline(query, read.lang, render == "html")
     stream = hub.join(timeline, after)
@@ -133,9 +135,8 @@ async def _frames(hub: live.Hub, stream: live.Stream, heartbeat: float) -> Async
             except TimeoutError:
                 yield live.heartbeat(stream)
                 continue
-            if stream.reload is None:
-                for frame in stream.frames(told):
-                    yield frame
+            for frame in stream.frames(told):
+                yield frame
         yield live.reload(stream.reload)
     finally:
         hub.leave(stream)
