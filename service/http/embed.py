@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
@@ -26,7 +26,7 @@ from service.domain.cursors import LogCursor
 from service.http.docs import documented
 from service.http.params import reader_language
 from service.http.services import cached_page, services
-from service.http.timelines import Reading, live_query, reading, timeline_title
+from service.http.timelines import READING, Reading, live_query, timeline_title
 from service.presentation import embed as page
 
 Theme = Annotated[
@@ -133,7 +133,7 @@ def _live(
 
 class EmbedController(Controller):
     tags = ["embed"]
-    dependencies = {"read": Provide(reading)}
+    dependencies = READING
 
     @get("/embed", before_request=cached_page, include_in_schema=False)
     async def embed_timeline(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from service import presentation
@@ -16,7 +16,7 @@ from service.domain import cursors
 from service.domain.cursors import FeedCursor
 from service.http import params
 from service.http.services import cached
-from service.http.timelines import Reading, reading, timeline_title
+from service.http.timelines import READING, Reading, timeline_title
 from service.presentation import feed
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
@@ -58,7 +58,7 @@ async def _feed(
 
 class FeedController(Controller):
     tags = ["timelines"]
-    dependencies = {"read": Provide(reading)}
+    dependencies = READING
 
     @get("/v1/feed.atom", before_request=cached, include_in_schema=False)
     async def timeline_feed(

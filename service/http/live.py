@@ -28,7 +28,7 @@ from service.domain.cursors import LogCursor
 from service.http import params
 from service.http.docs import documented
 from service.http.services import services
-from service.http.timelines import Reading, following
+from service.http.timelines import Reading, filters
 
 _NOT_LIVE = {
     "as_of": "a live timeline is the one known now: read /v1/timeline/pinned for an instant",
@@ -60,7 +60,7 @@ def _after(request: Request[Any, Any, Any], given: str | None) -> LogCursor | No
     "/v1/live",
     operation_id="followTimeline",
     tags=["timelines"],
-    dependencies={"read": Provide(following)},
+    dependencies={"read": Provide(filters)},
     **documented(
         200,
         LiveChange,

@@ -106,7 +106,7 @@ class Reading:
         return replace(self, query=replace(self.query, entity=slug))
 
 
-async def reading(
+async def filters(
     cache: NamedDependency[ReadCache],
     tags: _TAGS = None,
     types: _TYPES = None,
@@ -115,6 +115,22 @@ async def reading(
     from_: _FROM = None,
     to: _TO = None,
     lang: params.Language = "en",
+) -> Reading:
+    """The filters every timeline takes, each checked, and its language: all a live timeline
+    takes (``GET /v1/live``), and what ``reading`` adds a place and an instant to."""
+    query = TimelineQuery(
+        tags=_words("tags", tags),
+        types=_words("types", types),
+        statuses=_words("status", status, _STATUS_VALUES),
+        text=q or None,
+        start=_date("from", from_, end=False),
+        end=_date("to", to, end=True),
+    )
+    return Reading(query, lang, None, None, cache)
+
+
+async def reading(
+    timeline: NamedDependency[Reading],
     limit: _LIMIT = 20,
     cursor: _CURSOR = None,
     order: _ORDER = "asc",
@@ -122,15 +138,16 @@ async def reading(
     min_position: params.MinPosition = None,
     as_of: params.AsOf = None,
 ) -> Reading:
-    """The query parameters every timeline takes (a Litestar dependency of both timelines).
+    """The query parameters of a timeline read: its filters (``timeline``), then its place,
+    order and instant (a Litestar dependency of every timeline, page and feed).
 
-    It is the handlers' only dependency, and takes the cache as its own: Litestar resolves
-    dependencies of the same level concurrently, in a task group that costs a fifth of an
-    uncached page.
+    Each takes its one dependency as its own: Litestar resolves dependencies of the same level
+    concurrently, in a task group that costs a fifth of an uncached page, and a level of one
+    dependency directly.
     """
     instant = params.instant(as_of)
     relevance = order == "relevance"
-    if relevance and not q:
+    if relevance and not timeline.query.text:
         raise params.bad_parameter("order", "relevance ranks the matches of q: add q")
     after = (
         params.cursor("cursor", cursor, RankCursor)
@@ -138,49 +155,18 @@ async def reading(
         else params.cursor("cursor", cursor, TimelineCursor)
     )
     query = replace(
-        filtered(tags, types, status, q, from_, to, include),
+        timeline.query,
+        include_retracted=include == "retracted",
         descending=order == "desc",
         relevance=relevance,
         after=after,
         limit=limit,
     )
-    return Reading(query, lang, min_position, instant, cache)
+    return replace(timeline, query=query, min_position=min_position, as_of=instant)
 
 
-async def following(
-    cache: NamedDependency[ReadCache],
-    tags: _TAGS = None,
-    types: _TYPES = None,
-    status: _STATUSES = None,
-    q: _TEXT = None,
-    from_: _FROM = None,
-    to: _TO = None,
-    lang: params.Language = "en",
-) -> Reading:
-    """The query parameters a live timeline takes: the timelines' filters, and no place in them
-    (it tells of retractions whatever ``include`` says: a reader has the fact to mark)."""
-    return Reading(filtered(tags, types, status, q, from_, to, None), lang, None, None, cache)
-
-
-def filtered(
-    tags: str | None,
-    types: str | None,
-    status: str | None,
-    q: str | None,
-    from_: str | None,
-    to: str | None,
-    include: str | None,
-) -> TimelineQuery:
-    """The timeline the filters select, each checked."""
-    return TimelineQuery(
-        tags=_words("tags", tags),
-        types=_words("types", types),
-        statuses=_words("status", status, _STATUS_VALUES),
-        text=q or None,
-        start=_date("from", from_, end=False),
-        end=_date("to", to, end=True),
-        include_retracted=include == "retracted",
-    )
+READING = {"read": Provide(reading), "timeline": Provide(filters)}
+"""The dependencies of a timeline read."""
 
 
 async def _page(request: Request[Any, Any, Any], read: Reading, form: str = "json") -> Response[Any]:
@@ -250,7 +236,7 @@ async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[An
 
 class TimelineController(Controller):
     tags = ["timelines"]
-    dependencies = {"read": Provide(reading)}
+    dependencies = READING
 
     @get(
         "/v1/timeline",
