@@ -74,7 +74,7 @@ async def _embed(
         else:
             # Where the log stood before the page was read: the page's script follows it live
             # from there, so a change made while the page was read is told, not missed.
-            since = await newsroom.live_cursor()
+            since = await newsroom.passed()
             found = await newsroom.timeline(read.query)
             shown, following = presentation.timeline_page(found, language), found.next
             follow = _live(request, slug, language, since)

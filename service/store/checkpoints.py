@@ -39,7 +39,6 @@ set transaction_id = $2::text::xid8, position = $3, recorded_at = $4, updated_at
 where name = $1
 """
 _FAIL = "update projection_checkpoints set failing_event = $2, error = $3, updated_at = now() where name = $1"
-_POSITION = "select position from projection_checkpoints where name = $1"
 # Whether the checkpoint covers the event at a position; null when no event has that position,
 # with the log's highest position, so that a position past it can be told apart from a gap.
 _COVERS = """
@@ -204,8 +203,3 @@ async def coverage(conn: Database, name: str, position: int) -> Coverage:
     if row is None:
         raise LookupError(f"no checkpoint for projection {name}: is the database migrated?")
     return Coverage(row["covered"], row["checkpoint"], row["head"])
-
-
-async def position(conn: Database, name: str) -> int:
-    found: int = await conn.fetchval(_POSITION, name)
-    return found

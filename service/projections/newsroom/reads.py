@@ -98,6 +98,7 @@ class NewsroomReader:
         self.names = names
         """How many resolved entity names it keeps."""
         self._latest = -1
+        self._cursor: LogCursor | None = None
         self._settled_until: datetime | None = None
         self._few: tuple[int, tables.FewBounds] | None = None
         """An instant known to be settled, and so every instant before it."""
@@ -105,7 +106,9 @@ class NewsroomReader:
 
     async def checkpoint(self) -> int:
         """The position of the last event the tables include."""
-        return self._saw(await checkpoints.position(self.db, NAME))
+        cursor = await checkpoints.cursor(self.db, NAME)
+        self._cursor = max(cursor, self._cursor or cursor)
+        return self._saw(cursor.position)
 
     def _saw(self, checkpoint: int) -> int:
         self._latest = max(self._latest, checkpoint)
@@ -183,6 +186,11 @@ class NewsroomReader:
     async def live_cursor(self) -> LogCursor:
         """How far in the log the tables have got: what a live stream follows up to."""
         return await checkpoints.cursor(self.db, NAME)
+
+    async def passed(self) -> LogCursor:
+        """A place in the log the tables have got past: the last checkpoint this process read
+        (a page's reads see at least that much), read afresh only if it has read none."""
+        return self._cursor or await self.live_cursor()
 
     async def facts(self, ids: Sequence[UUID]) -> dict[UUID, Item]:
         """The facts ``ids`` as they are now."""
