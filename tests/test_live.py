@@ -243,3 +243,24 @@ async def test_an_unknown_entity_is_not_found(live: Service) -> None:
     response = await live.http.get("/v1/live", params={"entity": "nobody"})
     assert response.status_code == 404
     assert response.json()["type"] == "urn:dateline:problem:not-found"
+
+
+async def test_words_dates_types_and_language_narrow_a_stream_as_they_narrow_the_timeline(
+    live: Service,
+) -> None:
+    async with live.live(q="fusion", **{"from": "2024"}, types="fact.reported", lang="fr") as narrow:
+        await live.post(
+            reported("acme", occurred="2023-06", headline="Acme fusion, earlier"),
+            reported("acme", occurred="2024-06", headline="Acme hires"),
+            {
+                **reported("acme", occurred="2024-07"),
+                "headline": {"en": "Acme merger", "fr": "Fusion d'Acme"},
+            },
+        )
+        kind, change = await narrow.next()
+        assert (kind, change["entry"]["headline"], change["entry"]["language"]) == (
+            "change",
+            "Fusion d'Acme",
+            "fr",
+        )
+        await narrow.quiet(0.8)
