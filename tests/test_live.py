@@ -76,7 +76,7 @@ class Service:
         return appended
 
     @asynccontextmanager
-    async def live(self, headers: dict[str, str] | None = None, **params: str) -> AsyncIterator[Events]:
+    async def live(self, headers: dict[str, str] | None = None, /, **params: str) -> AsyncIterator[Events]:
         async with self.http.stream("GET", "/v1/live", params=params, headers=headers) as response:
             assert response.status_code == 200, await response.aread()
             assert response.headers["content-type"].startswith("text/event-stream")
