@@ -126,17 +126,20 @@ async def _frames(hub: live.Hub, stream: live.Stream, heartbeat: float) -> Async
     try:
         yield live.first(_RETRY_MS, stream)
         caught = await hub.catch_up(stream)
-        if caught is not None:
-            for frame in stream.frames(caught):
-                yield frame
+        if caught is not None and (frames := stream.frames(caught)):
+            yield b"".join(frames)
         while stream.reload is None:
             try:
                 told = await asyncio.wait_for(stream.pending.get(), heartbeat)
             except TimeoutError:
                 yield live.heartbeat(stream)
                 continue
-            for frame in stream.frames(told):
-                yield frame
+            # What piled up while the last write went out leaves in one write.
+            frames = stream.frames(told)
+            while not stream.pending.empty() and stream.reload is None:
+                frames += stream.frames(stream.pending.get_nowait())
+            if frames:
+                yield b"".join(frames)
         yield live.reload(stream.reload)
     finally:
         hub.leave(stream)
