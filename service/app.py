@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.database_url,
             most=settings.live_streams,
             window=settings.live_window,
+            heartbeat_seconds=settings.live_heartbeat_seconds,
             poll_seconds=settings.projection_poll_seconds,
         )
         following = asyncio.create_task(hub.run())
@@ -111,6 +113,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     settings=settings,
                     live=hub,
                 )
+                # What startup made lives as long as the process, and is most of its heap: the
+                # collector need not walk it again at every full collection, which the many
+                # small objects of live streams set off often.
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
             following.cancel()

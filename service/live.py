@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -83,7 +84,11 @@ class _Changes:
 
 @dataclass(eq=False)
 class Stream:
-    """One reader's stream: what it follows, how far it has told, and what it is still to tell."""
+    """One reader's stream: what it follows, how far it has told, and what it is still to tell.
+
+    The hub hands it runs of events (``take``) and its heartbeats (``beat``); the response
+    writes what ``next`` gives. Waking a stream costs one future: thousands wake per append.
+    """
 
     timeline: Timeline
     after: LogCursor
@@ -91,16 +96,52 @@ class Stream:
     joined: LogCursor
     """The hub's place when the stream joined: it is handed everything after, and catches up
     on its own from ``after`` to here."""
-    pending: asyncio.Queue[Told]
+    depth: int
+    """How many runs may wait for the reader before it is told to reload instead."""
     reload: str | None = None
     """Why the stream must end with a ``reload``, once set."""
+    pending: deque[Told] = field(default_factory=deque)
+    quiet: bool = True
+    """Nothing has been written since the last heartbeat."""
+    _beat: bool = False
+    _waiting: asyncio.Future[None] | None = None
 
     def take(self, told: Told) -> None:
         """Hand the stream a run of events, for it to tell when its reader is ready."""
-        try:
-            self.pending.put_nowait(told)
-        except asyncio.QueueFull:
+        if len(self.pending) >= self.depth:
             self.reload = "this reader fell too far behind the timeline"
+        else:
+            self.pending.append(told)
+        self._wake()
+
+    def beat(self) -> None:
+        """A heartbeat is due if nothing was written since the last one."""
+        if self.quiet:
+            self._beat = True
+            self._wake()
+        self.quiet = True
+
+    def _wake(self) -> None:
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(None)
+
+    async def next(self) -> bytes | None:
+        """What to write next, once there is something: what piled up while the last write went
+        out, in one write, or a heartbeat; None once the stream must reload."""
+        while True:
+            frames: list[bytes] = []
+            while self.pending and self.reload is None:
+                frames += self.frames(self.pending.popleft())
+            if self.reload is not None:
+                return None
+            if frames:
+                self.quiet = False
+                return b"".join(frames)
+            if self._beat:
+                self._beat = False
+                return heartbeat(self)
+            self._waiting = asyncio.get_running_loop().create_future()
+            await self._waiting
 
     def frames(self, told: Told) -> list[bytes]:
         """The messages of ``told`` this reader has not been told, and then how far it has got;
@@ -131,6 +172,7 @@ class Hub:
         *,
         most: int,
         window: int,
+        heartbeat_seconds: float = 15.0,
         poll_seconds: float = 1.0,
         depth: int = 256,
     ) -> None:
@@ -141,6 +183,8 @@ class Hub:
         """How many streams at most this process serves at once."""
         self.window = window
         """How many events at most a resumed stream catches up on, before it is told to reload."""
+        self.heartbeat_seconds = heartbeat_seconds
+        """How often a quiet stream says it is still there (once or twice in this time)."""
         self.poll_seconds = poll_seconds
         self.depth = depth
         """How many runs of events a stream may have waiting before it is told to reload."""
@@ -154,7 +198,23 @@ class Hub:
         return self._streams
 
     async def run(self) -> None:
-        """Follow the newsroom's checkpoint for as long as the process serves."""
+        """Follow the newsroom's checkpoint, and keep quiet streams beating, for as long as the
+        process serves."""
+        beating = asyncio.create_task(self._beat())
+        try:
+            await self._follow_forever()
+        finally:
+            beating.cancel()
+
+    async def _beat(self) -> None:
+        # One timer for every stream, instead of one per stream per wake.
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds / 2)
+            for group in list(self._groups.values()):
+                for stream in list(group.streams):
+                    stream.beat()
+
+    async def _follow_forever(self) -> None:
         while True:
             try:
                 async with checkpoints.progress(self.database_url, self._wake.set):
@@ -179,7 +239,7 @@ class Hub:
         """
         if self._streams >= self.most or self.cursor is None:
             raise Busy
-        stream = Stream(timeline, after or self.cursor, self.cursor, asyncio.Queue(self.depth))
+        stream = Stream(timeline, after or self.cursor, self.cursor, self.depth)
         self._groups.setdefault(timeline, _Group(timeline)).streams.add(stream)
         self._streams += 1
         return stream

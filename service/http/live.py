@@ -9,7 +9,6 @@ and misses nothing.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated, Any, Literal
@@ -113,33 +112,22 @@ async def follow(
     hub = services(request.app.state).live
     timeline = live.Timeline(query, read.lang, render == "html")
     stream = hub.join(timeline, after)
-    heartbeat = services(request.app.state).settings.live_heartbeat_seconds
     return Stream(
-        _frames(hub, stream, heartbeat),
+        _frames(hub, stream),
         media_type="text/event-stream",
         headers=_HEADERS,
         background=BackgroundTask(hub.leave, stream),
     )
 
 
-async def _frames(hub: live.Hub, stream: live.Stream, heartbeat: float) -> AsyncIterator[bytes]:
+async def _frames(hub: live.Hub, stream: live.Stream) -> AsyncIterator[bytes]:
     try:
         yield live.first(_RETRY_MS, stream)
         caught = await hub.catch_up(stream)
         if caught is not None and (frames := stream.frames(caught)):
             yield b"".join(frames)
-        while stream.reload is None:
-            try:
-                told = await asyncio.wait_for(stream.pending.get(), heartbeat)
-            except TimeoutError:
-                yield live.heartbeat(stream)
-                continue
-            # What piled up while the last write went out leaves in one write.
-            frames = stream.frames(told)
-            while not stream.pending.empty() and stream.reload is None:
-                frames += stream.frames(stream.pending.get_nowait())
-            if frames:
-                yield b"".join(frames)
-        yield live.reload(stream.reload)
+        while (chunk := await stream.next()) is not None:
+            yield chunk
+        yield live.reload(stream.reload or "")
     finally:
         hub.leave(stream)
