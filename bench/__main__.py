@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import appends, projections
+from bench import appends, live, projections
 from bench.harness import postgres_server
 from bench.plot import plot_appends, plot_reads
 
@@ -69,6 +69,26 @@ def _save_projections(settings: projections.Settings, name: str) -> None:
     print(f"Results and plot: {RESULTS}/{name}.json and .png")
 
 
+def _live_settings(args: argparse.Namespace) -> live.Settings:
+    """The live suite's settings: 1,000 streams for 30 s, or 100 for 5 s with ``--quick``."""
+    settings = live.Settings(client_processes=args.client_processes)
+    if args.quick:
+        settings = live.Settings(
+            streams=100,
+            seconds=5.0,
+            baseline_seconds=3.0,
+            idle_seconds=1.0,
+            client_processes=args.client_processes,
+        )
+    if args.streams is not None:
+        settings.streams = args.streams
+    if args.seconds is not None:
+        settings.seconds = args.seconds
+    if args.rate is not None:
+        settings.rate = args.rate
+    return settings
+
+
 def _stop(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -79,10 +99,15 @@ def main() -> None:
         "suite",
         nargs="?",
         default="appends",
-        choices=["appends", "projections", "all", "reads"],
-        help="reads: the timeline reads alone, against --database-url",
+        choices=["appends", "projections", "all", "reads", "live"],
+        help="reads: the timeline reads alone, against --database-url; live: live streams (not in all)",
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="how long each measurement runs (default 5; live: the appending, default 30)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: short and small")
     parser.add_argument(
         "--events",
@@ -95,7 +120,17 @@ def main() -> None:
         default=None,
         help="reads: an existing database holding a generated log, already built (projected)",
     )
+    parser.add_argument("--streams", type=int, default=None, help="live: concurrent streams (default 1,000)")
+    parser.add_argument("--rate", type=float, default=None, help="live: appends per second (default 50)")
+    parser.add_argument(
+        "--client-processes", type=int, default=1, help="live: processes the streams' clients are spread over"
+    )
     args = parser.parse_args()
+    if args.client_processes < 1 or (args.streams is not None and args.streams < 1):
+        parser.error("--streams and --client-processes take at least 1")
+    live_settings = _live_settings(args)
+    if args.seconds is None:
+        args.seconds = 5.0
     if (args.suite == "reads") != (args.database_url is not None):
         parser.error("--database-url goes with the reads suite, and the reads suite needs it")
 
@@ -123,6 +158,11 @@ def main() -> None:
             f"projections: logs of {projection_settings.small_events:,} and {projection_settings.events:,} events, "
             f"{projection_settings.read_seconds:g} s per read measurement"
         )
+    if args.suite == "live":
+        measuring = [
+            f"live: {live_settings.streams:,} streams, {live_settings.rate:g} appends/s for "
+            f"{live_settings.seconds:g} s (one stream: {live_settings.baseline_seconds:g} s)"
+        ]
     if args.database_url is not None:
         measuring = [
             f"timeline reads against database {projections.where(args.database_url)}, "
@@ -153,6 +193,13 @@ def main() -> None:
                 lines = projections.run(server, projection_settings)
                 print("\n".join(lines))
                 _save_projections(projection_settings, f"projections-{stamp}")
+            if "live" in suites:
+                live_settings.results["code"] = code
+                print("\n".join(live.run(server, live_settings)))
+                (RESULTS / f"live-{stamp}.json").write_text(
+                    json.dumps(_finite(live_settings.results), indent=2)
+                )
+                print(f"Results: {RESULTS}/live-{stamp}.json")
     if (after := code_version()) != code:
         print(f"WARNING: the code changed during the run ({code} -> {after}): figures may mix versions")
 

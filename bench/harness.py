@@ -262,3 +262,68 @@ async def vacuum(url: str, tables: Sequence[str]) -> None:
 
 def ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:5.2f}x" if baseline else "   n/a"
+
+
+@dataclass
+class Paced:
+    """What a run of paced appends gave: each 201's body and when it was read, and so on."""
+
+    answered: list[tuple[dict[str, Any], float]]
+    latencies: list[float]
+    failures: int
+    seconds: float
+
+
+async def paced_appends(
+    base: str,
+    key: str,
+    bodies: Sequence[bytes],
+    *,
+    rate: float,
+    clients: int,
+    request_seconds: float,
+    slack_seconds: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Paced:
+    """One fact per request at a steady ``rate``: each sent on its schedule, not after the
+    previous answer, by ``clients`` connections; none sent past the schedule's end plus half
+    again and ``slack_seconds``."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    answered: list[tuple[dict[str, Any], float]] = []
+    latencies: list[float] = []
+    failures = 0
+    following = 0
+    start = clock() + 0.05
+    deadline = start + len(bodies) / rate * 1.5 + slack_seconds
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=request_seconds)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+
+        async def client() -> None:
+            nonlocal following, failures
+            while following < len(bodies):
+                index = following
+                following += 1
+                due = start + index / rate
+                if due > (now := clock()):
+                    await asyncio.sleep(due - now)
+                if clock() > deadline:
+                    return
+                sent = clock()
+                try:
+                    async with http.post(
+                        f"{base}/v1/events", data=bodies[index], headers=headers
+                    ) as response:
+                        body = await response.read()
+                except (TimeoutError, aiohttp.ClientError):
+                    failures += 1
+                    continue
+                done = clock()
+                if response.status != 201:
+                    failures += 1
+                    continue
+                answered.append((msgspec.json.decode(body), done))
+                latencies.append(done - sent)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return Paced(answered, latencies, failures, clock() - start)

@@ -9,11 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import asyncpg
 import msgspec
 
-from bench.harness import NEWSROOM, Rate
+from bench.harness import NEWSROOM, Rate, paced_appends
 from bench.newsroom_log import Newsroom
 from service.store.checkpoints import PROJECTIONS_CHANNEL
 
@@ -79,7 +78,6 @@ async def projection_lag(url: str, base: str, key: str, newsroom: Newsroom, sett
     await listener.add_listener(PROJECTIONS_CHANNEL, on_notify)
     total = int(settings.lag_rate * settings.lag_seconds)
     bodies = [msgspec.json.encode(newsroom.fact(with_id=False)) for _ in range(total)]
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     answered: list[tuple[int, float]] = []  # position, when the 201 arrived
     latencies: list[float] = []
     failures = 0
@@ -99,43 +97,20 @@ async def projection_lag(url: str, base: str, key: str, newsroom: Newsroom, sett
 
     poller_task = asyncio.create_task(poll())
     positions: list[int] = []
-    start = time.perf_counter() + 0.1
-    deadline = start + settings.lag_seconds * 1.5 + 2
-    following = 0
     try:
         try:
-            connector = aiohttp.TCPConnector(limit=settings.lag_clients)
-            timeout = aiohttp.ClientTimeout(total=settings.request_seconds)
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-
-                async def client() -> None:
-                    nonlocal following, failures
-                    while following < total:
-                        index = following
-                        following += 1
-                        due = start + index / settings.lag_rate  # on schedule, not after the last answer
-                        if due > (now := time.perf_counter()):
-                            await asyncio.sleep(due - now)
-                        if time.perf_counter() > deadline:
-                            return
-                        sent = time.perf_counter()
-                        try:
-                            async with http.post(
-                                f"{base}/v1/events", data=bodies[index], headers=headers
-                            ) as response:
-                                body = await response.read()
-                        except (TimeoutError, aiohttp.ClientError):
-                            failures += 1
-                            continue
-                        done = time.perf_counter()
-                        if response.status != 201:
-                            failures += 1
-                            continue
-                        answered.append((msgspec.json.decode(body)["position"], done))
-                        latencies.append(done - sent)
-
-                await asyncio.gather(*(client() for _ in range(settings.lag_clients)))
-            sent_seconds = time.perf_counter() - start
+            paced = await paced_appends(
+                base,
+                key,
+                bodies,
+                rate=settings.lag_rate,
+                clients=settings.lag_clients,
+                request_seconds=settings.request_seconds,
+                slack_seconds=2,
+            )
+            answered += [(body["position"], done) for body, done in paced.answered]
+            latencies += paced.latencies
+            failures, sent_seconds = paced.failures, paced.seconds
             # Let the projection finish (bounded), then decide coverage on the log's real order.
             positions = sorted(position for position, _ in answered)
             settle = time.perf_counter() + 30
