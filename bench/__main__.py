@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import appends, live, projections
 from bench.harness import postgres_server
-from bench.plot import plot_appends, plot_reads
+from bench.plot import plot_appends, plot_live, plot_reads
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS.parent.parent
@@ -199,7 +199,8 @@ def main() -> None:
                 (RESULTS / f"live-{stamp}.json").write_text(
                     json.dumps(_finite(live_settings.results), indent=2)
                 )
-                print(f"Results: {RESULTS}/live-{stamp}.json")
+                plot_live(live_settings.results, RESULTS / f"live-{stamp}.png")
+                print(f"Results: {RESULTS}/live-{stamp}.json, plot: {RESULTS}/live-{stamp}.png")
     if (after := code_version()) != code:
         print(f"WARNING: the code changed during the run ({code} -> {after}): figures may mix versions")
 

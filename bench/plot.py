@@ -80,10 +80,45 @@ def plot_reads(results: dict[str, Any], output: Path) -> None:
     figure.savefig(output, dpi=110)
 
 
+def plot_live(results: dict[str, Any], output: Path) -> None:
+    """Latency from each 201 to its arrival, one stream against many, beside the worker's CPU."""
+    figure, (latency, cpu) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1.2]})
+    phases = [("one", "1 stream"), ("many", f"{results['settings']['streams']:,} streams")]
+    width = 0.26
+    for offset, (key, label) in enumerate([("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")]):
+        values = [results[phase]["deliveries"][key] for phase, _ in phases]
+        bars = latency.bar(
+            [index + (offset - 1) * width for index in range(len(phases))], values, width, label=label
+        )
+        latency.bar_label(bars, fmt="%.0f", fontsize=7)
+    latency.axhline(results["aim"]["aim_p99_ms"], color="C3", linestyle="--", linewidth=1, label="aim: p99")
+    latency.set_xticks(range(len(phases)), [name for _, name in phases])
+    latency.set_ylabel("ms from the append's 201 to the stream")
+    latency.set_title(f"Every append to every stream, {results['settings']['rate']:g} appends/s")
+    latency.legend(fontsize=8)
+    labels = ["no stream", *[name for _, name in phases]]
+    for offset, (who, label) in enumerate([("worker", "API worker"), ("postgres", "PostgreSQL")]):
+        values = [
+            results[phase]["cpu_seconds"][who] / results[phase]["window_seconds"]
+            for phase in ("none", "one", "many")
+        ]
+        bars = cpu.bar([index + (offset - 0.5) * 0.38 for index in range(3)], values, 0.38, label=label)
+        cpu.bar_label(bars, fmt="%.2f", fontsize=7)
+    cpu.set_xticks(range(3), labels)
+    cpu.set_ylabel("CPU seconds per second")
+    cpu.set_title("What the appends and the fan-out cost")
+    cpu.legend(fontsize=8)
+    figure.suptitle("Live streams on one API process (same PostgreSQL, same run, 2 cores)")
+    figure.tight_layout()
+    figure.savefig(output, dpi=110)
+
+
 if __name__ == "__main__":
     source, target = Path(sys.argv[1]), Path(sys.argv[2])
     data = json.loads(source.read_text())
     if "reads" in data:
         plot_reads(data, target)
+    elif "many" in data:
+        plot_live(data, target)
     else:
         plot_appends(data, target)
