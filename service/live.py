@@ -184,7 +184,7 @@ class Hub:
         self.window = window
         """How many events at most a resumed stream catches up on, before it is told to reload."""
         self.heartbeat_seconds = heartbeat_seconds
-        """How often a quiet stream says it is still there (once or twice in this time)."""
+        """How often a quiet stream says it is still there: each tick, unless it wrote since the last."""
         self.poll_seconds = poll_seconds
         self.depth = depth
         """How many runs of events a stream may have waiting before it is told to reload."""
@@ -209,7 +209,7 @@ class Hub:
     async def _beat(self) -> None:
         # One timer for every stream, instead of one per stream per wake.
         while True:
-            await asyncio.sleep(self.heartbeat_seconds / 2)
+            await asyncio.sleep(self.heartbeat_seconds)
             for group in list(self._groups.values()):
                 for stream in list(group.streams):
                     stream.beat()
