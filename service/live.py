@@ -217,14 +217,16 @@ class Hub:
     async def _follow_forever(self) -> None:
         while True:
             try:
-                async with checkpoints.progress(self.database_url, self._wake.set):
+                async with checkpoints.progress(self.database_url, self._wake.set) as listener:
                     if self.cursor is None:
                         self.cursor = await self.newsroom.live_cursor()
-                    while True:
+                    # A listener the server cut hears nothing more, and says so only here.
+                    while not listener.is_closed():
                         self._wake.clear()
                         await self._follow()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    _log.warning("live streams lost their notices; listening again")
             except (*UNREACHABLE, *REFUSED) as error:
                 _log.warning("live streams lost the database (%s); reconnecting", error)
             except Exception:  # whatever fails, the streams wait for the hub to try again

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from service.store.checkpoints import PROJECTIONS_CHANNEL
 from tests.browser import serving
 from tests.conftest import make_key
 from tests.factories import bearer, registered, reported
@@ -264,3 +266,25 @@ async def test_words_dates_types_and_language_narrow_a_stream_as_they_narrow_the
             "fr",
         )
         await narrow.quiet(0.8)
+
+
+async def test_streams_go_on_when_the_database_cuts_the_hubs_listener(
+    live: Service, database_url: str
+) -> None:
+    listening = "select pid from pg_stat_activity where datname = current_database() and query = $1"
+    statement = f'LISTEN "{PROJECTIONS_CHANNEL}"'
+    async with live.live(entity="acme") as acme:
+        conn = await asyncpg.connect(database_url)
+        try:
+            (cut,) = [row[0] for row in await conn.fetch(listening, statement)]
+            await conn.execute("select pg_terminate_backend($1)", cut)
+            (fact,) = await live.post(reported("acme", headline="Told all the same"))
+            assert (await acme.next())[1]["entry"]["id"] == fact["id"]
+            for _ in range(100):  # and the hub listens again
+                if [pid for (pid,) in await conn.fetch(listening, statement) if pid != cut]:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the hub did not listen again")
+        finally:
+            await conn.close()
