@@ -24,7 +24,7 @@ from service import presentation
 from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.http.docs import documented
-from service.http.params import reader_language
+from service.http.params import query_without, reader_language, with_query
 from service.http.services import cached_page, services
 from service.http.timelines import READING, Reading, live_query, timeline_title
 from service.presentation import embed as page
@@ -52,8 +52,8 @@ async def _embed(
     settings = services(request.app.state).settings
     base = str(request.base_url).rstrip("/")
     path = request.url.path
-    query = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
-    canonical = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
+    query = query_without(request, "cursor")
+    canonical = base + with_query(path, query)
     oembed = f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"})
     headers = {
         "Content-Security-Policy": _CSP.format(ancestors=settings.embed_ancestors),
@@ -118,16 +118,12 @@ def _live(
 ) -> dict[str, str]:
     """How the page's script follows its timeline: the live stream, in the page's language and
     rendered, from ``since``; and, where streams cannot be had, the JSON timeline to poll."""
-
-    def kept(dropped: tuple[str, ...]) -> list[tuple[str, str]]:
-        return [(name, value) for name, value in request.query_params.multi_items() if name not in dropped]
-
-    stream = kept(_NOT_FOLLOWED) + ([("entity", slug)] if slug is not None else [])
+    stream = query_without(request, *_NOT_FOLLOWED) + ([("entity", slug)] if slug is not None else [])
     stream += [("lang", language), ("render", "html"), ("last_event_id", cursors.encode(since))]
     timeline = "/v1/timeline" if slug is None else f"/v1/entities/{quote(slug)}/timeline"
     return {
         "stream": "/v1/live?" + urlencode(stream),
-        "poll": f"{timeline}?" + urlencode([*kept(_NOT_POLLED), ("lang", language)]),
+        "poll": f"{timeline}?" + urlencode([*query_without(request, *_NOT_POLLED), ("lang", language)]),
     }
 
 

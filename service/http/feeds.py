@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
@@ -30,11 +29,10 @@ async def _feed(
     checkpoint = await read.cache.checkpoint(read.min_position)
     newsroom = read.cache.newsroom
     base = str(request.base_url).rstrip("/")
-    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("before", "min_position")]
+    query = params.query_without(request, "before", "min_position")
 
     def link(path: str, extra: list[tuple[str, str]] | None = None) -> str:
-        kept = [*query, *(extra or [])]
-        return f"{base}{path}" + (f"?{urlencode(kept)}" if kept else "")
+        return base + params.with_query(path, [*query, *(extra or [])])
 
     async def build() -> bytes:
         found = await newsroom.feed(read.query, after)

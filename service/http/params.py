@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from babel import negotiate_locale
 from litestar import Request
@@ -74,6 +75,16 @@ def slugs(name: str, value: str | None) -> list[str]:
     if len(found) > 50:
         raise bad_parameter(name, "at most 50 values")
     return found
+
+
+def query_without(request: Request[Any, Any, Any], *dropped: str) -> list[tuple[str, str]]:
+    """The request's query parameters, in their order, but ``dropped``."""
+    return [(name, value) for name, value in request.query_params.multi_items() if name not in dropped]
+
+
+def with_query(path: str, query: list[tuple[str, str]]) -> str:
+    """``path`` with ``query``, or bare when there is none."""
+    return path + (f"?{urlencode(query)}" if query else "")
 
 
 def _languages(header: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get
@@ -198,8 +197,9 @@ async def _export(request: Request[Any, Any, Any], read: Reading) -> Response[An
         capped = len(items) > timelinejs.CAP or page.next is not None
         entries = [presentation.entry(item, read.lang) for item in items[: timelinejs.CAP]]
         title = await timeline_title(newsroom, read.query.entity, read.lang)
-        whole = str(request.base_url).rstrip("/") + live_query(request, request.url.path).replace(
-            "format=timelinejs", "format=json"
+        kept = params.query_without(request, *_NOT_NOW, "format")
+        whole = str(request.base_url).rstrip("/") + params.with_query(
+            request.url.path, [*kept, ("format", "json")]
         )
         return timelinejs.document(entries, title=title, capped=capped, whole=whole)
 
@@ -211,12 +211,12 @@ async def timeline_title(newsroom: NewsroomReader, name: str | None, language: s
     return (await newsroom.named(name)).name if name is not None else words(language)["timeline"]
 
 
+_NOT_NOW = ("as_of", "cursor", "min_position")
+
+
 def live_query(request: Request[Any, Any, Any], path: str) -> str:
     """``path`` with the request's query as known now, from its first page."""
-    kept = [
-        (k, v) for k, v in request.query_params.multi_items() if k not in ("as_of", "cursor", "min_position")
-    ]
-    return path + (f"?{urlencode(kept)}" if kept else "")
+    return params.with_query(path, params.query_without(request, *_NOT_NOW))
 
 
 async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:

@@ -283,9 +283,10 @@ export class TimelineView {
     const notice = this.find("p.notice");
     notice.hidden = true;
     notice.replaceChildren();
+    const heading = first?.querySelector("h2");
     first?.scrollIntoView({ block: "nearest" });
-    first?.querySelector("h2")?.setAttribute("tabindex", "-1");
-    first?.querySelector("h2")?.focus();
+    heading?.setAttribute("tabindex", "-1");
+    heading?.focus();
     this.changed();
   }
 }
