@@ -297,7 +297,7 @@ class Hub:
             for timeline, group in self._groups.items():
                 for stream in group.streams:
                     stream.take(told[timeline])
-            self.cursor = LogCursor(events[-1].transaction_id, events[-1].position)
+            self.cursor = events[-1].cursor
 
     async def _changes(self, events: Sequence[LoggedFact]) -> _Changes:
         touched = [touch(event) for event in events]
@@ -308,8 +308,7 @@ class Hub:
 
     async def _told(self, timeline: Timeline, changes: _Changes) -> Told:
         """The messages a run of events makes for readers of ``timeline``."""
-        last = changes.events[-1]
-        end = LogCursor(last.transaction_id, last.position)
+        end = changes.events[-1].cursor
         if changes.regrouped and timeline.query.entity is not None:
             return Told([], end, "a merge changed which facts this entity's timeline holds")
         if not changes.facts:

@@ -51,7 +51,7 @@ class Regrouped(msgspec.Struct, frozen=True):
 def touch(logged: LoggedFact) -> Touch | Regrouped | None:
     """What one event changes for a live reader; None for what no timeline shows."""
     event = logged.event
-    cursor = LogCursor(logged.transaction_id, logged.position)
+    cursor = logged.cursor
     match event:
         case Fact():
             return Touch(logged.id, "added", cursor)

@@ -32,7 +32,7 @@ from schemas import (
     parse_partial_date,
 )
 from service.domain.appending import event_type
-from service.domain.cursors import TimelineCursor
+from service.domain.cursors import LogCursor, TimelineCursor
 
 # Fields beyond those every fact has, which some types carry and corrections may change.
 DETAIL_FIELDS = ("title", "parameters", "parameters_qualifier", "price", "amount", "round")
@@ -48,6 +48,11 @@ class LoggedFact(msgspec.Struct, frozen=True):
     event: NewEvent
     transaction_id: int
     """With ``position``, where it stands in the log: see ``LogCursor``."""
+
+    @property
+    def cursor(self) -> LogCursor:
+        """Where a reader that has seen this event goes on from."""
+        return LogCursor(self.transaction_id, self.position)
 
 
 class CorrectionNote(msgspec.Struct, frozen=True):
