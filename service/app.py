@@ -36,6 +36,7 @@ from service.http.keys import KeysController
 from service.http.live import follow
 from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
+from service.http.query import KnownParameters
 from service.http.reads import ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.services import Services, dependencies, services
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app.state.services = Services(
                     database=pool,
                     appender=appender,
-                    reads=ReadCache(newsroom),
+                    reads=ReadCache(newsroom, most_bytes=settings.read_cache_mb * 2**20),
                     keys=KeyCache(pool, settings.key_cache_seconds),
                     settings=settings,
                     live=hub,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        middleware=[KnownParameters()],
         # Reads are public: any page may fetch them, a sandboxed frame (origin null) included,
         # and see their validators.
         cors_config=CORSConfig(

@@ -24,7 +24,7 @@ from schemas import LiveChange
 from service import live
 from service.domain import cursors
 from service.domain.cursors import LogCursor
-from service.http import params
+from service.http import params, query
 from service.http.docs import documented
 from service.http.services import services
 from service.http.timelines import Reading, filters
@@ -60,6 +60,7 @@ def _after(request: Request[Any, Any, Any], given: str | None) -> LogCursor | No
     operation_id="followTimeline",
     tags=["timelines"],
     dependencies={"read": Provide(filters)},
+    opt={query.REFUSED: _NOT_LIVE},
     **documented(
         200,
         LiveChange,
@@ -98,9 +99,6 @@ async def follow(
     ] = None,
 ) -> Stream:
     """The timeline's changes as they happen, as Server-Sent Events that resume without loss."""
-    for name, reason in _NOT_LIVE.items():
-        if name in request.query_params:
-            raise params.bad_parameter(name, reason)
     after = _after(request, last_event_id)
     query = read.of_entities(entities).query
     if entity is not None:
