@@ -50,6 +50,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often a quiet live stream says it is still there, so that proxies keep it open."""
     live_window: Annotated[int, Meta(ge=1, le=100_000)] = 5000
     """How many events a resumed live stream catches up on at most; past it, it is told to reload."""
+    read_cache_mb: Annotated[int, Meta(ge=1, le=65_536)] = 64
+    """What the encoded reads each API process keeps may weigh together, in MiB."""
 
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
         "database_url": "DATABASE_URL",
@@ -64,6 +66,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "live_streams": "DATELINE_LIVE_STREAMS",
         "live_heartbeat_seconds": "DATELINE_LIVE_HEARTBEAT_SECONDS",
         "live_window": "DATELINE_LIVE_WINDOW",
+        "read_cache_mb": "DATELINE_READ_CACHE_MB",
     }
     """Each setting's environment variable."""
 

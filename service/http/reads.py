@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response
@@ -50,10 +51,16 @@ class ReadCache:
     its own write says so with ``min_position`` and gets a fresh one.
     """
 
-    def __init__(self, newsroom: NewsroomReader, ttl: float = 0.1, size: int = 2048) -> None:
+    def __init__(
+        self, newsroom: NewsroomReader, ttl: float = 0.1, size: int = 2048, most_bytes: int = 64 * 2**20
+    ) -> None:
         self.newsroom = newsroom
         self.ttl = ttl
         self.size = size
+        self.most_bytes = most_bytes
+        """What the bodies kept may weigh together: URLs differ without end, memory does not."""
+        self.held = 0
+        """What the bodies kept weigh now, as ``_weight`` counts them."""
         self._checkpoint = (-1.0, 0)
         self._refresh: asyncio.Task[int] | None = None
         self._bodies: OrderedDict[str, _Body] = OrderedDict()
@@ -99,10 +106,22 @@ class ReadCache:
         built = await build()
         content = built if isinstance(built, bytes) else _encode(built)
         body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})
-        self._bodies[key] = body
-        if len(self._bodies) > self.size:
-            self._bodies.popitem(last=False)
+        self._keep(key, body)
         return _answer(request, body, "fwd=miss")
+
+    def _keep(self, key: str, body: _Body) -> None:
+        """Keep ``body`` under ``key``, letting the least recently read go past either bound."""
+        replaced = self._bodies.pop(key, None)
+        if replaced is not None:
+            self.held -= _weight(key, replaced)
+        weight = _weight(key, body)
+        if weight > self.most_bytes:
+            return
+        self._bodies[key] = body
+        self.held += weight
+        while len(self._bodies) > self.size or self.held > self.most_bytes:
+            gone, old = self._bodies.popitem(last=False)
+            self.held -= _weight(gone, old)
 
     async def final(self, as_of: datetime | None) -> bool:
         """Whether an answer as known at ``as_of`` can no longer change: asked before reading it."""
@@ -122,8 +141,18 @@ class ReadCache:
 
 
 def _key(request: Request[Any, Any, Any], variant: str) -> str:
-    url = str(request.url)
-    return f"{url}#{variant}" if variant else url
+    """The URL with its parameters in a canonical order and encoding: ``?a=1&b=2`` and
+    ``?b=2&a=1`` are one read, kept once. Every name in it is one its route takes
+    (``service.http.query``); the host stays in, since pages link to it."""
+    url = request.url
+    query = urlencode(sorted(request.query_params.multi_items()))
+    return f"{url.scheme}://{url.netloc}{url.path}?{query}#{variant}"
+
+
+def _weight(key: str, body: _Body) -> int:
+    """What a kept body costs, near enough: its bytes, its key's and its headers'."""
+    headers = sum(len(name) + len(value) for name, value in body.headers.items())
+    return len(body.content) + len(key) + headers + len(body.etag) + len(body.media_type)
 
 
 def _answer(request: Request[Any, Any, Any], body: _Body, cache: str) -> Response[Any]:
