@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -109,13 +110,14 @@ async def make_key(database_url: str, name: str = "tester", scope: str = "write"
         await conn.close()
 
 
-def client_for(database_url: str, *, projections: bool = True) -> Client:
+def client_for(database_url: str, *, projections: bool = True, **chosen: Any) -> Client:
     settings = Settings(
         database_url=database_url,
         pool_size=20,
         key_cache_seconds=0.0,
         projections="in-process" if projections else "off",
         projection_poll_seconds=0.05,
+        **chosen,
     )
     return AsyncTestClient(create_app(settings))
 
