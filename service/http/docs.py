@@ -53,7 +53,7 @@ VARY = _header("The request headers the body depends on.")
 CONDITIONAL = {"ETag": ETAG, "Cache-Control": CACHE_CONTROL, "Cache-Status": CACHE_STATUS}
 
 _PROBLEMS = {
-    400: "Malformed JSON or an invalid query parameter, named as it was written.",
+    400: "Malformed JSON, or an invalid query parameter named as it was written: one the operation does not take, one given twice, or a value over 4,096 characters.",
     401: "No API key, or an unknown or revoked one.",
     403: "The API key lacks the scope this operation needs.",
     404: "No such resource.",
