@@ -5,7 +5,8 @@ not use.
 A route's names are what Litestar itself parses for it: its handler's and its dependencies'
 query parameters (the timeline filters ``Provide(filters)`` takes included). Two kinds of extras
 are tolerated, because embed and feed URLs are pasted into CMSs and newsletters that add them on
-their own: campaign tags (``utm_*``) and jQuery's cache-buster (``_``). They are dropped from the
+their own: campaign tags (``utm_*``), jQuery's cache-buster (``_``) and Pym.js's frame
+parameters (``initialWidth``, ``childId``, ``parentTitle``, ``parentUrl``). They are dropped from the
 request before it is routed on, so they reach no cache key, no page and no link.
 """
 
@@ -25,7 +26,8 @@ an embed page's URL (``url``), and a cap on what one request can make a cached p
 REFUSED = "refused"
 """A handler's ``opt`` key: names it declares in order to refuse them, each with its reason."""
 _TOLERATED_PREFIX = "utm_"
-_TOLERATED = frozenset({"_"})
+_TOLERATED = frozenset({"_", "initialWidth", "childId", "parentTitle", "parentUrl"})
+"""jQuery's cache-buster, and what Pym.js adds to the frame's URL it embeds."""
 
 
 def _tolerated(name: str) -> bool:
