@@ -110,7 +110,7 @@ class Health(Struct, kw_only=True, omit_defaults=True):
     migration: str | None = None
 
 
-KeyName = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")]
+KeyName = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*(?!\n)$")]
 KeyScope = Literal["write", "admin"]
 
 

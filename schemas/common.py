@@ -8,12 +8,16 @@ from msgspec import Meta, Struct
 
 from schemas.dates import parse_partial_date
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-TAG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
-ROLE_PATTERN = r"^[a-z]+(?:_[a-z]+)*$"
-LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-[A-Z]{2}|-\d{3})?$"
-WIKIDATA_PATTERN = r"^Q[1-9]\d{0,11}$"
-URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*(?!\n)$"
+TAG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*(?!\n)$"
+ROLE_PATTERN = r"^[a-z]+(?:_[a-z]+)*(?!\n)$"
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-[A-Z]{2}|-\d{3})?(?!\n)$"
+WIKIDATA_PATTERN = r"^Q[1-9]\d{0,11}(?!\n)$"
+# No control character but tab and line breaks, and no noncharacter: texts go into XML (the
+# feeds), which refuses them, and into browsers, which show them as garbage. Written with \u
+# escapes so that the contract's readers (ECMA regexes) read it as msgspec does.
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]*$"
+URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*(?!\n)$"
 
 Slug = Annotated[
     str,
@@ -39,8 +43,8 @@ Role = Annotated[
 LanguageCode = Annotated[
     str, Meta(pattern=LANGUAGE_PATTERN, max_length=15, description="A BCP 47 language tag.", examples=["en"])
 ]
-ShortText = Annotated[str, Meta(min_length=1, max_length=300)]
-LongText = Annotated[str, Meta(min_length=1, max_length=5000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=300, pattern=TEXT_PATTERN)]
+LongText = Annotated[str, Meta(min_length=1, max_length=5000, pattern=TEXT_PATTERN)]
 Url = Annotated[str, Meta(pattern=URL_PATTERN, max_length=2000, examples=["https://example.com/story"])]
 WikidataId = Annotated[str, Meta(pattern=WIKIDATA_PATTERN, examples=["Q2283"])]
 
@@ -107,4 +111,4 @@ class Money(Struct, kw_only=True, forbid_unknown_fields=True):
     """An amount in whole units of an ISO 4217 currency."""
 
     amount: Annotated[int, Meta(ge=0, le=10**15)]
-    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}(?!\n)$", examples=["USD"])]

@@ -15,7 +15,7 @@ from enum import IntEnum
 from functools import lru_cache
 from typing import NamedTuple
 
-_CALENDAR = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_CALENDAR = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
 class Precision(IntEnum):
@@ -33,14 +33,25 @@ class PartialDateSpan(NamedTuple):
     precision: Precision
 
 
+_LAST = datetime.max.replace(tzinfo=UTC)
+"""Where the spans of year 9999 end: the calendar has no instant after it."""
+_RANGE = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+
+
 def _first_of_next_month(year: int, month: int) -> datetime:
+    if year == 9999 and month == 12:
+        return _LAST
     return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def _after(start: datetime, span: timedelta) -> datetime:
+    return _LAST if _LAST - start < span else start + span
 
 
 @lru_cache(maxsize=4096)  # newsrooms repeat the same dates; spans are immutable
 def parse_partial_date(text: str) -> PartialDateSpan:
     """The span a partial date covers; ``ValueError`` with a reader-friendly reason otherwise."""
-    calendar = _CALENDAR.match(text)
+    calendar = _CALENDAR.fullmatch(text)
     if calendar is None:
         return _parse_instant(text)
     year_text, month_text, day_text = calendar.groups()
@@ -49,7 +60,7 @@ def parse_partial_date(text: str) -> PartialDateSpan:
         raise ValueError(f"'{text}' is not a date: year 0000 does not exist")
     if month_text is None:
         return PartialDateSpan(
-            datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC), Precision.YEAR
+            datetime(year, 1, 1, tzinfo=UTC), _first_of_next_month(year, 12), Precision.YEAR
         )
     month = int(month_text)
     if not 1 <= month <= 12:
@@ -62,7 +73,7 @@ def parse_partial_date(text: str) -> PartialDateSpan:
         day = datetime(year, month, int(day_text), tzinfo=UTC)
     except ValueError:
         raise ValueError(f"'{text}' is not a date: {year}-{month:02d} has no day {day_text}") from None
-    return PartialDateSpan(day, day + timedelta(days=1), Precision.DAY)
+    return PartialDateSpan(day, _after(day, timedelta(days=1)), Precision.DAY)
 
 
 def _parse_instant(text: str) -> PartialDateSpan:
@@ -78,5 +89,14 @@ def _parse_instant(text: str) -> PartialDateSpan:
         raise ValueError(reason) from None
     if instant.tzinfo is None:
         raise ValueError(f"'{text}' has no time zone: add Z or an offset such as +02:00")
-    instant = instant.astimezone(UTC)
-    return PartialDateSpan(instant, instant + timedelta(microseconds=1), Precision.INSTANT)
+    instant = in_utc(instant, text)
+    return PartialDateSpan(instant, _after(instant, timedelta(microseconds=1)), Precision.INSTANT)
+
+
+def in_utc(instant: datetime, text: str) -> datetime:
+    """``instant`` in UTC; ``ValueError`` when that falls outside the calendar's years 1 to 9999
+    (``0001-01-01T00:00:00+01:00`` is in year 0 in UTC)."""
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"'{text}' is outside {_RANGE}") from None

@@ -34,7 +34,7 @@ from schemas.common import (
 )
 
 ExpectedVersion = Annotated[int, Meta(ge=0, le=2**31 - 1)] | Literal["none"]
-TraceId = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+TraceId = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+(?!\n)$")]
 Sources = Annotated[list[Source], Meta(max_length=50)]
 Tags = Annotated[list[Tag], Meta(max_length=50)]
 Aliases = Annotated[list[ShortText], Meta(max_length=50)]

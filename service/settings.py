@@ -40,9 +40,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "warning"
     access_log: bool = False
     """Log every request (uvicorn's access log)."""
-    embed_ancestors: Annotated[str, Meta(pattern=r"^(\*|'none'|[a-z]+://[^\s;,]+( [a-z]+://[^\s;,]+)*)$")] = (
-        "*"
-    )
+    embed_ancestors: Annotated[
+        str, Meta(pattern=r"^(\*|'none'|[a-z]+://[^\s;,]+( [a-z]+://[^\s;,]+)*)(?!\n)$")
+    ] = "*"
     """Which sites may frame embed pages: `*` (any), `'none'`, or origins separated by spaces."""
     live_streams: Annotated[int, Meta(ge=0, le=100_000)] = 2000
     """Live streams (`GET /v1/live`) each API process serves at once; past it, 503."""

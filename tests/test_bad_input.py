@@ -207,5 +207,124 @@ async def test_a_nul_character_is_422_at_its_field(client: Client, write_key: st
     await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
     body = reported("microsoft", headline="before\x00after")
     problem = await _problem(await client.post("/v1/events", json=body, headers=bearer(write_key)), 422)
-    assert problem["errors"][0]["path"] == "$.headline.en"
+    # msgspec names a map's value by its map, not its key.
+    assert problem["errors"][0]["path"] == "$.headline[...]"
+    assert "no control character" in problem["errors"][0]["reason"]
+    body = reported("microsoft", sources=[{"url": "https://x.example/a\x00b"}])
+    problem = await _problem(await client.post("/v1/events", json=body, headers=bearer(write_key)), 422)
+    assert problem["errors"][0]["path"] == "$.sources[0].url"
     assert "U+0000" in problem["errors"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/v1/entities/a%00b", "path"),
+        ("/v1/streams/a%00", "path"),
+        ("/static/a%00b.js", "path"),
+        ("/v1/entities?q=a%00b", "q"),
+        ("/v1/timeline?q=a%00b", "q"),
+        ("/v1/timeline?tags=a%00b", "tags"),
+        ("/oembed?url=http://x.example/%00", "url"),
+        ("/embed/mai-1?theme=%01", "theme"),
+        ("/v1/timeline?from=0001-01-01T00:00:00%2B01:00", "from"),
+        ("/v1/timeline?to=0001-01-01T00:00:00%2B01:00", "to"),
+        ("/v1/timeline?as_of=0001-01-01T00:00:00%2B01:00", "as_of"),
+        ("/v1/timeline/pinned?as_of=0001-01-01T00:00:00%2B01:00", "as_of"),
+        ("/v1/entities/mai-1?as_of=0001-01-01T00:00:00%2B01:00", "as_of"),
+        ("/v1/entities/mai-1?as_of=9999-12-31T23:59:59.999999-01:00", "as_of"),
+        ("/v1/entities/mai-1/timeline?as_of=0001-01-01T00:00:00%2B01:00", "as_of"),
+        ("/v1/timeline?lang=en%0A", "lang"),
+    ],
+)
+async def test_control_characters_and_instants_off_the_calendar_are_400_by_name(
+    demo_client: Client, url: str, name: str
+) -> None:
+    body = await _problem(await demo_client.get(url), 400)
+    assert body["detail"].startswith(f"{name}: "), body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/timeline?from=9999-12-31",
+        "/v1/timeline?from=9999",
+        "/v1/timeline?to=9999-12-31T23:59:59.999999Z",
+        "/v1/timeline?to=9999-12",
+        "/v1/timeline?as_of=9999-12-31T23:59:59.999999Z",
+        "/v1/timeline?from=0001-01-01T00:00:00Z",
+    ],
+)
+async def test_the_calendars_last_and_first_days_are_ordinary_bounds(demo_client: Client, url: str) -> None:
+    response = await demo_client.get(url)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("occurred", "status"),
+    [
+        ("9999-12-31", 201),
+        ("9999", 201),
+        ("9999-12-31T23:59:59.999999Z", 201),
+        ("9999-12-31T23:59:59.999999-01:00", 422),
+        ("0001-01-01T00:00:00+01:00", 422),
+    ],
+)
+async def test_occurred_at_the_calendars_edges(
+    client: Client, write_key: str, occurred: str, status: int
+) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    response = await client.post(
+        "/v1/events", json={**reported("microsoft"), "occurred": occurred}, headers=bearer(write_key)
+    )
+    assert response.status_code == status, response.text
+    if status == 201:
+        timeline = await client.get("/v1/entities/microsoft/timeline", params={"min_position": 2})
+        assert timeline.json()["items"][-1]["occurred"]["value"] == occurred
+
+
+@pytest.mark.parametrize("text", ["a\u000bb", "a\u0001b", "a\uffffb", "a\u0085b", "a\ufdd0b"])
+async def test_control_characters_and_noncharacters_are_refused_in_texts(
+    client: Client, write_key: str, text: str
+) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    response = await client.post(
+        "/v1/events", json={**reported("microsoft"), "headline": {"en": text}}, headers=bearer(write_key)
+    )
+    body = await _problem(response, 422)
+    assert body["errors"][0]["path"].startswith("$.headline")
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"sources": [{"url": "https://x.example/ok\n"}]}, "$.sources[0].url"),
+        ({"entities": [{"slug": "microsoft\n", "role": "developer"}]}, "$.entities[0].slug"),
+    ],
+)
+async def test_a_final_newline_does_not_pass_a_pattern(
+    client: Client, write_key: str, change: dict[str, Any], path: str
+) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    response = await client.post(
+        "/v1/events", json={**reported("microsoft"), **change}, headers=bearer(write_key)
+    )
+    body = await _problem(response, 422)
+    assert body["errors"][0]["path"] == path
+
+
+async def test_a_new_entity_slug_with_a_final_newline_is_refused(client: Client, write_key: str) -> None:
+    response = await client.post("/v1/events", json=registered("probe-a\n"), headers=bearer(write_key))
+    body = await _problem(response, 422)
+    assert body["errors"][0]["path"] == "$.slug"
+
+
+async def test_json_nested_thousands_deep_is_400(client: Client, write_key: str) -> None:
+    deep = b'{"a":' * 3000 + b"1" + b"}" * 3000
+    for body in (deep, b'{"type":"fact.reported","x":' + deep + b"}"):
+        assert len(body) < 20_000
+        response = await client.post(
+            "/v1/events", content=body, headers={**bearer(write_key), "content-type": "application/json"}
+        )
+        assert response.status_code in {400, 422}, response.text
+        assert response.headers["content-type"] == "application/problem+json"

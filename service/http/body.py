@@ -40,6 +40,9 @@ class StrictBody(AbstractDTO[Any]):
             raise InvalidBody(error) from None
         except msgspec.DecodeError as error:
             raise MalformedBody(str(error)) from None
+        except RecursionError:
+            # Skipping the unknown fields of a tagged union recurses once per level of nesting.
+            raise MalformedBody("the JSON nests arrays and objects too deep") from None
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:
         try:

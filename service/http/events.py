@@ -23,14 +23,14 @@ from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.store import Pool
 from service.store import events as log
 
-_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
 
 
 def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
     supplied = request.headers.get("x-request-id", "")
-    request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
     return {"author": request.state.author, "request_id": request_id}
 
 

@@ -13,6 +13,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
 from schemas.common import LANGUAGE_PATTERN, SLUG_PATTERN
+from schemas.dates import in_utc
 from service.domain import cursors
 from service.presentation.words import LANGUAGES
 
@@ -45,9 +46,15 @@ AsOf = Annotated[
 
 
 def instant(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    """``as_of`` in UTC, checked: with a time zone, and an instant of the calendar."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise bad_parameter("as_of", "needs a time zone: add Z or an offset such as +02:00")
-    return value
+    try:
+        return in_utc(value, value.isoformat())
+    except ValueError as reason:
+        raise bad_parameter("as_of", str(reason)) from None
 
 
 def bad_parameter(name: str, reason: str) -> ValidationException:

@@ -19,6 +19,7 @@ from schemas.common import (
     ROLE_PATTERN,
     SLUG_PATTERN,
     TAG_PATTERN,
+    TEXT_PATTERN,
     URL_PATTERN,
     WIKIDATA_PATTERN,
 )
@@ -76,6 +77,7 @@ _PATTERN_READINGS = {
         LANGUAGE_PATTERN: "a BCP 47 language tag (en, fr, pt-BR)",
         WIKIDATA_PATTERN: "a Wikidata item id (Q2283)",
         URL_PATTERN: "an http or https URL",
+        TEXT_PATTERN: "text with no control character but tab and line breaks, and no noncharacter",
     }.items()
 }
 _AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)

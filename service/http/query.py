@@ -12,6 +12,7 @@ request before it is routed on, so they reach no cache key, no page and no link.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -34,8 +35,13 @@ def _tolerated(name: str) -> bool:
     return name in _TOLERATED or name.startswith(_TOLERATED_PREFIX)
 
 
-def _refusal(name: str, reason: str) -> ValidationException:
-    return ValidationException(extra=[{"key": name, "source": "query", "message": reason}])
+def _refusal(name: str, reason: str, source: str = "query") -> ValidationException:
+    return ValidationException(extra=[{"key": name, "source": source, "message": reason}])
+
+
+# PostgreSQL stores no NUL in text, and XML (the feeds) holds no other C0 control character: a
+# request carrying one is refused before anything looks it up.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class _Declared:
@@ -55,12 +61,15 @@ class _Declared:
 
 class KnownParameters(ASGIMiddleware):
     """Refuses a query naming what the route does not take, naming a parameter twice, or with a
-    value longer than ``MAX_VALUE_CHARS``; drops the tolerated extras."""
+    value longer than ``MAX_VALUE_CHARS`` or holding a control character (a path parameter too);
+    drops the tolerated extras."""
 
     def __init__(self) -> None:
         self._declared = _Declared()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if _CONTROL.search(scope["path"]):
+            raise _refusal("path", "holds a control character", "path")
         raw = scope.get("query_string", b"")
         if raw:
             handler: BaseRouteHandler = scope["route_handler"]
@@ -78,6 +87,8 @@ class KnownParameters(ASGIMiddleware):
                     raise _refusal(name, "is given more than once: give it once")
                 if len(value) > MAX_VALUE_CHARS:
                     raise _refusal(name, f"is longer than {MAX_VALUE_CHARS} characters")
+                if _CONTROL.search(value):
+                    raise _refusal(name, "holds a control character")
                 seen.add(name)
             if len(kept) != len(pairs):
                 scope["query_string"] = urlencode(kept).encode()
