@@ -99,6 +99,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pool,
             settings.database_url,
             most=settings.live_streams,
+            per_client=settings.live_streams_per_client,
+            timelines=settings.live_timelines,
             window=settings.live_window,
             heartbeat_seconds=settings.live_heartbeat_seconds,
             poll_seconds=settings.projection_poll_seconds,

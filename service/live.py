@@ -49,7 +49,19 @@ _JUST_BEFORE = timedelta(microseconds=1)
 
 
 class Busy(Exception):
-    """This process streams to as many readers as it may."""
+    """This process streams to as many readers, or follows as many distinct timelines, as it may."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ReaderBusy(Exception):
+    """One client address already holds as many streams as one may."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__(f"this address already holds {most} live streams, as many as one may")
+        self.detail = str(self)
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ class Stream:
     """
 
     timeline: Timeline
+    client: str
+    """The address the reader came from: what its share of the hub is counted by."""
     after: LogCursor
     """The place in the log the reader has been told up to: nothing at or before it is told."""
     joined: LogCursor
@@ -171,6 +185,8 @@ class Hub:
         database_url: str,
         *,
         most: int,
+        per_client: int,
+        timelines: int,
         window: int,
         heartbeat_seconds: float = 15.0,
         poll_seconds: float = 1.0,
@@ -181,6 +197,11 @@ class Hub:
         self.database_url = database_url
         self.most = most
         """How many streams at most this process serves at once."""
+        self.per_client = per_client
+        """How many of them at most one client address holds."""
+        self.timelines = timelines
+        """How many distinct timelines at most the streams follow: each costs a query and a
+        render on every append."""
         self.window = window
         """How many events at most a resumed stream catches up on, before it is told to reload."""
         self.heartbeat_seconds = heartbeat_seconds
@@ -191,6 +212,7 @@ class Hub:
         self.cursor: LogCursor | None = None
         self._groups: dict[Timeline, _Group] = {}
         self._streams = 0
+        self._clients: dict[str, int] = {}
         self._wake = asyncio.Event()
 
     @property
@@ -233,17 +255,23 @@ class Hub:
                 _log.exception("live streams could not follow the log; trying again")
             await asyncio.sleep(self.poll_seconds)
 
-    def join(self, timeline: Timeline, after: LogCursor | None) -> Stream:
-        """A stream of ``timeline`` from ``after`` (the hub's place if None); ``Busy`` past ``most``.
+    def join(self, timeline: Timeline, after: LogCursor | None, client: str) -> Stream:
+        """A stream of ``timeline`` from ``after`` (the hub's place if None) for ``client``:
+        ``Busy`` past ``most`` streams or ``timelines`` groups, ``ReaderBusy`` past ``per_client``.
 
         The stream is handed the group's messages from the moment it joins; what lies between
         ``after`` and that moment is for ``catch_up``. ``leave`` ends it.
         """
         if self._streams >= self.most or self.cursor is None:
-            raise Busy
-        stream = Stream(timeline, after or self.cursor, self.cursor, self.depth)
+            raise Busy("this process streams to as many live readers as it may")
+        if self._clients.get(client, 0) >= self.per_client:
+            raise ReaderBusy(self.per_client)
+        if timeline not in self._groups and len(self._groups) >= self.timelines:
+            raise Busy("this process follows as many distinct live timelines as it may")
+        stream = Stream(timeline, client, after or self.cursor, self.cursor, self.depth)
         self._groups.setdefault(timeline, _Group(timeline)).streams.add(stream)
         self._streams += 1
+        self._clients[stream.client] = self._clients.get(stream.client, 0) + 1
         return stream
 
     def leave(self, stream: Stream) -> None:
@@ -253,6 +281,8 @@ class Hub:
             return
         group.streams.discard(stream)
         self._streams -= 1
+        if (held := self._clients.pop(stream.client) - 1) > 0:
+            self._clients[stream.client] = held
         if not group.streams:
             del self._groups[stream.timeline]
 

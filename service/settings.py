@@ -46,6 +46,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Which sites may frame embed pages: `*` (any), `'none'`, or origins separated by spaces."""
     live_streams: Annotated[int, Meta(ge=0, le=100_000)] = 2000
     """Live streams (`GET /v1/live`) each API process serves at once; past it, 503."""
+    live_streams_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 200
+    """Live streams one client address holds at once in each process; past it, 429. A newsroom's
+    office behind one NAT address opens one per embed on every open page."""
+    live_timelines: Annotated[int, Meta(ge=1, le=100_000)] = 500
+    """Distinct live timelines (filters, language, rendering) each process follows; past it, 503
+    for a stream of a timeline not yet followed. Each costs a query on every append."""
     live_heartbeat_seconds: Annotated[float, Meta(gt=0, le=300)] = 15.0
     """How often a quiet live stream says it is still there, so that proxies keep it open."""
     live_window: Annotated[int, Meta(ge=1, le=100_000)] = 5000
@@ -64,6 +70,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "access_log": "DATELINE_ACCESS_LOG",
         "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
         "live_streams": "DATELINE_LIVE_STREAMS",
+        "live_streams_per_client": "DATELINE_LIVE_STREAMS_PER_CLIENT",
+        "live_timelines": "DATELINE_LIVE_TIMELINES",
         "live_heartbeat_seconds": "DATELINE_LIVE_HEARTBEAT_SECONDS",
         "live_window": "DATELINE_LIVE_WINDOW",
         "read_cache_mb": "DATELINE_READ_CACHE_MB",

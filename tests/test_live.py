@@ -288,3 +288,97 @@ async def test_streams_go_on_when_the_database_cuts_the_hubs_listener(
                 pytest.fail("the hub did not listen again")
         finally:
             await conn.close()
+
+
+BOUNDED = {
+    "live_streams": 10,
+    "live_streams_per_client": 3,
+    "live_timelines": 2,
+    "live_heartbeat_seconds": 0.3,
+}
+
+
+@pytest.fixture
+async def bounded(database_url: str) -> AsyncIterator[Service]:
+    with serving(database_url, **BOUNDED) as base:
+        service = Service(base, await make_key(database_url))
+        (acme,) = await service.post(registered("acme"))
+        known = await service.http.get("/v1/entities/acme", params={"min_position": acme["position"]})
+        assert known.status_code == 200
+        for _ in range(100):  # the hub takes streams once it knows where the log stands
+            async with service.http.stream("GET", "/v1/live") as response:
+                if response.status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+        yield service
+        await service.http.aclose()
+
+
+async def _refused(service: Service, **params: str) -> httpx.Response:
+    response = await service.http.get("/v1/live", params=params)
+    assert response.headers["retry-after"]
+    assert response.headers["content-type"] == "application/problem+json"
+    return response
+
+
+async def _taken_again(service: Service, **params: str) -> None:
+    """A stream is accepted once the server has noticed the ones that ended."""
+    for _ in range(50):
+        async with service.http.stream("GET", "/v1/live", params=params) as response:
+            if response.status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail("the streams that ended still count against the bound")
+
+
+async def test_one_address_holds_a_bounded_share_of_the_streams_and_another_is_served(
+    bounded: Service,
+) -> None:
+    other = httpx.AsyncClient(
+        base_url=bounded.base, timeout=30, transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    )
+    async with bounded.live(lang="en"), bounded.live(lang="en"), bounded.live(lang="en"):
+        refused = await _refused(bounded, lang="en")
+        assert refused.status_code == 429
+        assert refused.json()["type"] == "urn:dateline:problem:too-many-client-streams"
+        async with other.stream("GET", "/v1/live", params={"lang": "en"}) as elsewhere:
+            assert elsewhere.status_code == 200
+    await other.aclose()
+    await _taken_again(bounded, lang="en")
+
+
+async def test_past_its_bound_of_timelines_a_process_refuses_a_new_one_but_serves_those_it_follows(
+    bounded: Service,
+) -> None:
+    async with bounded.live(lang="en"), bounded.live(lang="fr"):
+        refused = await _refused(bounded, lang="de")
+        assert refused.status_code == 503
+        assert refused.json()["type"] == "urn:dateline:problem:too-many-streams"
+        assert "timelines" in refused.json()["detail"]
+        async with bounded.live(lang="fr") as same:
+            assert same
+    await _taken_again(bounded, lang="de")
+
+
+async def test_a_stream_whose_client_vanishes_gives_its_place_back(bounded: Service) -> None:
+    for _ in range(3):  # more connections cut than the address may hold at once
+        gone = httpx.AsyncClient(base_url=bounded.base, timeout=30)
+        response = await gone.send(gone.build_request("GET", "/v1/live"), stream=True)
+        assert response.status_code == 200
+        await response.aiter_lines().__anext__()  # the stream is being written
+        await gone.aclose()  # the connection cut, without the stream being read to its end
+    await _taken_again(bounded)
+    async with bounded.live(), bounded.live():
+        await _taken_again(bounded)
+
+
+async def test_a_stream_told_to_reload_gives_its_place_back(bounded: Service) -> None:
+    for n in range(3):  # as many as the address may hold: one kept would refuse the last three
+        async with bounded.live(entity="acme") as acme:
+            merged = f"old-acme-{n}"
+            await bounded.post(registered(merged), {"type": "entity.merged", "slug": merged, "into": "acme"})
+            assert (await acme.next())[0] == "reload"
+            with pytest.raises(EOFError):
+                await acme.next()
+    async with bounded.live(entity="acme"), bounded.live(entity="acme"):
+        await _taken_again(bounded, entity="acme")

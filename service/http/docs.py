@@ -60,6 +60,7 @@ _PROBLEMS = {
     409: "A version conflict, an entity already registered, or an event id reused for other content.",
     413: "The body is larger than 1 MiB.",
     422: "A field is invalid or breaks a rule; `errors` lists each one with its JSON path.",
+    429: "This client address asks for more than it may at once: retry after `Retry-After` seconds.",
     501: "A format this endpoint does not produce: oEmbed answers only JSON.",
     503: "The database is unreachable or not migrated, or the read model has not yet applied `min_position`: retry after `Retry-After` seconds.",
 }
@@ -104,6 +105,7 @@ def documented(
     by_status = {
         str(status): success,
         "304": CONDITIONAL if conditional else {},
+        "429": {"Retry-After": RETRY_AFTER},
         "503": {"Retry-After": RETRY_AFTER},
     }
 

@@ -68,9 +68,12 @@ def _after(request: Request[Any, Any, Any], given: str | None) -> LogCursor | No
         "Server-Sent Events: `change` (a LiveChange, as here), `removed` (a LiveRemoved) and"
         " `reload` (a LiveReload), each with an `id` to resume after; a heartbeat comment, with"
         " the stream's place as its id, when the timeline is quiet. A process streaming to as many"
-        " readers as it may answers 503 (`too-many-streams`) with `Retry-After`.",
+        " readers, or following as many distinct timelines (filters, language, rendering), as it"
+        " may answers 503 (`too-many-streams`); a client address holding as many streams as one"
+        " may, 429 (`too-many-client-streams`); both with `Retry-After`.",
         400,
         404,
+        429,
         503,
         media_type="text/event-stream",
     ),
@@ -109,7 +112,8 @@ async def follow(
         query = replace(query, entity=named[0])
     hub = services(request.app.state).live
     timeline = live.Timeline(query, read.lang, render == "html")
-    stream = hub.join(timeline, after)
+    # The address uvicorn gives: X-Forwarded-For's, only when a trusted proxy sent it.
+    stream = hub.join(timeline, after, request.client.host if request.client else "")
     return Stream(
         _frames(hub, stream),
         media_type="text/event-stream",

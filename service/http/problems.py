@@ -24,7 +24,7 @@ from schemas.common import (
     WIKIDATA_PATTERN,
 )
 from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaughtUp, NotFound, Rejected
-from service.live import Busy
+from service.live import Busy, ReaderBusy
 from service.store import UNREACHABLE
 from service.store.keys import NameTaken
 
@@ -47,7 +47,8 @@ PROBLEM_TYPES = {
     "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
     "internal-error": "A fault on the service's side; it has been logged.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
-    "too-many-streams": "This process already streams to as many live readers as it may; retry after `Retry-After` seconds.",
+    "too-many-streams": "This process already streams to as many live readers, or follows as many distinct live timelines, as it may; retry after `Retry-After` seconds.",
+    "too-many-client-streams": "This client address already holds as many live streams as one may; retry after `Retry-After` seconds, or close one.",
 }
 """Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
 _log = logging.getLogger("dateline.http")
@@ -168,8 +169,14 @@ def _not_caught_up(request: Request[Any, Any, Any], exc: NotCaughtUp) -> Respons
 
 
 def _busy(request: Request[Any, Any, Any], exc: Busy) -> Response[Problem]:
-    detail = "This process streams to as many live readers as it may; retry shortly."
+    detail = f"{exc.detail[0].upper()}{exc.detail[1:]}; retry shortly."
     return problem(request, 503, "too-many-streams", detail, headers={"Retry-After": "5"})
+
+
+def _reader_busy(request: Request[Any, Any, Any], exc: ReaderBusy) -> Response[Problem]:
+    # Longer than a full process's wait: this client's own streams must end first.
+    detail = f"{exc.detail[0].upper()}{exc.detail[1:]}; close one, or retry later."
+    return problem(request, 429, "too-many-client-streams", detail, headers={"Retry-After": "30"})
 
 
 def _beyond_the_log(request: Request[Any, Any, Any], exc: BeyondTheLog) -> Response[Problem]:
@@ -255,6 +262,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         NotCaughtUp: _not_caught_up,
         BeyondTheLog: _beyond_the_log,
         Busy: _busy,
+        ReaderBusy: _reader_busy,
         ValidationException: _validation,
         HTTPException: _http,
         **dict.fromkeys(UNREACHABLE, _database_unavailable),
