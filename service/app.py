@@ -60,10 +60,11 @@ class Dateline(Litestar):
     async def __call__(
         self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
     ) -> None:
-        request = cast(HTTPScope, scope)
-        if scope["type"] != ScopeType.HTTP or request["method"] != "HEAD":
+        if scope["type"] != ScopeType.HTTP or cast(HTTPScope, scope)["method"] != "HEAD":
             return await super().__call__(scope, receive, send)
-        request["method"] = "GET"
+        # A copy: the server reads the scope it made too, and must go on seeing a HEAD, or it
+        # expects the body that Content-Length announces and drops the connection without it.
+        request = cast(HTTPScope, {**scope, "method": "GET"})
         respond = cast(Send, send)
 
         async def headers_only(message: Message) -> None:
@@ -73,7 +74,7 @@ class Dateline(Litestar):
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await respond(message)
 
-        await super().__call__(scope, receive, headers_only)
+        await super().__call__(request, receive, headers_only)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
