@@ -55,16 +55,27 @@ _STATIC_CACHE = CacheControlHeader(public=True, max_age=3600)
 
 class Dateline(Litestar):
     """The app, which also answers HEAD wherever it answers GET (RFC 9110, 9.3.2): a HEAD is
-    routed, guarded, cached and answered as a GET, and only its body is dropped."""
+    routed, guarded, cached and answered as a GET, and only its body is dropped; and which
+    drops cookies, which it never reads, before anything sees them."""
 
     async def __call__(
         self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
     ) -> None:
-        if scope["type"] != ScopeType.HTTP or cast(HTTPScope, scope)["method"] != "HEAD":
+        if scope["type"] != ScopeType.HTTP:
             return await super().__call__(scope, receive, send)
+        request = cast(HTTPScope, scope)
+        if any(name == b"cookie" for name, _ in request["headers"]):
+            # The service reads no cookie (keys come as a bearer token), and Litestar's CORS
+            # answers a request with one by echoing its Origin and replacing the response's
+            # Vary (Accept-Language included) with Vary: Origin, which would let a shared cache
+            # serve one reader's language to another. So no part of it ever sees one.
+            headers = [(name, value) for name, value in request["headers"] if name != b"cookie"]
+            request = cast(HTTPScope, {**request, "headers": headers})
+        if request["method"] != "HEAD":
+            return await super().__call__(request, receive, send)
         # A copy: the server reads the scope it made too, and must go on seeing a HEAD, or it
         # expects the body that Content-Length announces and drops the connection without it.
-        request = cast(HTTPScope, {**scope, "method": "GET"})
+        request = cast(HTTPScope, {**request, "method": "GET"})
         respond = cast(Send, send)
 
         async def headers_only(message: Message) -> None:

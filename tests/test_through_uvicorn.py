@@ -79,3 +79,39 @@ def _status(base: str, path: str) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+def _headers(base: str, path: str, sent: dict[str, str]) -> http.client.HTTPResponse:
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    try:
+        connection.request("GET", path, headers=sent)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {},
+        {"Origin": "https://news.example"},
+        {"Cookie": "session=1"},
+        {"Cookie": "session=1", "Origin": "https://news.example"},
+    ],
+)
+async def test_a_cookie_or_an_origin_leaves_vary_and_the_public_origin_alone(
+    demo_database_url: str, sent: dict[str, str]
+) -> None:
+    with serving(demo_database_url) as base:
+        for _ in range(100):
+            if await asyncio.to_thread(_status, base, "/v1/entities/mai-1") == 200:
+                break
+            await asyncio.sleep(0.1)
+        response = await asyncio.to_thread(_headers, base, "/embed/mai-1", {"Accept-Language": "fr", **sent})
+    assert response.status == 200
+    assert response.getheader("vary") == "Accept-Language"
+    if "Origin" in sent:
+        assert response.getheader("access-control-allow-origin") == "*"
