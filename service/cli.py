@@ -21,6 +21,7 @@ from service.domain.errors import Conflict
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
+from service.server import server_options
 from service.settings import Settings, SettingsError
 from service.store import Pool, keys
 from service.store.database import (
@@ -32,10 +33,6 @@ from service.store.database import (
 )
 
 T = TypeVar("T")
-
-SHUTDOWN_SECONDS = 5
-"""How long a stopping API process waits for its open requests."""
-
 
 def settings() -> Settings:
     """The environment's settings; a bad value ends the command with what was wrong."""
@@ -147,9 +144,7 @@ def run(
         workers=workers,
         access_log=chosen.access_log if access_log is None else access_log,
         log_level=log_level or chosen.log_level,
-        # Live streams never end of themselves: on shutdown they are given this long, then cut
-        # (their readers resume elsewhere from their last event id).
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        **server_options(chosen),
     )
 
 

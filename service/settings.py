@@ -44,6 +44,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         str, Meta(pattern=r"^(\*|'none'|[a-z]+://[^\s;,]+( [a-z]+://[^\s;,]+)*)(?!\n)$")
     ] = "*"
     """Which sites may frame embed pages: `*` (any), `'none'`, or origins separated by spaces."""
+    trusted_proxies: Annotated[str, Meta(pattern=r"^(\*|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)?(?!\n)$")] = ""
+    """The proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
+    networks separated by commas, or `*`; none by default."""
     live_streams: Annotated[int, Meta(ge=0, le=100_000)] = 2000
     """Live streams (`GET /v1/live`) each API process serves at once; past it, 503."""
     live_streams_per_client: Annotated[int, Meta(ge=1, le=100_000)] = 200
@@ -69,6 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "log_level": "DATELINE_LOG_LEVEL",
         "access_log": "DATELINE_ACCESS_LOG",
         "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
+        "trusted_proxies": "DATELINE_TRUSTED_PROXIES",
         "live_streams": "DATELINE_LIVE_STREAMS",
         "live_streams_per_client": "DATELINE_LIVE_STREAMS_PER_CLIENT",
         "live_timelines": "DATELINE_LIVE_TIMELINES",

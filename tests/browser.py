@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from service.app import create_app
-from service.cli import SHUTDOWN_SECONDS
+from service.server import server_options
 from service.settings import Settings
 from tests.conftest import PROJECT_ROOT
 
@@ -68,7 +68,7 @@ def serving(database_url: str, **chosen: Any) -> Iterator[str]:
             host="127.0.0.1",
             port=port,
             log_level="warning",
-            timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+            **server_options(settings),
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
