@@ -4,17 +4,21 @@ axe-core's own scripts as `make test` fetches them into var/browser/."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Route, sync_playwright
 
 from service.app import create_app
 from service.server import server_options
@@ -38,6 +42,62 @@ def chromium() -> str:
             "the browser tests need Chromium: `make test` installs it (apt-get install chromium)"
         )
     return found
+
+
+@contextmanager
+def launched() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (which downloads no browser of its own)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Contexts:
+    """Browser contexts in which any request to a host but this machine's fails the test: when
+    they are closed, on leaving ``with Contexts(browser)``."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.elsewhere: list[str] = []
+        self.opened: list[BrowserContext] = []
+
+    def new(self, *, tolerated: tuple[str, ...] = (), **options: Any) -> BrowserContext:
+        """A context; requests to the ``tolerated`` hosts fail without failing the test."""
+        context = self.browser.new_context(**options)
+
+        def guard(route: Route) -> None:
+            host = urlsplit(route.request.url).hostname
+            if host in ("127.0.0.1", "localhost"):
+                route.continue_()
+                return
+            if host not in tolerated:
+                self.elsewhere.append(route.request.url)
+            route.abort()
+
+        context.route("**/*", guard)
+        self.opened.append(context)
+        return context
+
+    def __enter__(self) -> Contexts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for context in self.opened:
+            context.close()
+        assert self.elsewhere == [], "requests to other hosts"
+
+
+T = TypeVar("T")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from synchronous code: in a thread of its own, since
+    Playwright's synchronous API keeps an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def script(name: str) -> str:

@@ -4,41 +4,27 @@ checked by axe-core, by keyboard, and against script payloads in everything edit
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
-    BrowserContext,
     Dialog,
     Page,
     Response,
-    Route,
     expect,
-    sync_playwright,
 )
 
 from service.store.database import with_database
-from tests.browser import Cable, Newsroom, chromium, inline, script, serving
+from tests.browser import Cable, Contexts, Newsroom, inline, launched, run, script, serving
 from tests.conftest import _admin, _database_from, make_key
 from tests.factories import bearer, registered, reported
 
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to its end from synchronous code: in a thread of its own, since
-    Playwright's synchronous API keeps an event loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, work).result()
-
-
-T = TypeVar("T")
 MAI_1_REPORT = "0e7ed3bc-2e8c-575b-b78b-3976a187e700"
 PAYLOAD = '<script>window.hit=1</script><img src=x onerror="window.hit=2">'
 
@@ -66,13 +52,13 @@ class Service:
 
 @pytest.fixture(scope="module")
 def service(server_url: str, demo_template: str) -> Iterator[Service]:
-    name = _run(_database_from(server_url, demo_template))
+    name = run(_database_from(server_url, demo_template))
     url = with_database(server_url, name)
     try:
         with serving(url) as base:
-            yield Service(base, _run(make_key(url)))
+            yield Service(base, run(make_key(url)))
     finally:
-        _run(_admin(server_url, f'drop database "{name}" with (force)'))
+        run(_admin(server_url, f'drop database "{name}" with (force)'))
 
 
 @pytest.fixture(scope="module")
@@ -84,45 +70,14 @@ def newsroom() -> Iterator[Newsroom]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-class Contexts:
-    """Browser contexts in which any request to a host but this machine's fails the test."""
-
-    def __init__(self, browser: Browser) -> None:
-        self.browser = browser
-        self.elsewhere: list[str] = []
-        self.opened: list[BrowserContext] = []
-
-    def new(self, *, tolerated: tuple[str, ...] = (), **options: Any) -> BrowserContext:
-        """A context; requests to the ``tolerated`` hosts fail without failing the test."""
-        context = self.browser.new_context(**options)
-
-        def guard(route: Route) -> None:
-            host = urlsplit(route.request.url).hostname
-            if host in ("127.0.0.1", "localhost"):
-                route.continue_()
-                return
-            if host not in tolerated:
-                self.elsewhere.append(route.request.url)
-            route.abort()
-
-        context.route("**/*", guard)
-        self.opened.append(context)
-        return context
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture
 def contexts(browser: Browser) -> Iterator[Contexts]:
-    made = Contexts(browser)
-    yield made
-    for context in made.opened:
-        context.close()
-    assert made.elsewhere == [], "requests to other hosts"
+    with Contexts(browser) as made:
+        yield made
 
 
 @pytest.fixture

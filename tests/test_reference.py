@@ -115,6 +115,18 @@ async def test_nothing_of_ours_points_at_the_petstore(client: Client) -> None:
 
 async def test_the_vendors_demo_files_are_not_served(client: Client) -> None:
     # The vendor folder's own initializer and index page load the petstore contract.
-    for name in ("swagger-initializer.js", "index.html", "index.j2", "oauth2-redirect.html"):
+    for name in (
+        "swagger-initializer.js",
+        "oauth2-redirect.html",
+        "swagger-editor-bundle.js",
+        "swagger-ui-bundle.js.map",
+        "../templates/doc.html",
+    ):
         response = await client.get(f"/docs/assets/{name}")
         assert response.status_code == 404, name
+
+
+async def test_try_it_out_is_sent_to_the_service_the_contract_came_from(client: Client) -> None:
+    # A relative server: Swagger UI resolves it against the contract's own URL.
+    contract = (await client.get(await _contract_url(client))).json()
+    assert [server["url"] for server in contract["servers"]] == ["/"]

@@ -192,7 +192,9 @@ def contract_config(**overrides: Any) -> ContractConfig:
             "Every error is an RFC 9457 problem (`application/problem+json`); the problem types are "
             "listed in docs/problems.md."
         ),
-        servers=[Server(url="http://127.0.0.1:8000", description="Local development")],
+        # Relative: a client reading the contract from a service (/docs's "Try it out" among
+        # them) sends its requests to that same service, at whatever host and port it answers.
+        servers=[Server(url="/", description="The service this contract was read from")],
         components=Components(
             security_schemes={
                 "apiKey": SecurityScheme(

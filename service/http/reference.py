@@ -6,6 +6,7 @@ Content-Security-Policy, and readers' browsers never tell a CDN which API they a
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,17 +19,27 @@ from litestar.middleware import ASGIMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-# The package ships no type information; all we take from it is the folder's path.
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
-
 # Litestar's OpenAPI router adds openapi.json under OpenAPIConfig.path whenever no render
 # plugin claims that name (ours renders only YAML); tests/test_reference.py checks it answers.
 CONTRACT_URL: Final = "/schema/openapi.json"
 
 ASSETS_URL: Final = "/docs/assets"
 
-# The vendor folder also holds a petstore initializer, a demo index.html, an OAuth redirect
-# page and source maps: only what the page loads is reachable.
+
+def _vendor_folder() -> Path:
+    """Swagger UI's files, as swagger-ui-py ships them.
+
+    Its Swagger UI is 5.x, the first to read OpenAPI 3.1 (what Litestar writes). The package is
+    found, not imported: its own code (page handlers for other frameworks) is nothing we run.
+    """
+    package = find_spec("swagger_ui")
+    if package is None or package.origin is None:
+        raise RuntimeError("swagger-ui-py is not installed: /docs serves Swagger UI from its files")
+    return Path(package.origin).parent / "static"
+
+
+# The vendor folder also holds a petstore initializer, Swagger Editor, an OAuth redirect page
+# and source maps: only what the page loads is reachable.
 _SERVED_ASSETS: Final = frozenset(
     {"swagger-ui.css", "index.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png"}
 )
@@ -110,8 +121,7 @@ async def _only_served_assets(connection: ASGIConnection[Any, Any, Any, Any], _:
 
 _assets = create_static_files_router(
     "/assets",
-    # The package exposes an importlib resource; served from disk, it needs a real path.
-    directories=[Path(str(swagger_ui_path))],
+    directories=[_vendor_folder()],
     name="reference-assets",
     guards=[_only_served_assets],
     include_in_schema=False,
