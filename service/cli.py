@@ -34,6 +34,7 @@ from service.store.database import (
 
 T = TypeVar("T")
 
+
 def settings() -> Settings:
     """The environment's settings; a bad value ends the command with what was wrong."""
     try:

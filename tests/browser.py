@@ -120,7 +120,7 @@ def serving(database_url: str, **chosen: Any) -> Iterator[str]:
     base URL."""
     port = _free_port()
     settings = Settings(
-        database_url=database_url, key_cache_seconds=0.0, projection_poll_seconds=0.05, **chosen
+        **{"database_url": database_url, "key_cache_seconds": 0.0, "projection_poll_seconds": 0.05, **chosen}
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser import serving
+from tests.conftest import make_key
+from tests.factories import registered
 
 _READS = [
     "/healthz",
@@ -115,3 +122,60 @@ async def test_a_cookie_or_an_origin_leaves_vary_and_the_public_origin_alone(
     assert response.getheader("vary") == "Accept-Language"
     if "Origin" in sent:
         assert response.getheader("access-control-allow-origin") == "*"
+
+
+@pytest.mark.parametrize(("trusted", "scheme"), [("", "http"), ("127.0.0.1", "https")])
+async def test_forwarded_headers_count_only_from_a_trusted_proxy(
+    demo_database_url: str, trusted: str, scheme: str
+) -> None:
+    with serving(demo_database_url, trusted_proxies=trusted) as base:
+        for _ in range(100):
+            if await asyncio.to_thread(_status, base, "/v1/entities/mai-1") == 200:
+                break
+            await asyncio.sleep(0.1)
+        response = await asyncio.to_thread(
+            _headers, base, "/embed/mai-1", {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+        )
+    host = urlsplit(base).netloc
+    # The oEmbed link a CMS follows is absolute: it carries the scheme the service believes.
+    assert (response.getheader("link") or "").startswith(f"<{scheme}://{host}/oembed?")
+
+
+def _post(base: str, path: str, body: bytes, key: str) -> int:
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+async def test_a_revoked_key_stops_at_once_in_every_process(database_url: str) -> None:
+    """Two API processes on one database, each having just let the key write, and keeping keys
+    for a minute: once `dateline keys revoke` returns, the next write through either is a 401."""
+    key = await make_key(database_url, "cms")
+    minute = {"key_cache_seconds": 60.0}
+    with serving(database_url, **minute) as first, serving(database_url, **minute) as second:
+        for number, base in enumerate((first, second)):
+            body = json.dumps(registered(f"org-{number}")).encode()
+            assert await asyncio.to_thread(_post, base, "/v1/events", body, key) == 201
+        revoked = await asyncio.to_thread(
+            subprocess.run,
+            [str(Path(sys.executable).parent / "dateline"), "keys", "revoke", "cms"],
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        assert revoked.returncode == 0
+        for number, base in enumerate((first, second)):
+            body = json.dumps(registered(f"late-{number}")).encode()
+            assert await asyncio.to_thread(_post, base, "/v1/events", body, key) == 401
