@@ -3,7 +3,11 @@ what the tests meet is what users meet."""
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.settings import Settings
 
@@ -11,9 +15,55 @@ SHUTDOWN_SECONDS = 5
 """How long a stopping API process waits for its open requests."""
 
 
+class TimedRequests(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, but a request must arrive whole within ``request_timeout``
+    seconds of its first byte (of the connection's opening, for the first), or the connection is
+    closed. uvicorn waits for a request's headers and body without end, so a client sending a
+    byte a minute could hold a connection, and a thousand of them the process's file descriptors.
+    A response may take as long as it likes: live streams are long answers, not slow requests.
+    """
+
+    def __init__(self, *args: Any, request_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_timeout = request_timeout
+        self._arrival: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_request()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._arrival is None:
+            self._await_request()
+
+    def on_message_complete(self) -> None:
+        self._arrived()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._arrived()
+        super().connection_lost(exc)
+
+    def _await_request(self) -> None:
+        self._arrival = self.loop.call_later(self._request_timeout, self._too_slow)
+
+    def _arrived(self) -> None:
+        if self._arrival is not None:
+            self._arrival.cancel()
+            self._arrival = None
+
+    def _too_slow(self) -> None:
+        self._arrival = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's keyword arguments that follow from the settings."""
     return {
+        # A partial of a class defined here, so that worker processes can unpickle it.
+        "http": partial(TimedRequests, request_timeout=settings.request_timeout_seconds),
         # Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) say who the client is and which
         # scheme it used; only a proxy the operator names may say so. Trusting them from
         # loopback, uvicorn's default, would let any client behind a proxy that passes them

@@ -44,6 +44,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         str, Meta(pattern=r"^(\*|'none'|[a-z]+://[^\s;,]+( [a-z]+://[^\s;,]+)*)(?!\n)$")
     ] = "*"
     """Which sites may frame embed pages: `*` (any), `'none'`, or origins separated by spaces."""
+    request_timeout_seconds: Annotated[float, Meta(gt=0, le=3600)] = 15.0
+    """How long a client has to send a whole request (headers and body) before its connection is
+    closed."""
     trusted_proxies: Annotated[str, Meta(pattern=r"^(\*|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)?(?!\n)$")] = ""
     """The proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
     networks separated by commas, or `*`; none by default."""
@@ -72,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "log_level": "DATELINE_LOG_LEVEL",
         "access_log": "DATELINE_ACCESS_LOG",
         "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
+        "request_timeout_seconds": "DATELINE_REQUEST_TIMEOUT_SECONDS",
         "trusted_proxies": "DATELINE_TRUSTED_PROXIES",
         "live_streams": "DATELINE_LIVE_STREAMS",
         "live_streams_per_client": "DATELINE_LIVE_STREAMS_PER_CLIENT",
