@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import re
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
+from babel import localedata
 
 from schemas import Precision, parse_partial_date
+from schemas.common import LANGUAGE_PATTERN
+from service.presentation import display_date
 
 
 @pytest.mark.parametrize(
@@ -48,3 +54,24 @@ def test_a_year_sorts_before_a_month_it_contains() -> None:
 def test_impossible_dates_say_why(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_partial_date(text)
+
+
+def test_a_run_of_every_locale_babel_knows_keeps_memory_bounded() -> None:
+    """Readers may ask for any of Babel's locales; only the last few asked for stay loaded."""
+    names = [name.replace("_", "-") for name in localedata.locale_identifiers()]
+    languages = [name for name in names if re.match(LANGUAGE_PATTERN, name)][:400]
+    assert len(languages) == 400
+    tracemalloc.start()
+    try:
+        for language in languages[:100]:  # enough to fill the kept locales
+            display_date("2024-05-06", language)
+        gc.collect()
+        filled = tracemalloc.get_traced_memory()[0]
+        for language in languages[100:]:
+            display_date("2024-05-06", language)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert filled < 25_000_000  # 32 locales and their parents; all 100 would be about 55 MB
+    assert after - filled < 2_000_000  # 300 more: nothing kept past the bound

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import msgspec
 from babel import Locale, UnknownLocaleError, localedata
+from babel.core import get_global
 from babel.dates import format_datetime, format_skeleton
 
 from schemas import (
@@ -67,9 +68,10 @@ def timeline_link(slug: str) -> str:
 _SKELETONS = {Precision.YEAR: "y", Precision.MONTH: "yMMMM", Precision.DAY: "yMMMMd"}
 
 
-_LOCALES_KEPT = 64
-"""Locales kept loaded at once: a newsroom reads in a handful, and each costs about 180 kB of
-Babel's data, so this holds the loaded ones to about 12 MB whatever languages readers ask for."""
+_LOCALES_KEPT = 32
+"""Locales kept loaded at once: a newsroom reads in a handful, and each costs Babel about half a
+megabyte of data with its parents, so this holds them to about 18 MB (tests/test_dates.py
+measures it) whatever languages readers ask for."""
 _locales: OrderedDict[str, Locale] = OrderedDict()
 _locales_lock = threading.Lock()
 
@@ -89,12 +91,28 @@ def locale_of(language: str) -> Locale:
         _locales[language] = locale
         if len(_locales) > _LOCALES_KEPT:
             _locales.popitem(last=False)
-            # Babel keeps every locale it ever loaded (and each one's parents) for the life of the
-            # process. Kept locales hold their own data, so the forgotten one's goes with its
-            # cache; the next new locale loads its parents again, a few milliseconds.
-            localedata.clear_caches()
+            _release({str(kept) for kept in _locales.values()})
             _display_date.cache_clear()
     return locale
+
+
+def _release(kept: set[str]) -> None:
+    """Let go of Babel's data for every locale but ``kept`` and those they inherit from.
+
+    Babel caches each locale it loads, and each one's parents, for the life of the process, in
+    module dicts it offers no way to trim but emptying them: emptying them would make each new
+    locale load its parents afresh while kept ones still hold the old copies.
+    """
+    parents = get_global("parent_exceptions")
+    needed = {"root"}
+    for name in kept:
+        while name and name not in needed:
+            needed.add(name)
+            name = parents.get(name) or name.rpartition("_")[0]
+    with localedata._cache_lock:
+        for cache in (localedata._cache, localedata._dict_cache):
+            for name in [name for name in cache if name not in needed]:
+                del cache[name]
 
 
 def display_date(occurred: str, language: str) -> str:
