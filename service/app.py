@@ -37,6 +37,7 @@ from service.http.live import follow
 from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
 from service.http.query import KnownParameters
+from service.http.rates import RateLimit
 from service.http.reads import ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.services import Services, dependencies, services
@@ -123,7 +124,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app.state.services = Services(
                     database=pool,
                     appender=appender,
-                    reads=ReadCache(newsroom, most_bytes=settings.read_cache_mb * 2**20),
+                    reads=ReadCache(
+                        newsroom,
+                        most_bytes=settings.read_cache_mb * 2**20,
+                        misses=RateLimit(settings.read_rate, "reads the cache does not answer, per client"),
+                    ),
+                    writes=RateLimit(settings.write_rate, "writes per API key"),
                     keys=KeyCache(pool, settings.key_cache_seconds),
                     settings=settings,
                     live=hub,

@@ -13,6 +13,7 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 from msgspec import Meta
 
+_RATE = r"^(off|[1-9][0-9]{0,8}/(second|minute|hour))(?!\n)$"
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -47,6 +48,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     request_timeout_seconds: Annotated[float, Meta(gt=0, le=3600)] = 15.0
     """How long a client has to send a whole request (headers and body) before its connection is
     closed."""
+    write_rate: Annotated[str, Meta(pattern=_RATE)] = "100/second"
+    """Writes each API key may make, per process: `N/second`, `N/minute`, `N/hour`, or `off`."""
+    read_rate: Annotated[str, Meta(pattern=_RATE)] = "50/second"
+    """Reads the read cache does not answer that each client address may make, per process."""
     trusted_proxies: Annotated[str, Meta(pattern=r"^(\*|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)?(?!\n)$")] = ""
     """The proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
     networks separated by commas, or `*`; none by default."""
@@ -76,6 +81,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "access_log": "DATELINE_ACCESS_LOG",
         "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
         "request_timeout_seconds": "DATELINE_REQUEST_TIMEOUT_SECONDS",
+        "write_rate": "DATELINE_WRITE_RATE",
+        "read_rate": "DATELINE_READ_RATE",
         "trusted_proxies": "DATELINE_TRUSTED_PROXIES",
         "live_streams": "DATELINE_LIVE_STREAMS",
         "live_streams_per_client": "DATELINE_LIVE_STREAMS_PER_CLIENT",

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Route, sync_playwright
 from service.app import create_app
 from service.server import server_options
 from service.settings import Settings
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import NO_RATE_LIMITS, PROJECT_ROOT
 
 ASSETS = PROJECT_ROOT / "var" / "browser"
 SCRIPTS = {
@@ -120,7 +120,13 @@ def serving(database_url: str, **chosen: Any) -> Iterator[str]:
     base URL."""
     port = _free_port()
     settings = Settings(
-        **{"database_url": database_url, "key_cache_seconds": 0.0, "projection_poll_seconds": 0.05, **chosen}
+        **{
+            "database_url": database_url,
+            "key_cache_seconds": 0.0,
+            "projection_poll_seconds": 0.05,
+            **NO_RATE_LIMITS,
+            **chosen,
+        }
     )
     server = uvicorn.Server(
         uvicorn.Config(

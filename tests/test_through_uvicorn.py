@@ -179,3 +179,33 @@ async def test_a_revoked_key_stops_at_once_in_every_process(database_url: str) -
         for number, base in enumerate((first, second)):
             body = json.dumps(registered(f"late-{number}")).encode()
             assert await asyncio.to_thread(_post, base, "/v1/events", body, key) == 401
+
+
+def _get(base: str, path: str) -> http.client.HTTPResponse:
+    return _headers(base, path, {})
+
+
+async def test_writes_per_key_and_uncached_reads_per_client_are_rate_limited(database_url: str) -> None:
+    key = await make_key(database_url, "cms")
+    other = await make_key(database_url, "wire")
+    with serving(database_url, write_rate="3/minute", read_rate="4/minute") as base:
+        statuses = [
+            await asyncio.to_thread(
+                _post, base, "/v1/events", json.dumps(registered(f"org-{n}")).encode(), key
+            )
+            for n in range(4)
+        ]
+        assert statuses == [201, 201, 201, 429]
+        # Another key has a count of its own.
+        body = json.dumps(registered("org-other")).encode()
+        assert await asyncio.to_thread(_post, base, "/v1/events", body, other) == 201
+        await asyncio.sleep(0.5)  # the projection has applied the appends: the cache stays valid
+        first = await asyncio.to_thread(_get, base, "/v1/timeline?limit=1")
+        # Reads the cache answers cost nothing and are not counted; each distinct URL is a miss.
+        for _ in range(10):
+            assert (await asyncio.to_thread(_get, base, "/v1/timeline?limit=2")).status == 200
+        misses = [await asyncio.to_thread(_get, base, f"/v1/timeline?limit={n}") for n in range(3, 6)]
+    assert first.status == 200
+    assert [miss.status for miss in misses] == [200, 200, 429]
+    assert misses[-1].getheader("content-type") == "application/problem+json"
+    assert 1 <= int(misses[-1].getheader("retry-after") or "0") <= 60

@@ -72,6 +72,7 @@ def requires_scope(
             raise PermissionDeniedException(
                 f"The key '{found.name}' has scope '{found.scope}'; this needs '{scope}'."
             )
+        services(connection.app.state).writes.hit(found.name)
         connection.state.author = found.name
 
     return guard

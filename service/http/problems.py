@@ -24,6 +24,7 @@ from schemas.common import (
     WIKIDATA_PATTERN,
 )
 from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaughtUp, NotFound, Rejected
+from service.http.rates import TooMany
 from service.live import Busy, ReaderBusy
 from service.store import UNREACHABLE
 from service.store.keys import NameTaken
@@ -48,6 +49,7 @@ PROBLEM_TYPES = {
     "internal-error": "A fault on the service's side; it has been logged.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
     "too-many-streams": "This process already streams to as many live readers, or follows as many distinct live timelines, as it may; retry after `Retry-After` seconds.",
+    "rate-limited": "This API key, or for reads the cache does not answer this client address, has made as many requests as the limit allows in its window (per API process); retry after `Retry-After` seconds.",
     "too-many-client-streams": "This client address already holds as many live streams as one may; retry after `Retry-After` seconds, or close one.",
 }
 """Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
@@ -173,6 +175,11 @@ def _busy(request: Request[Any, Any, Any], exc: Busy) -> Response[Problem]:
     return problem(request, 503, "too-many-streams", detail, headers={"Retry-After": "5"})
 
 
+def _too_many(request: Request[Any, Any, Any], exc: TooMany) -> Response[Problem]:
+    detail = f"Too many {exc}: retry in {exc.retry_after} s."
+    return problem(request, 429, "rate-limited", detail, headers={"Retry-After": str(exc.retry_after)})
+
+
 def _reader_busy(request: Request[Any, Any, Any], exc: ReaderBusy) -> Response[Problem]:
     # Longer than a full process's wait: this client's own streams must end first.
     detail = f"{exc.detail[0].upper()}{exc.detail[1:]}; close one, or retry later."
@@ -263,6 +270,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         BeyondTheLog: _beyond_the_log,
         Busy: _busy,
         ReaderBusy: _reader_busy,
+        TooMany: _too_many,
         ValidationException: _validation,
         HTTPException: _http,
         **dict.fromkeys(UNREACHABLE, _database_unavailable),

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Request, Response
 
+from service.http.rates import RateLimit
 from service.projections.newsroom import NewsroomReader
 
 # Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
@@ -52,9 +53,16 @@ class ReadCache:
     """
 
     def __init__(
-        self, newsroom: NewsroomReader, ttl: float = 0.1, size: int = 2048, most_bytes: int = 64 * 2**20
+        self,
+        newsroom: NewsroomReader,
+        ttl: float = 0.1,
+        size: int = 2048,
+        most_bytes: int = 64 * 2**20,
+        misses: RateLimit | None = None,
     ) -> None:
         self.newsroom = newsroom
+        self.misses = misses
+        """Counts the reads each client makes that the cache does not answer."""
         self.ttl = ttl
         self.size = size
         self.most_bytes = most_bytes
@@ -103,6 +111,8 @@ class ReadCache:
         if cached is not None and (cached.final or cached.checkpoint == checkpoint):
             self._bodies.move_to_end(key)
             return _answer(request, cached, "hit")
+        if self.misses is not None:
+            self.misses.hit(request.client.host if request.client else "")
         built = await build()
         content = built if isinstance(built, bytes) else _encode(built)
         body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})

@@ -16,6 +16,7 @@ from litestar.di import Provide
 
 from service.appender import Appender
 from service.http import params
+from service.http.rates import RateLimit
 from service.http.reads import ReadCache
 from service.live import Hub
 from service.settings import Settings
@@ -31,6 +32,8 @@ class Services:
     appender: Appender
     reads: ReadCache
     keys: KeyCache
+    writes: RateLimit
+    """Counts each API key's writes."""
     settings: Settings
     live: Hub
 
