@@ -60,7 +60,7 @@ _PROBLEMS = {
     409: "A version conflict, an entity already registered, or an event id reused for other content.",
     413: "The body is larger than 1 MiB.",
     422: "A field is invalid or breaks a rule; `errors` lists each one with its JSON path.",
-    429: "This client address asks for more than it may at once: retry after `Retry-After` seconds.",
+    429: "A rate limit is reached (per API process): this API key's writes, this client address's reads that the cache does not answer, or its live streams; retry after `Retry-After` seconds.",
     501: "A format this endpoint does not produce: oEmbed answers only JSON.",
     503: "The database is unreachable or not migrated, or the read model has not yet applied `min_position`: retry after `Retry-After` seconds.",
 }
@@ -95,7 +95,9 @@ def documented(
         responses[304] = ResponseSpec(
             None, description="Not modified: the ETag sent in If-None-Match is still this body's."
         )
-    for code in problems:
+    # What needs a key is counted per key; a read that may be built anew, per client.
+    limited = 401 in problems or conditional
+    for code in sorted({*problems, *([429] if limited else [])}):
         responses[code] = ResponseSpec(
             data_container=Problem,
             description=_PROBLEMS[code],

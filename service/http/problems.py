@@ -49,7 +49,7 @@ PROBLEM_TYPES = {
     "internal-error": "A fault on the service's side; it has been logged.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
     "too-many-streams": "This process already streams to as many live readers, or follows as many distinct live timelines, as it may; retry after `Retry-After` seconds.",
-    "rate-limited": "This API key, or for reads the cache does not answer this client address, has made as many requests as the limit allows in its window (per API process); retry after `Retry-After` seconds.",
+    "rate-limited": "This API key's writes, or this client address's reads that the cache does not answer, reached their rate limit in this API process (`DATELINE_WRITE_RATE`, `DATELINE_READ_RATE`); retry after `Retry-After` seconds. Cached reads are never counted.",
     "too-many-client-streams": "This client address already holds as many live streams as one may; retry after `Retry-After` seconds, or close one.",
 }
 """Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
