@@ -370,5 +370,6 @@ async def test_a_log_holding_a_cross_kind_merge_still_folds_and_rebuilds(
     assert folded.json()["merged_from"] == ["jane"]
 
     await asyncio.to_thread(lambda: asyncio.run(rebuild(database_url, NEWSROOM)))
-    rebuilt = await client.get("/v1/entities/jane", params={"min_position": written.position, "lang": "en"})
+    # Another URL (any position the log holds), so not the answer cached before the rebuild.
+    rebuilt = await client.get("/v1/entities/jane", params={"min_position": 1})
     assert rebuilt.json() == folded.json()
