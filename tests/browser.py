@@ -107,7 +107,8 @@ def script(name: str) -> str:
     return path.read_text()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on loopback nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -118,7 +119,7 @@ def _free_port() -> int:
 def serving(database_url: str, **chosen: Any) -> Iterator[str]:
     """The service on loopback, on a thread of its own, with the ``chosen`` settings; yields its
     base URL."""
-    port = _free_port()
+    port = free_port()
     settings = Settings(
         **{
             "database_url": database_url,

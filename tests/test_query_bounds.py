@@ -4,7 +4,6 @@ what the read cache may hold for all the URLs a client can make up: a bounded we
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import psutil
 import pytest
 
 from service.http.query import MAX_VALUE_CHARS
+from tests.browser import free_port
 from tests.conftest import Client, client_for
 
 _ROUTES = [
@@ -126,17 +126,10 @@ async def test_the_read_cache_lets_the_oldest_go_past_its_weight(demo_database_u
         assert (await tight.get("/embed/mai-1")).headers["cache-status"] == "dateline; fwd=miss"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _service_process(database_url: str, **environment: str) -> Iterator[tuple[psutil.Process, str]]:
     """``dateline run`` in a process of its own, so that its memory is its own."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, **environment}
     command = [str(Path(sys.executable).parent / "dateline"), "run", "--port", str(port)]
     process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
