@@ -209,3 +209,29 @@ async def test_writes_per_key_and_uncached_reads_per_client_are_rate_limited(dat
     assert [miss.status for miss in misses] == [200, 200, 429]
     assert misses[-1].getheader("content-type") == "application/problem+json"
     assert 1 <= int(misses[-1].getheader("retry-after") or "0") <= 60
+
+
+def _post_chunked(base: str, size: int, key: str) -> int:
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    chunks = (b"x" * 65536 for _ in range(size // 65536))
+    try:
+        connection.request(
+            "POST",
+            "/v1/events",
+            body=chunks,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+async def test_a_chunked_body_over_a_mebibyte_is_413(database_url: str) -> None:
+    """No Content-Length to refuse by: the body is counted as it arrives."""
+    key = await make_key(database_url)
+    with serving(database_url) as base:
+        assert await asyncio.to_thread(_post_chunked, base, 2 * 2**20, key) == 413
