@@ -110,6 +110,14 @@ async def make_key(database_url: str, name: str = "tester", scope: str = "write"
         await conn.close()
 
 
+async def caught_up(client: Client) -> None:
+    """Wait until the read model holds the whole log (the demo's is folded as the app starts)."""
+    events = (await client.get("/v1/events", params={"limit": 1000})).json()["events"]
+    if events:
+        response = await client.get("/v1/timeline", params={"min_position": events[-1]["position"]})
+        assert response.status_code == 200, response.text
+
+
 NO_RATE_LIMITS = {"write_rate": "off", "read_rate": "off"}
 """Tests append and read in bursts no client would: only the rate limits' own tests meet them."""
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from service.settings import Settings
-from tests.conftest import Client
+from tests.conftest import Client, caught_up
 from tests.factories import bearer, registered, reported
 
 MAI_1_REPORT = "0e7ed3bc-2e8c-575b-b78b-3976a187e700"
@@ -46,16 +46,8 @@ class _Page(HTMLParser):
         ]
 
 
-async def _caught_up(client: Client) -> None:
-    """Wait until the read model holds the whole log (the demo's is folded as the app starts)."""
-    events = (await client.get("/v1/events", params={"limit": 1000})).json()["events"]
-    if events:
-        response = await client.get("/v1/timeline", params={"min_position": events[-1]["position"]})
-        assert response.status_code == 200, response.text
-
-
 async def _page(client: Client, path: str, **params: Any) -> tuple[Any, _Page]:
-    await _caught_up(client)
+    await caught_up(client)
     response = await client.get(path, params=params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")
@@ -111,7 +103,7 @@ async def test_the_page_speaks_the_language_asked_or_the_browsers(demo_client: C
     assert 'lang="fr"' in asked.text
     assert "Vary" not in asked.headers
     assert "mai 2024" in " ".join(page.text)
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     french = await demo_client.get("/embed/mai-1", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
     english = await demo_client.get("/embed/mai-1", headers={"Accept-Language": "en-GB,en;q=0.8"})
     # The same URL twice, one language each: no cache gives one reader's language to another.
@@ -126,7 +118,7 @@ async def test_the_page_speaks_the_language_asked_or_the_browsers(demo_client: C
 async def test_a_pinned_page_says_what_changed_since_and_links_to_the_live_one(
     demo_client: Client, demo_key: str
 ) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     before = (await demo_client.get(f"/v1/events/{MAI_1_REPORT}")).json()["recorded_at"]
     _, page = await _page(demo_client, "/embed/mai-1", as_of=before, lang="en")
     text = " ".join(" ".join(page.text).split())
@@ -140,7 +132,7 @@ async def test_a_pinned_page_says_what_changed_since_and_links_to_the_live_one(
 
 
 async def test_oembed_describes_live_and_pinned_pages(demo_client: Client) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     base = str(demo_client.base_url).rstrip("/")
     for url in (
         f"{base}/embed/mai-1",
@@ -190,7 +182,7 @@ def test_who_may_frame_embed_pages_is_a_setting() -> None:
 
 
 async def test_reads_answer_cors_from_any_origin_and_expose_their_etag(demo_client: Client) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     for origin in ("https://news.example", "null"):
         response = await demo_client.get("/v1/entities/mai-1/timeline", headers={"Origin": origin})
         assert response.headers["access-control-allow-origin"] == "*"
@@ -198,7 +190,7 @@ async def test_reads_answer_cors_from_any_origin_and_expose_their_etag(demo_clie
 
 
 async def test_a_source_opens_through_our_own_address(demo_client: Client) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     response = await demo_client.get(f"/go/{MAI_1_REPORT}/1", follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (
         302,

@@ -10,17 +10,10 @@ import asyncpg
 import pytest
 
 from service.demo import demo_id
-from tests.conftest import Client, make_key
+from tests.conftest import Client, caught_up, make_key
 from tests.factories import bearer, registered, reported
 
 MAI_1_REPORT = str(demo_id("fact/mai-1-reported"))
-
-
-async def _caught_up(client: Client) -> None:
-    """Wait until the read model includes everything the log shows."""
-    page = (await client.get("/v1/events", params={"limit": 1000})).json()
-    latest = max(event["position"] for event in page["events"])
-    assert (await client.get("/v1/timeline", params={"min_position": latest})).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -43,7 +36,7 @@ async def _caught_up(client: Client) -> None:
 async def test_head_answers_wherever_get_does_with_the_same_headers_and_no_body(
     demo_client: Client, url: str
 ) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     got = await demo_client.get(url)
     head = await demo_client.head(url)
     assert got.status_code == head.status_code == 200
@@ -123,7 +116,7 @@ async def test_a_tampered_or_foreign_cursor_is_a_400_naming_the_parameter(
 
 
 async def test_each_list_refuses_the_cursors_of_the_others(demo_client: Client) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     log = (await demo_client.get("/v1/events", params={"limit": 2})).json()["next"]
     timeline = (await demo_client.get("/v1/timeline", params={"limit": 2})).json()["next"]
     entities = (await demo_client.get("/v1/entities", params={"limit": 2})).json()["next"]
@@ -150,7 +143,7 @@ async def test_each_list_refuses_the_cursors_of_the_others(demo_client: Client) 
 
 
 async def test_a_304_stays_a_304_when_an_unrelated_append_lands(demo_client: Client, demo_key: str) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     first = await demo_client.get("/v1/entities/mai-1/timeline")
     etag = first.headers["etag"]
     assert not etag.startswith("W/")
@@ -182,7 +175,7 @@ async def test_a_304_stays_a_304_when_an_unrelated_append_lands(demo_client: Cli
 
 
 async def test_the_read_cache_says_whether_it_answered(demo_client: Client) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     first = await demo_client.get("/v1/entities/microsoft/timeline?limit=3")
     again = await demo_client.get("/v1/entities/microsoft/timeline?limit=3")
     assert first.headers["cache-status"] == "dateline; fwd=miss"

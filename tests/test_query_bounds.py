@@ -17,7 +17,7 @@ import pytest
 
 from service.http.query import MAX_VALUE_CHARS
 from tests.browser import free_port
-from tests.conftest import Client, client_for
+from tests.conftest import Client, caught_up, client_for
 
 _ROUTES = [
     "/v1/timeline",
@@ -37,12 +37,6 @@ _ROUTES = [
     "/v1/projections",
     "/healthz",
 ]
-
-
-async def _caught_up(client: Client) -> None:
-    page = (await client.get("/v1/events", params={"limit": 1000})).json()
-    latest = max(event["position"] for event in page["events"])
-    assert (await client.get("/v1/timeline", params={"min_position": latest})).status_code == 200
 
 
 def _join(route: str, extra: str) -> str:
@@ -80,7 +74,7 @@ async def test_a_parameter_given_twice_or_too_long_is_refused_by_name(
 
 async def test_filters_a_dependency_takes_are_the_routes_own(demo_client: Client) -> None:
     # tags, q, from, to and lang are parameters of ``filters``, not of the handlers.
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     for route in ("/v1/timeline", "/embed", "/v1/feed.atom"):
         response = await demo_client.get(
             route, params={"tags": "chips", "q": "model", "from": "2020", "lang": "fr"}
@@ -91,7 +85,7 @@ async def test_filters_a_dependency_takes_are_the_routes_own(demo_client: Client
 async def test_campaign_tags_and_cache_busters_reach_neither_the_page_nor_the_cache(
     demo_client: Client,
 ) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     first = await demo_client.get("/embed/mai-1?lang=fr&utm_source=newsletter&_=1717171717")
     again = await demo_client.get("/embed/mai-1?utm_campaign=launch&lang=fr&_=1717171718")
     assert first.status_code == again.status_code == 200
@@ -103,7 +97,7 @@ async def test_campaign_tags_and_cache_busters_reach_neither_the_page_nor_the_ca
 
 
 async def test_the_same_parameters_in_another_order_are_one_read(demo_client: Client) -> None:
-    await _caught_up(demo_client)
+    await caught_up(demo_client)
     first = await demo_client.get("/v1/timeline?lang=fr&limit=3&order=desc")
     again = await demo_client.get("/v1/timeline?order=desc&limit=3&lang=fr")
     assert first.headers["cache-status"] == "dateline; fwd=miss"
@@ -116,7 +110,7 @@ async def test_the_read_cache_lets_the_oldest_go_past_its_weight(demo_database_u
         client_for(demo_database_url, read_cache_mb=1) as tight,
     ):
         for client in (roomy, tight):
-            await _caught_up(client)
+            await caught_up(client)
             assert (await client.get("/embed/mai-1")).headers["cache-status"] == "dateline; fwd=miss"
             # Each page repeats its 4,000-character query in its links: 40 of them outweigh a MiB.
             for n in range(40):

@@ -63,16 +63,17 @@ def requires_scope(
         key = _bearer(connection)
         if key is None:
             raise NotAuthorizedException("Send an API key as 'Authorization: Bearer <key>'.")
+        served = services(connection.app.state)
         # Asked of the database on every write, never of the cache: a key revoked through any
         # process stops the very next write through every one.
-        found = await keys.find(services(connection.app.state).keys.pool, key)
+        found = await keys.find(served.database, key)
         if found is None:
             raise NotAuthorizedException("This API key is unknown or revoked.")
         if scope not in _GRANTS.get(found.scope, set()):
             raise PermissionDeniedException(
                 f"The key '{found.name}' has scope '{found.scope}'; this needs '{scope}'."
             )
-        services(connection.app.state).writes.hit(found.name)
+        served.writes.hit(found.name)
         connection.state.author = found.name
 
     return guard

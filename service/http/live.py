@@ -26,6 +26,7 @@ from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.http import params, query
 from service.http.docs import documented
+from service.http.rates import client_address
 from service.http.services import services
 from service.http.timelines import Reading, filters
 
@@ -112,8 +113,7 @@ async def follow(
         query = replace(query, entity=named[0])
     hub = services(request.app.state).live
     timeline = live.Timeline(query, read.lang, render == "html")
-    # The address uvicorn gives: X-Forwarded-For's, only when a trusted proxy sent it.
-    stream = hub.join(timeline, after, request.client.host if request.client else "")
+    stream = hub.join(timeline, after, client_address(request))
     return Stream(
         _frames(hub, stream),
         media_type="text/event-stream",

@@ -170,8 +170,12 @@ def _not_caught_up(request: Request[Any, Any, Any], exc: NotCaughtUp) -> Respons
     return problem(request, 503, "not-caught-up", exc.detail, headers={"Retry-After": "1"})
 
 
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:]
+
+
 def _busy(request: Request[Any, Any, Any], exc: Busy) -> Response[Problem]:
-    detail = f"{exc.detail[0].upper()}{exc.detail[1:]}; retry shortly."
+    detail = f"{_sentence(exc.detail)}; retry shortly."
     return problem(request, 503, "too-many-streams", detail, headers={"Retry-After": "5"})
 
 
@@ -182,7 +186,7 @@ def _too_many(request: Request[Any, Any, Any], exc: TooMany) -> Response[Problem
 
 def _reader_busy(request: Request[Any, Any, Any], exc: ReaderBusy) -> Response[Problem]:
     # Longer than a full process's wait: this client's own streams must end first.
-    detail = f"{exc.detail[0].upper()}{exc.detail[1:]}; close one, or retry later."
+    detail = f"{_sentence(exc.detail)}; close one, or retry later."
     return problem(request, 429, "too-many-client-streams", detail, headers={"Retry-After": "30"})
 
 

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from litestar.connection import ASGIConnection
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The address a client's share is counted by: uvicorn's, which is X-Forwarded-For's only
+    when a trusted proxy sent it."""
+    return connection.client.host if connection.client else ""
 
 
 class TooMany(Exception):

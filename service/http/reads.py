@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Request, Response
 
-from service.http.rates import RateLimit
+from service.http.rates import RateLimit, client_address
 from service.projections.newsroom import NewsroomReader
 
 # Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
@@ -112,7 +112,7 @@ class ReadCache:
             self._bodies.move_to_end(key)
             return _answer(request, cached, "hit")
         if self.misses is not None:
-            self.misses.hit(request.client.host if request.client else "")
+            self.misses.hit(client_address(request))
         built = await build()
         content = built if isinstance(built, bytes) else _encode(built)
         body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})
