@@ -35,11 +35,17 @@ from service.domain.appending import (
     stored_data,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
-from service.store import REFUSED, Pool
+from service.store import REFUSED, Pool, keys
 from service.store import events as log
 
 # What one write of a shared group can cause that the others should not hear of.
-_SOMEONES_REFUSAL: tuple[type[Exception], ...] = (*REFUSED, Conflict, log.EventIdTaken, log.NulCharacter)
+_SOMEONES_REFUSAL: tuple[type[Exception], ...] = (
+    *REFUSED,
+    Conflict,
+    log.EventIdTaken,
+    log.NulCharacter,
+    keys.Revoked,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,8 @@ class AppendOutcome:
 class _Write:
     plan: AppendPlan
     metadata: Sequence[Mapping[str, Any]]
+    writers: tuple[bytes, ...]
+    """The hash of the key it is written with; none for the service's own writes."""
     done: asyncio.Future[list[Appended]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -100,16 +108,25 @@ class Appender:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def append(
-        self, posted: Sequence[NewEvent], metadata: Mapping[str, Any], paths: Sequence[str]
+        self,
+        posted: Sequence[NewEvent],
+        metadata: Mapping[str, Any],
+        paths: Sequence[str],
+        key: bytes | None = None,
     ) -> AppendOutcome:
-        """Append ``posted`` atomically; ``paths`` name each event's place in the request body."""
+        """Append ``posted`` atomically; ``paths`` name each event's place in the request body.
+
+        ``key`` is the hash of the API key it is written with: ``keys.Revoked`` unless that key
+        is still live when the write reaches the log (the write checks it itself, exactly).
+        """
+        writers = () if key is None else (key,)
         client_ids = [event.id for event in posted if event.id is not None]
         if client_ids and (existing := await self._existing(client_ids)):
-            return _replay(posted, existing)
+            return await self._replay(posted, existing, writers)
         # The rules are checked against a snapshot; the write re-checks atomically whatever can
         # change meanwhile (stream versions, merges).
         plan = plan_append(posted, await self._known_streams(posted), await self._known_events(posted), paths)
-        write = _Write(plan, [_event_metadata(metadata, event) for event in posted])
+        write = _Write(plan, [_event_metadata(metadata, event) for event in posted], writers)
         await self._queue.put(write)
         try:
             rows = await write.done
@@ -118,7 +135,7 @@ class Appender:
             raise Rejected(list(_nul_characters(posted, paths))) from None
         except log.EventIdTaken:
             # Two identical retries raced past the id check: answer the loser from the winner's rows.
-            return _replay(posted, await self._existing(client_ids))
+            return await self._replay(posted, await self._existing(client_ids), writers)
         for change in plan.streams:
             if change.registers_kind is not None:
                 self.kinds[change.stream] = change.registers_kind
@@ -126,6 +143,18 @@ class Appender:
 
     async def _existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, log.ExistingEvent]:
         return await log.existing_events(self.pool, ids)
+
+    async def _replay(
+        self,
+        posted: Sequence[NewEvent],
+        existing: Mapping[uuid.UUID, log.ExistingEvent],
+        writers: Sequence[bytes],
+    ) -> AppendOutcome:
+        # A retry writes nothing, so no append checks its key: it is checked here (retries are
+        # rare), and a revoked key learns nothing of what it wrote before.
+        if writers and not await keys.live(self.pool, writers):
+            raise keys.Revoked
+        return _replay(posted, existing)
 
     async def _known_streams(self, posted: Sequence[NewEvent]) -> dict[str, KnownStream]:
         slugs = sorted(referenced_slugs(posted))
@@ -163,10 +192,13 @@ class Appender:
             )
             try:
                 rows = await log.write_plan(
-                    self.pool, merged, [meta for write in group for meta in write.metadata]
+                    self.pool,
+                    merged,
+                    [meta for write in group for meta in write.metadata],
+                    [key for write in group for key in write.writers],
                 )
             except _SOMEONES_REFUSAL:
-                pass  # someone's conflict or reused id: find out whose, one write at a time
+                pass  # someone's conflict, reused id or revoked key: find out whose, one at a time
             except Exception as error:  # the database is gone: everyone gets the same news
                 for write in group:
                     _settle(write, error=error)
@@ -179,7 +211,9 @@ class Appender:
                 return
         for write in group:
             try:
-                _settle(write, rows=await log.write_plan(self.pool, write.plan, write.metadata))
+                _settle(
+                    write, rows=await log.write_plan(self.pool, write.plan, write.metadata, write.writers)
+                )
             except Exception as error:
                 _settle(write, error=error)
 

@@ -126,10 +126,9 @@ def client_for(database_url: str, *, projections: bool = True, **chosen: Any) ->
     settings = Settings(
         database_url=database_url,
         pool_size=20,
-        key_cache_seconds=0.0,
         projections="in-process" if projections else "off",
         projection_poll_seconds=0.05,
-        **{**NO_RATE_LIMITS, **chosen},
+        **{"key_cache_seconds": 0.0, **NO_RATE_LIMITS, **chosen},
     )
     return AsyncTestClient(create_app(settings))
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import asyncpg
 
+from service.store import keys
 from service.store.keys import hash_key
-from tests.conftest import Client, make_key
+from tests.conftest import Client, client_for, make_key
 from tests.factories import bearer, registered
 
 
@@ -71,3 +75,32 @@ async def test_only_the_hash_of_a_key_is_stored(database_url: str) -> None:
     stored = [value for row in rows for value in row.values()]
     assert hash_key(key) in stored
     assert not any(key in str(value) or key.encode() == value for value in stored)
+
+
+async def test_a_revoked_key_cannot_write_even_while_the_process_remembers_it(database_url: str) -> None:
+    """The append checks its key as it writes: the key cache, here an hour long, only says who
+    a key is. Neither a new write, a batch, nor the retry of an earlier write gets through."""
+    cms, wire = await make_key(database_url, "cms"), await make_key(database_url, "wire")
+    async with client_for(database_url, key_cache_seconds=3600) as api:
+        earlier = {**registered("microsoft"), "id": str(uuid.uuid4())}
+        assert (await api.post("/v1/events", json=earlier, headers=bearer(cms))).status_code == 201
+        wired = await api.post("/v1/events", json=registered("openai"), headers=bearer(wire))
+        assert wired.status_code == 201
+        conn = await asyncpg.connect(database_url)
+        try:
+            assert await keys.revoke(conn, "cms")
+            written = await conn.fetchval("select count(*) from events")
+            # Writes of both keys at once share a commit: the revoked one's refusal is its own.
+            refused, accepted = await asyncio.gather(
+                api.post("/v1/events", json=registered("anthropic"), headers=bearer(cms)),
+                api.post("/v1/events", json=registered("mistral"), headers=bearer(wire)),
+            )
+            assert (refused.status_code, accepted.status_code) == (401, 201)
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert refused.headers["content-type"] == "application/problem+json"
+            batch = {"events": [registered("xai"), registered("meta")]}
+            assert (await api.post("/v1/events/batch", json=batch, headers=bearer(cms))).status_code == 401
+            assert (await api.post("/v1/events", json=earlier, headers=bearer(cms))).status_code == 401
+            assert await conn.fetchval("select count(*) from events") == written + 1
+        finally:
+            await conn.close()

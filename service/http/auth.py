@@ -1,4 +1,10 @@
-"""Writes need ``Authorization: Bearer <key>`` with the right scope; reads are public."""
+"""Writes need ``Authorization: Bearer <key>`` with the right scope; reads are public.
+
+A revoked key is refused by every API process from the moment its revocation commits. Appends
+check their key themselves, in the statement that writes them (``service/store/events.py``), so
+their guard may take a key's name and scope from the short-lived cache; every other write (key
+management) looks its key up afresh.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +26,9 @@ MAX_KEY_LENGTH = 200
 
 
 class KeyCache:
-    """Recently seen keys, for reads that show more to a key holder: one hash, not one query,
-    per request. There a revoked key stops within ``ttl`` seconds; writes never ask the cache.
+    """Recently seen keys: one hash, not one query, per request. What it remembers is who a key
+    is (name, scope) for ``ttl`` seconds, never whether a write goes in: an append refuses a
+    revoked key itself, whatever this says.
     """
 
     def __init__(self, pool: Pool, ttl: float) -> None:
@@ -57,16 +64,17 @@ async def may(connection: ASGIConnection[Any, Any, Any, Any], scope: str) -> boo
 
 
 def requires_scope(
-    scope: str,
+    scope: str, *, rechecked: bool = False
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """A guard: a live key with ``scope``. ``rechecked`` operations check the key again as they
+    write (``state.key``, its hash, is for that), so the guard may trust the key cache."""
+
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         key = _bearer(connection)
         if key is None:
             raise NotAuthorizedException("Send an API key as 'Authorization: Bearer <key>'.")
         served = services(connection.app.state)
-        # Asked of the database on every write, never of the cache: a key revoked through any
-        # process stops the very next write through every one.
-        found = await keys.find(served.database, key)
+        found = await (served.keys.find(key) if rechecked else keys.find(served.database, key))
         if found is None:
             raise NotAuthorizedException("This API key is unknown or revoked.")
         if scope not in _GRANTS.get(found.scope, set()):
@@ -75,5 +83,6 @@ def requires_scope(
             )
         served.writes.hit(found.name)
         connection.state.author = found.name
+        connection.state.key = keys.hash_key(key)
 
     return guard

@@ -62,7 +62,7 @@ class EventsController(Controller):
         operation_id="appendEvent",
         dto=StrictBody.of(NewEvent),
         return_dto=None,
-        guards=[requires_scope("write")],
+        guards=[requires_scope("write", rechecked=True)],
         status_code=201,
         security=[{"apiKey": []}],
         **documented(
@@ -81,7 +81,7 @@ class EventsController(Controller):
         data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
-        outcome = await appender.append([data], _metadata(request), ["$"])
+        outcome = await appender.append([data], _metadata(request), ["$"], request.state.key)
         row = outcome.rows[0]
         return Response(
             row,
@@ -94,7 +94,7 @@ class EventsController(Controller):
         operation_id="appendEvents",
         dto=StrictBody.of(BatchAppend),
         return_dto=None,
-        guards=[requires_scope("write")],
+        guards=[requires_scope("write", rechecked=True)],
         status_code=201,
         security=[{"apiKey": []}],
         **documented(
@@ -113,7 +113,7 @@ class EventsController(Controller):
     ) -> Response[BatchAppended]:
         """Append up to 1,000 events atomically: all of them or none."""
         paths = [f"$.events[{index}]" for index in range(len(data.events))]
-        outcome = await appender.append(data.events, _metadata(request), paths)
+        outcome = await appender.append(data.events, _metadata(request), paths, request.state.key)
         return Response(
             BatchAppended(events=outcome.rows),
             status_code=200 if outcome.replayed else 201,

@@ -27,7 +27,7 @@ from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaugh
 from service.http.rates import TooMany
 from service.live import Busy, ReaderBusy
 from service.store import UNREACHABLE
-from service.store.keys import NameTaken
+from service.store.keys import NameTaken, Revoked
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPES = {
@@ -54,6 +54,7 @@ PROBLEM_TYPES = {
 }
 """Every problem type the API answers with (``urn:dateline:problem:<kind>``), and what it means."""
 _log = logging.getLogger("dateline.http")
+_BEARER_CHALLENGE = 'Bearer realm="dateline"'
 
 _TITLES = {
     400: "Malformed request",
@@ -166,6 +167,11 @@ def _name_taken(request: Request[Any, Any, Any], exc: NameTaken) -> Response[Pro
     return problem(request, 409, "conflict", str(exc))
 
 
+def _revoked(request: Request[Any, Any, Any], exc: Revoked) -> Response[Problem]:
+    detail = "This API key is unknown or revoked."
+    return problem(request, 401, "unauthenticated", detail, headers={"WWW-Authenticate": _BEARER_CHALLENGE})
+
+
 def _not_caught_up(request: Request[Any, Any, Any], exc: NotCaughtUp) -> Response[Problem]:
     return problem(request, 503, "not-caught-up", exc.detail, headers={"Retry-After": "1"})
 
@@ -227,7 +233,7 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException):
-        headers.setdefault("WWW-Authenticate", 'Bearer realm="dateline"')
+        headers.setdefault("WWW-Authenticate", _BEARER_CHALLENGE)
     kind = {
         401: "unauthenticated",
         403: "forbidden",
@@ -270,6 +276,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         Conflict: _conflict,
         NotFound: _not_found,
         NameTaken: _name_taken,
+        Revoked: _revoked,
         NotCaughtUp: _not_caught_up,
         BeyondTheLog: _beyond_the_log,
         Busy: _busy,

@@ -42,7 +42,7 @@ from schemas import Appended
 from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
 from service.domain.cursors import LogCursor
 from service.domain.errors import Conflict
-from service.store import Database
+from service.store import Database, keys
 
 _encode = msgspec.json.Encoder().encode
 
@@ -155,10 +155,16 @@ _EXISTING = """
 select id, stream, version, position, recorded_at, type, data::text as data
 from events where id = any($1::uuid[])
 """
-_APPEND = """
+# The writers' keys are checked by the append itself, in its statement: a condition without a
+# column of the row is a one-time filter that PostgreSQL evaluates before it calls the function,
+# so a revoked key's write calls nothing and returns no row. The check costs an index probe and
+# no round trip; its snapshot is the statement's, so a key revoked before the write began is
+# refused by it, in every process, with no cache to wait for.
+_APPEND = f"""
 select id, stream, version, position, recorded_at
 from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
-"""
+where {keys.ALL_LIVE.format(hashes="$15")}
+"""  # noqa: S608
 # Undoing a merge is rare enough to take a second statement, in the same transaction as the
 # append, instead of another argument to append_events: the stream's row is already locked.
 _UNMERGE = "update streams set merged_into = null where stream = $1 and merged_into = $2 returning stream"
@@ -204,17 +210,22 @@ async def _conflict(conn: Database, change: StreamChange) -> Conflict:
 
 
 async def write_plan(
-    conn: Database, plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]
+    conn: Database,
+    plan: AppendPlan,
+    metadata: Sequence[Mapping[str, Any]],
+    writers: Sequence[bytes] = (),
 ) -> list[Appended]:
     """Write a plan in one statement (two for undone merges); ``Conflict`` if a stream moved
-    since the plan was made."""
+    since the plan was made, ``keys.Revoked`` if a key of ``writers`` (their hashes; none for
+    the service's own writes) is not live."""
     changes = plan.streams
     unmerges = [change for change in changes if change.unmerges_from is not None]
+    arguments = [*_append_arguments(plan, metadata), sorted(set(writers))]
     try:
         if unmerges:
-            rows = await _append_and_unmerge(conn, unmerges, _append_arguments(plan, metadata))
+            rows = await _append_and_unmerge(conn, unmerges, arguments)
         else:
-            rows = await conn.fetch(_APPEND, *_append_arguments(plan, metadata))
+            rows = await conn.fetch(_APPEND, *arguments)
     except asyncpg.UntranslatableCharacterError:
         raise NulCharacter from None
     except asyncpg.UniqueViolationError as error:
@@ -226,6 +237,8 @@ async def write_plan(
             raise
         moved = next(change for change in changes if change.stream == getattr(error, "detail", None))
         raise await _conflict(conn, moved) from None
+    if not rows:  # every plan has events: the keys' check refused the write
+        raise keys.Revoked
     # Positions are drawn in the batch's order, so position order is the batch's order.
     return [_appended(row) for row in sorted(rows, key=lambda row: row["position"])]
 
@@ -237,6 +250,8 @@ async def _append_and_unmerge(
         conn = db if not isinstance(db, asyncpg.Pool) else await stack.enter_async_context(db.acquire())
         async with conn.transaction():
             rows = await conn.fetch(_APPEND, *arguments)
+            if not rows:
+                return rows
             for change in unmerges:
                 if await conn.fetchval(_UNMERGE, change.stream, change.unmerges_from) is None:
                     raise Conflict(

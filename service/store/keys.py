@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -25,6 +26,10 @@ class ApiKey(msgspec.Struct, frozen=True):
     scope: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class Revoked(Exception):
+    """A write's key was not live when the write reached the log: revoked, or never a key."""
 
 
 class NameTaken(Exception):
@@ -61,6 +66,21 @@ async def find(conn: Database, key: str) -> ApiKey | None:
         hash_key(key),
     )
     return None if row is None else ApiKey(row["name"], row["scope"], row["created_at"])
+
+
+ALL_LIVE = (
+    "(select count(*) from api_keys where key_hash = any({hashes}::bytea[]) and revoked_at is null)"
+    " = cardinality({hashes}::bytea[])"
+)
+"""SQL that is true when each key whose hash is in the ``bytea[]`` parameter ``{hashes}`` (distinct
+hashes) is live: one probe of the key index per key."""
+_LIVE = "select " + ALL_LIVE.format(hashes="$1")
+
+
+async def live(conn: Database, hashes: Sequence[bytes]) -> bool:
+    """Whether each of the keys ``hashes`` names is live now."""
+    found: bool = await conn.fetchval(_LIVE, list(hashes))
+    return found
 
 
 async def revoke(conn: Database, name: str) -> bool:
