@@ -48,6 +48,7 @@ from schemas.events import (
     PersonAppointed,
     PersonDeparted,
 )
+from schemas.exports import TimelineJS, TimelineJSDate, TimelineJSEvent, TimelineJSText, TimelineJSTitle
 from schemas.read import (
     ChangesSince,
     CorrectionShown,
@@ -148,6 +149,11 @@ __all__ = [
     "Source",
     "StreamPage",
     "TimelineEntry",
+    "TimelineJS",
+    "TimelineJSDate",
+    "TimelineJSEvent",
+    "TimelineJSText",
+    "TimelineJSTitle",
     "TimelinePage",
     "parse_partial_date",
 ]

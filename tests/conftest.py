@@ -102,6 +102,15 @@ async def demo_database_url(server_url: str, demo_template: str) -> AsyncIterato
     await _admin(server_url, f'drop database "{name}" with (force)')
 
 
+@pytest.fixture(scope="module")
+def module_demo_database_url(server_url: str, demo_template: str) -> Iterator[str]:
+    """A database holding the demo story, shared by the tests of one module: for a server that
+    they all read and write through, which is too slow to start for each."""
+    name = asyncio.run(_database_from(server_url, demo_template))
+    yield with_database(server_url, name)
+    asyncio.run(_admin(server_url, f'drop database "{name}" with (force)'))
+
+
 async def make_key(database_url: str, name: str = "tester", scope: str = "write") -> str:
     conn = await asyncpg.connect(database_url)
     try:

@@ -34,22 +34,20 @@ from service.http.examples import RESPONSE_EXAMPLES
 from service.http.problems import PROBLEM_MEDIA_TYPE
 
 
-def _header(description: str, kind: OpenAPIType = OpenAPIType.STRING) -> OpenAPIHeader:
+def header(description: str, kind: OpenAPIType = OpenAPIType.STRING) -> OpenAPIHeader:
     return OpenAPIHeader(schema=Schema(type=kind), description=description)
 
 
-ETAG = _header(
+ETAG = header(
     "A validator of this very body: send it back as If-None-Match to be answered 304 while the "
     "body stays the same, whatever else is appended to the log."
 )
-CACHE_CONTROL = _header("How long shared caches may keep the answer.")
-CACHE_STATUS = _header(
-    "RFC 9211: whether this process answered from its own cache (`hit`) or built the body."
-)
-IMMUTABLE = _header("Events never change: `public, max-age=31536000, immutable`.")
-LOCATION = _header("Where the appended event can be read.")
-RETRY_AFTER = _header("Seconds to wait before retrying.", OpenAPIType.INTEGER)
-VARY = _header("The request headers the body depends on.")
+CACHE_CONTROL = header("How long shared caches may keep the answer.")
+CACHE_STATUS = header("RFC 9211: whether this process answered from its own cache (`hit`) or built the body.")
+IMMUTABLE = header("Events never change: `public, max-age=31536000, immutable`.")
+LOCATION = header("Where the appended event can be read.")
+RETRY_AFTER = header("Seconds to wait before retrying.", OpenAPIType.INTEGER)
+VARY = header("The request headers the body depends on.")
 CONDITIONAL = {"ETag": ETAG, "Cache-Control": CACHE_CONTROL, "Cache-Status": CACHE_STATUS}
 
 _PROBLEMS = {
@@ -69,28 +67,39 @@ _PROBLEMS = {
 def documented(
     status: int,
     model: Any,
-    example: str,
+    example: str | tuple[str, ...],
     description: str,
     *problems: int,
     headers: Mapping[str, OpenAPIHeader] | None = None,
     conditional: bool = False,
     media_type: str = "application/json",
+    repeated: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator: its responses, and the headers they carry.
 
     ``conditional`` reads answer If-None-Match with a 304 and carry ETag and caching headers.
-    A ``media_type`` other than JSON is what the success is sent as, ``model`` what it carries.
+    A ``media_type`` other than JSON is what the success is sent as, ``model`` what it carries;
+    a success that takes several shapes (a union) has an ``example`` of each. A write that may
+    be ``repeated`` (a retry of one already made) answers it with a 200 of the same body and
+    headers, which that string describes.
     """
     success = dict(headers or {}) | (CONDITIONAL if conditional else {})
-    responses = {
-        status: ResponseSpec(
+
+    def succeeded(meaning: str) -> ResponseSpec:
+        return ResponseSpec(
             data_container=model,
-            description=description,
+            description=meaning,
             media_type=media_type,
             generate_examples=False,
-            examples=[Example(summary=example, value=RESPONSE_EXAMPLES[example])],
+            examples=[
+                Example(summary=name, value=RESPONSE_EXAMPLES[name])
+                for name in ((example,) if isinstance(example, str) else example)
+            ],
         )
-    }
+
+    responses = {status: succeeded(description)}
+    if repeated is not None:
+        responses[200] = succeeded(repeated)
     if conditional:
         responses[304] = ResponseSpec(
             None, description="Not modified: the ETag sent in If-None-Match is still this body's."
@@ -106,6 +115,7 @@ def documented(
         )
     by_status = {
         str(status): success,
+        **({"200": success} if repeated is not None else {}),
         "304": CONDITIONAL if conditional else {},
         "429": {"Retry-After": RETRY_AFTER},
         "503": {"Retry-After": RETRY_AFTER},

@@ -23,10 +23,10 @@ from schemas import OEmbed
 from service import presentation
 from service.domain import cursors
 from service.domain.cursors import LogCursor
-from service.http.docs import documented
+from service.http.docs import VARY, documented, header
 from service.http.params import query_without, reader_language, with_query
 from service.http.services import cached_page, services
-from service.http.timelines import READING, Reading, live_query, timeline_title
+from service.http.timelines import ENTITIES, READING, Reading, live_query, timeline_title
 from service.presentation import embed as page
 
 Theme = Annotated[
@@ -39,6 +39,16 @@ _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
     " form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
 )
+_PAGE_HEADERS = {
+    "Content-Security-Policy": header(
+        "The page runs only its own script and style; `frame-ancestors` is DATELINE_EMBED_ANCESTORS."
+    ),
+    "Link": header('The page\'s oEmbed description (`rel="alternate"; type="application/json+oembed"`).'),
+    "Vary": VARY,
+}
+_PAGE_PROBLEMS = (400, 503)
+_SCRIPT = "text/javascript"
+_SCRIPT_HEADERS = {"Cache-Control": header("`public, max-age=3600`.")}
 _OEMBED_MAX = (640, 1000)
 """The width and height an oEmbed answer offers at most; WordPress caps a frame at 1,000 px."""
 
@@ -104,7 +114,8 @@ async def _embed(
         checkpoint,
         build,
         variant=negotiated or "",
-        media_type="text/html; charset=utf-8",
+        # Litestar adds the charset to a text/ type itself: given one, it would send two.
+        media_type="text/html",
         headers=headers,
     )
 
@@ -131,18 +142,47 @@ class EmbedController(Controller):
     tags = ["embed"]
     dependencies = READING
 
-    @get("/embed", before_request=cached_page, include_in_schema=False)
+    @get(
+        "/embed",
+        operation_id="embedTimeline",
+        before_request=cached_page,
+        **documented(
+            200,
+            str,
+            "embed",
+            "The page (HTML), in `lang` or else the browser's language (then `Vary: Accept-Language`).",
+            *_PAGE_PROBLEMS,
+            conditional=True,
+            media_type="text/html",
+            headers=_PAGE_HEADERS,
+        ),
+    )
     async def embed_timeline(
         self,
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
-        entities: Annotated[str | None, QueryParameter()] = None,
+        entities: ENTITIES = None,
         theme: Theme = "auto",
     ) -> Response[Any]:
         """Any timeline as a page for an iframe."""
         return await _embed(request, read.of_entities(entities), theme, None)
 
-    @get("/embed/{slug:str}", before_request=cached_page, include_in_schema=False)
+    @get(
+        "/embed/{slug:str}",
+        operation_id="embedEntity",
+        before_request=cached_page,
+        **documented(
+            200,
+            str,
+            "embed",
+            "The page (HTML), in `lang` or else the browser's language (then `Vary: Accept-Language`).",
+            *_PAGE_PROBLEMS,
+            404,
+            conditional=True,
+            media_type="text/html",
+            headers=_PAGE_HEADERS,
+        ),
+    )
     async def embed_entity(
         self,
         request: Request[Any, Any, Any],
@@ -193,7 +233,21 @@ class EmbedController(Controller):
             html=page.oembed_html(url, title, width, height),
         )
 
-    @get("/go/{event_id:uuid}/{index:int}", include_in_schema=False)
+    @get(
+        "/go/{event_id:uuid}/{index:int}",
+        operation_id="openSource",
+        status_code=302,
+        **documented(
+            302,
+            None,
+            "source",
+            "To the source's own URL.",
+            400,
+            404,
+            503,
+            headers={"Location": header("The source's URL, as its fact gives it.")},
+        ),
+    )
     async def source(
         self, request: Request[Any, Any, Any], event_id: FromPath[UUID], index: FromPath[int]
     ) -> Redirect:
@@ -203,12 +257,22 @@ class EmbedController(Controller):
             raise NotFoundException(detail=f"fact {event_id} has no source {index}")
         return Redirect(url, status_code=302)
 
-    @get("/embed.js", include_in_schema=False, cache_control=None)
+    @get(
+        "/embed.js",
+        operation_id="hostScript",
+        cache_control=None,
+        **documented(200, str, "host_script", "The script.", media_type=_SCRIPT, headers=_SCRIPT_HEADERS),
+    )
     async def host_script(self) -> Response[bytes]:
         """The host page's script: sizes each Dateline iframe to what its page reports."""
         return _script("embed.js")
 
-    @get("/widget.js", include_in_schema=False, cache_control=None)
+    @get(
+        "/widget.js",
+        operation_id="widgetScript",
+        cache_control=None,
+        **documented(200, str, "widget", "The module.", media_type=_SCRIPT, headers=_SCRIPT_HEADERS),
+    )
     async def widget(self) -> Response[bytes]:
         """The ``<dateline-timeline>`` element, a module that loads the rest from beside it."""
         return _script("widget.js")
@@ -218,6 +282,7 @@ def _script(name: str) -> Response[bytes]:
     """A script host pages load from the service's root, whatever their origin."""
     return Response(
         (page.STATIC / name).read_bytes(),
-        media_type="text/javascript; charset=utf-8",
+        # Litestar adds the charset itself.
+        media_type=_SCRIPT,
         headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
     )

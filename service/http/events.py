@@ -69,9 +69,10 @@ class EventsController(Controller):
             201,
             Appended,
             "appended",
-            "Appended (200: a retry of an earlier append).",
+            "Appended.",
             *_WRITE_PROBLEMS,
             headers={"Location": LOCATION},
+            repeated="Already appended: a retry of an earlier append, which appends nothing.",
         ),
     )
     async def append_event(
@@ -101,8 +102,9 @@ class EventsController(Controller):
             201,
             BatchAppended,
             "batch",
-            "All appended (200: a retry of an earlier batch).",
+            "All appended.",
             *_WRITE_PROBLEMS,
+            repeated="Already appended: a retry of an earlier batch, which appends nothing.",
         ),
     )
     async def append_batch(

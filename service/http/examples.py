@@ -413,6 +413,39 @@ RESPONSE_EXAMPLES: dict[str, Any] = {
     ],
 }
 RESPONSE_EXAMPLES["live"] = {"kind": "corrected", "entry": RESPONSE_EXAMPLES["timeline"]["items"][0]}
+RESPONSE_EXAMPLES["timelinejs"] = {
+    "title": {"text": {"headline": "MAI-1", "text": ""}},
+    "events": [
+        {
+            "start_date": {"year": 2024, "month": 5},
+            "display_date": "May 2024",
+            "text": {
+                "headline": "Microsoft reported to be training MAI-1, up to 500 billion parameters",
+                "text": '<p>May 2024 · reported</p><p>Sources: <a href="https://example.com/story"'
+                ' target="_blank" rel="noopener noreferrer">Meet MAI-1</a></p>',
+            },
+            "group": "model.reported",
+            "unique_id": f"event-{_MAI_1_REPORT}",
+        }
+    ],
+}
+# Pages, feeds and scripts are shown by their beginning: enough to tell what they are.
+RESPONSE_EXAMPLES["feed"] = (
+    "<?xml version='1.0' encoding='utf-8'?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
+    "<id>https://dateline.example/v1/entities/mai-1/feed.atom</id><title>MAI-1</title>"
+    "<updated>2024-05-07T10:02:11Z</updated><author><name>Dateline</name></author>"
+    '<link rel="self" href="https://dateline.example/v1/entities/mai-1/feed.atom" type="application/atom+xml" />'
+    f"<entry><id>urn:uuid:{_MAI_1_REPORT}</id>"
+    "<title>Microsoft reported to be training MAI-1, up to 500 billion parameters</title>"
+    "<updated>2024-05-07T10:02:11Z</updated>…</entry></feed>"
+)
+RESPONSE_EXAMPLES["embed"] = (
+    '<!doctype html>\n<html lang="en" data-theme="auto">\n<head>\n<meta charset="utf-8">\n'
+    "<title>MAI-1 · Dateline</title>\n…"
+)
+RESPONSE_EXAMPLES["source"] = None
+RESPONSE_EXAMPLES["host_script"] = '(function () {\n  "use strict";\n  window.addEventListener("message", …'
+RESPONSE_EXAMPLES["widget"] = 'import { TimelineView } from "./static/timeline.js";\n…'
 NEW_KEY_EXAMPLES = [
     Example(summary="A key for the CMS", value={"name": "wordpress-newsroom", "scope": "write"})
 ]

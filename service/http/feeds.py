@@ -14,12 +14,14 @@ from service import presentation
 from service.domain import cursors
 from service.domain.cursors import FeedCursor
 from service.http import params
+from service.http.docs import documented
 from service.http.services import cached
-from service.http.timelines import READING, Reading, timeline_title
+from service.http.timelines import ENTITIES, READING, Reading, timeline_title
 from service.presentation import feed
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
 _FEED = "application/atom+xml; charset=utf-8"
+_ATOM = "application/atom+xml"
 
 
 async def _feed(
@@ -58,18 +60,30 @@ class FeedController(Controller):
     tags = ["timelines"]
     dependencies = READING
 
-    @get("/v1/feed.atom", before_request=cached, include_in_schema=False)
+    @get(
+        "/v1/feed.atom",
+        operation_id="readTimelineFeed",
+        before_request=cached,
+        **documented(200, str, "feed", "The feed (Atom 1.0).", 400, 503, conditional=True, media_type=_ATOM),
+    )
     async def timeline_feed(
         self,
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
-        entities: Annotated[str | None, QueryParameter()] = None,
+        entities: ENTITIES = None,
         before: _BEFORE = None,
     ) -> Response[Any]:
         """Any timeline as an Atom feed, the latest changed first."""
         return await _feed(request, read.of_entities(entities), before, None)
 
-    @get("/v1/entities/{slug:str}/feed.atom", before_request=cached, include_in_schema=False)
+    @get(
+        "/v1/entities/{slug:str}/feed.atom",
+        operation_id="readEntityFeed",
+        before_request=cached,
+        **documented(
+            200, str, "feed", "The feed (Atom 1.0).", 400, 404, 503, conditional=True, media_type=_ATOM
+        ),
+    )
     async def entity_feed(
         self,
         request: Request[Any, Any, Any],

@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
-from schemas import FactHistory, PinnedTimelinePage, TimelinePage, parse_partial_date
+from schemas import FactHistory, PinnedTimelinePage, TimelineJS, TimelinePage, parse_partial_date
 from service import presentation
 from service.domain.cursors import RankCursor, TimelineCursor
 from service.domain.queries import TimelineQuery
@@ -55,7 +55,7 @@ _INCLUDE = Annotated[
     Literal["retracted"] | None,
     QueryParameter(description="`retracted` to show retracted items too, marked as such."),
 ]
-_ENTITIES = Annotated[
+ENTITIES = Annotated[
     str | None, QueryParameter(description="Comma-separated entity slugs; items involving any.")
 ]
 _FORMAT = Annotated[
@@ -64,6 +64,8 @@ _FORMAT = Annotated[
         description=f"`timelinejs`: the timeline as Knight Lab's TimelineJS loads it, at most {timelinejs.CAP} events."
     ),
 ]
+_TIMELINE = TimelinePage | TimelineJS
+"""What a timeline answers: a page (``format=json``), or the TimelineJS document."""
 _STATUS_VALUES = {"reported", "confirmed", "denied"}
 
 
@@ -186,7 +188,7 @@ async def _export(request: Request[Any, Any, Any], read: Reading) -> Response[An
     checkpoint = await read.cache.checkpoint(read.min_position)
     newsroom = read.cache.newsroom
 
-    async def build() -> Any:
+    async def build() -> TimelineJS:
         query, items = replace(read.query, limit=100), []
         while True:
             page = await newsroom.timeline(query, read.as_of)
@@ -242,13 +244,15 @@ class TimelineController(Controller):
         "/v1/timeline",
         operation_id="readTimeline",
         before_request=cached,
-        **documented(200, TimelinePage, "timeline", "A page of the timeline.", 400, 503, conditional=True),
+        **documented(
+            200, _TIMELINE, ("timeline", "timelinejs"), "A page of the timeline.", 400, 503, conditional=True
+        ),
     )
     async def timeline(
         self,
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
-        entities: _ENTITIES = None,
+        entities: ENTITIES = None,
         format: _FORMAT = "json",
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
@@ -259,7 +263,14 @@ class TimelineController(Controller):
         operation_id="readEntityTimeline",
         before_request=cached,
         **documented(
-            200, TimelinePage, "timeline", "A page of the entity's timeline.", 400, 404, 503, conditional=True
+            200,
+            _TIMELINE,
+            ("timeline", "timelinejs"),
+            "A page of the entity's timeline.",
+            400,
+            404,
+            503,
+            conditional=True,
         ),
     )
     async def entity_timeline(
@@ -284,7 +295,7 @@ class TimelineController(Controller):
         self,
         request: Request[Any, Any, Any],
         read: NamedDependency[Reading],
-        entities: _ENTITIES = None,
+        entities: ENTITIES = None,
     ) -> Response[Any]:
         """The timeline as known at `as_of` (required), each item with the follow-ups recorded since, and how many facts were added and changed since."""
         return await _pinned(request, read.of_entities(entities))

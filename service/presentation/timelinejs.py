@@ -8,27 +8,32 @@ and cannot page: the export holds at most ``CAP`` events and says so on its titl
 
 from __future__ import annotations
 
-from typing import Any
-
 from markupsafe import Markup, escape
 
-from schemas import TimelineEntry
+from schemas import (
+    TimelineEntry,
+    TimelineJS,
+    TimelineJSDate,
+    TimelineJSEvent,
+    TimelineJSText,
+    TimelineJSTitle,
+)
 
 CAP = 500
 """The most events one export holds; TimelineJS slows down well before this."""
 
 
-def _start_date(entry: TimelineEntry) -> dict[str, Any]:
+def _start_date(entry: TimelineEntry) -> TimelineJSDate:
     """Only the parts of the date that are known: a year, a month, a day, or an instant."""
-    start = entry.occurred.start
-    parts: dict[str, Any] = {"year": start.year}
-    if entry.occurred.precision in ("month", "day", "instant"):
-        parts["month"] = start.month
-    if entry.occurred.precision in ("day", "instant"):
-        parts["day"] = start.day
-    if entry.occurred.precision == "instant":
-        parts |= {"hour": start.hour, "minute": start.minute, "second": start.second}
-    return parts
+    start, precision = entry.occurred.start, entry.occurred.precision
+    date = TimelineJSDate(year=start.year)
+    if precision in ("month", "day", "instant"):
+        date.month = start.month
+    if precision in ("day", "instant"):
+        date.day = start.day
+    if precision == "instant":
+        date.hour, date.minute, date.second = start.hour, start.minute, start.second
+    return date
 
 
 def _text(entry: TimelineEntry) -> str:
@@ -53,7 +58,7 @@ def _text(entry: TimelineEntry) -> str:
     return str(Markup("").join(paragraphs))
 
 
-def document(entries: list[TimelineEntry], *, title: str, capped: bool, whole: str) -> dict[str, Any]:
+def document(entries: list[TimelineEntry], *, title: str, capped: bool, whole: str) -> TimelineJS:
     """The TimelineJS document of ``entries``; ``capped`` when the timeline holds more than them,
     and ``whole`` is where it is all."""
     note = (
@@ -63,16 +68,16 @@ def document(entries: list[TimelineEntry], *, title: str, capped: bool, whole: s
         if capped
         else Markup("")
     )
-    return {
-        "title": {"text": {"headline": str(escape(title)), "text": str(note)}},
-        "events": [
-            {
-                "start_date": _start_date(entry),
-                "display_date": str(escape(entry.display_date)),
-                "text": {"headline": str(escape(entry.headline)), "text": _text(entry)},
-                "group": entry.type,
-                "unique_id": f"event-{entry.id}",
-            }
+    return TimelineJS(
+        title=TimelineJSTitle(text=TimelineJSText(headline=str(escape(title)), text=str(note))),
+        events=[
+            TimelineJSEvent(
+                start_date=_start_date(entry),
+                display_date=str(escape(entry.display_date)),
+                text=TimelineJSText(headline=str(escape(entry.headline)), text=_text(entry)),
+                group=entry.type,
+                unique_id=f"event-{entry.id}",
+            )
             for entry in entries
         ],
-    }
+    )
