@@ -169,7 +169,8 @@ def test_a_thousand_made_up_urls_grow_the_process_by_its_cache_bound_at_most(dem
         junk = "z" * 60_000
 
         def read(n: int) -> None:
-            assert http.get("/embed/mai-1", params={"z": junk, "n": str(n)}).status_code == 400
+            # Past 16 KiB the server refuses the target itself, before any route.
+            assert http.get("/embed/mai-1", params={"z": junk, "n": str(n)}).status_code == 414
             # Valid and distinct: each page repeats its 8,000-character query in its links.
             tags = ",".join(f"t{n}-{i}" for i in range(600))[:MAX_VALUE_CHARS]
             assert http.get("/embed/mai-1", params={"tags": tags, "types": tags}).status_code == 200
