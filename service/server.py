@@ -7,12 +7,35 @@ import asyncio
 from functools import partial
 from typing import Any
 
+import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from schemas import Problem
+from service.http.problems import PROBLEM_MEDIA_TYPE
 from service.settings import Settings
 
 SHUTDOWN_SECONDS = 5
 """How long a stopping API process waits for its open requests."""
+MAX_TARGET_BYTES = 16 * 1024
+"""The longest request target (path and query) a request may have, as sent: room for the links
+the service makes itself (an oEmbed link carries an embed URL of up to 4,096 characters, each
+percent-encoded in up to 3 bytes), and twice what nginx and Apache let through by default."""
+
+
+def _too_long() -> bytes:
+    detail = f"The request's path and query are longer than {MAX_TARGET_BYTES:,} bytes together."
+    body = msgspec.json.encode(
+        Problem(type="urn:dateline:problem:uri-too-long", title="URI too long", status=414, detail=detail)
+    )
+    head = f"HTTP/1.1 414 URI Too Long\r\ncontent-type: {PROBLEM_MEDIA_TYPE}\r\n"
+    return f"{head}content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body
+
+
+_TOO_LONG = _too_long()
+
+
+class _TargetTooLong(Exception):
+    """Stops the parser: uvicorn answers a parser's error through ``send_400_response``."""
 
 
 class TimedRequests(HttpToolsProtocol):
@@ -21,12 +44,14 @@ class TimedRequests(HttpToolsProtocol):
     closed. uvicorn waits for a request's headers and body without end, so a client sending a
     byte a minute could hold a connection, and a thousand of them the process's file descriptors.
     A response may take as long as it likes: live streams are long answers, not slow requests.
+    A request target longer than ``MAX_TARGET_BYTES`` is answered 414 as soon as it is.
     """
 
     def __init__(self, *args: Any, request_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._request_timeout = request_timeout
         self._arrival: asyncio.TimerHandle | None = None
+        self._refusal: bytes | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -44,6 +69,21 @@ class TimedRequests(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._arrived()
         super().connection_lost(exc)
+
+    def on_url(self, url: bytes) -> None:
+        # uvicorn holds the target whole, however long, until the headers end (httptools fails
+        # past 64 KiB only then, with a plain-text 400): this stops it as it grows.
+        if len(self.url) + len(url) > MAX_TARGET_BYTES:
+            self._refusal = _TOO_LONG
+            raise _TargetTooLong
+        super().on_url(url)
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refusal is None:
+            super().send_400_response(msg)
+            return
+        self.transport.write(self._refusal)
+        self.transport.close()
 
     def _await_request(self) -> None:
         self._arrival = self.loop.call_later(self._request_timeout, self._too_slow)

@@ -3,20 +3,24 @@ what the read cache may hold for all the URLs a client can make up: a bounded we
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
 
-from service.http.query import MAX_VALUE_CHARS
-from tests.browser import free_port
+from service.http.query import MAX_PARAMETERS, MAX_VALUE_CHARS
+from service.server import MAX_TARGET_BYTES
+from tests.browser import free_port, serving
 from tests.conftest import Client, caught_up, client_for
 
 _ROUTES = [
@@ -165,7 +169,8 @@ def test_a_thousand_made_up_urls_grow_the_process_by_its_cache_bound_at_most(dem
         junk = "z" * 60_000
 
         def read(n: int) -> None:
-            assert http.get("/embed/mai-1", params={"z": junk, "n": str(n)}).status_code == 400
+            # Past 16 KiB the server refuses the target itself, before any route.
+            assert http.get("/embed/mai-1", params={"z": junk, "n": str(n)}).status_code == 414
             # Valid and distinct: each page repeats its 8,000-character query in its links.
             tags = ",".join(f"t{n}-{i}" for i in range(600))[:MAX_VALUE_CHARS]
             assert http.get("/embed/mai-1", params={"tags": tags, "types": tags}).status_code == 200
@@ -179,3 +184,42 @@ def test_a_thousand_made_up_urls_grow_the_process_by_its_cache_bound_at_most(dem
         grown = (process.memory_info().rss - before) / 2**20
     print(f"RSS grew by {grown:.1f} MiB over 1,000 requests (bound {CACHE_MB} + {MARGIN_MB} MiB)")
     assert grown <= CACHE_MB + MARGIN_MB
+
+
+async def test_a_query_of_more_parameters_than_any_route_takes_is_refused(demo_client: Client) -> None:
+    await caught_up(demo_client)
+    campaign = "&".join(f"utm_{n}=x" for n in range(MAX_PARAMETERS))  # each tolerated, alone
+    response = await demo_client.get(f"/embed/mai-1?lang=fr&{campaign}")
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == [
+        {"path": "query", "reason": f"names more than {MAX_PARAMETERS} parameters"}
+    ]
+    assert (await demo_client.get(f"/embed/mai-1?{campaign}")).status_code == 200
+
+
+def _sent(base: str, target: bytes) -> bytes:
+    address = urlsplit(base)
+    with socket.create_connection((address.hostname or "", address.port or 80), timeout=10) as connection:
+        connection.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: dateline\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize("target", [b"/v1/entities/" + b"a" * 100_000, b"/v1/timeline?q=" + b"a" * 20_000])
+def test_a_request_target_past_16_kib_is_a_414_through_uvicorn(demo_database_url: str, target: bytes) -> None:
+    with serving(demo_database_url) as base:
+        head, _, body = _sent(base, target).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 414 "), head
+        assert b"content-type: application/problem+json" in head.lower()
+        problem = json.loads(body)
+        assert problem["type"] == "urn:dateline:problem:uri-too-long"
+        assert f"{MAX_TARGET_BYTES:,} bytes" in problem["detail"]
+        # Just under the bound, the request is routed, and answered by its route.
+        fits = target[: MAX_TARGET_BYTES - 1]
+        assert _sent(base, fits).split(b"\r\n", 1)[0] in {
+            b"HTTP/1.1 400 Bad Request",
+            b"HTTP/1.1 404 Not Found",
+        }
+        assert httpx.get(f"{base}/healthz").status_code == 200

@@ -42,6 +42,7 @@ PROBLEM_TYPES = {
     "unauthenticated": "No API key, or an unknown or revoked one; send `Authorization: Bearer <key>`.",
     "forbidden": "The API key lacks the scope this operation needs.",
     "body-too-large": "The body is larger than 1 MiB.",
+    "uri-too-long": "The request's path and query are longer than 16 KiB (16,384 bytes) together, as sent; the server answers it as soon as the target grows past it, before any route, and closes the connection.",
     "method-not-allowed": "The route does not answer this HTTP method.",
     "http-error": "Any other HTTP-level refusal; `status` says which.",
     "not-ready": "The database is unreachable, or its schema is not at the migrations' head (`migration` says where it is).",
