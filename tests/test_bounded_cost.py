@@ -9,7 +9,6 @@ import time
 import uuid
 
 import asyncpg
-import pytest
 
 from bench.newsroom_log import generate
 from service.projections import PROJECTIONS
@@ -72,12 +71,6 @@ ASKED = 5
 """How many times each route is asked, each time differently."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: a common word in date order (/embed?q=acquire&from=2011: 50,400 rows a read), "
-    "a pinned timeline's common word (q=reported: 10,100) and TimelineJS's 500 events by tag (10,200) "
-    "read a tenth of the log or more; strict, so that the fix that ends it must drop this mark",
-)
 async def test_no_read_scans_a_log_of_100000_events(database_url: str) -> None:
     began = time.monotonic()
     generated = await generate(database_url, EVENTS, entities=ENTITIES, seed=17, seconds=120)
