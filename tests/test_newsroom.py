@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from service.demo import demo_id
@@ -488,3 +489,21 @@ async def test_a_facts_history_lists_every_version_with_what_changed_it(
 
     assert (await demo_client.get(f"/v1/events/{confirmed['id']}/history")).status_code == 404
     assert (await demo_client.get(f"/v1/events/{uuid.uuid4()}/history")).status_code == 404
+
+
+async def test_a_search_counted_within_a_callers_transaction_leaves_its_planner_as_it_was(
+    demo_database_url: str,
+) -> None:
+    # The count of a search's matches turns the planner's other scans off for itself only: on a
+    # connection already in a transaction, its savepoint would hand that on to the rest.
+    from service.domain.queries import TimelineQuery
+    from service.store import newsroom
+
+    conn = await asyncpg.connect(demo_database_url)
+    try:
+        async with conn.transaction():
+            await newsroom.timeline(conn, TimelineQuery(text="model"))
+            assert await conn.fetchval("show enable_seqscan") == "on"
+            assert await conn.fetchval("show enable_indexscan") == "on"
+    finally:
+        await conn.close()
