@@ -214,6 +214,13 @@ def uvicorn_app(
     port = free_port()
     arguments = [sys.executable, "-m", "uvicorn", target, *(["--factory"] if factory else [])]
     arguments += ["--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    with _serving(arguments, port, ready_path, env) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def _serving(arguments: list[str], port: int, ready_path: str, env: dict[str, str]) -> Iterator[str]:
+    """The server ``arguments`` start, on ``port``, once ``ready_path`` answers; its base URL."""
     process = subprocess.Popen(arguments, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -224,7 +231,7 @@ def uvicorn_app(
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{target} did not start") from None
+                    raise RuntimeError(f"{arguments[0]} did not start") from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -244,7 +251,11 @@ def service(database_url: str, workers: int = 2) -> Iterator[str]:
         "DATELINE_WRITE_RATE": unreachable,
         "DATELINE_READ_RATE": unreachable,
     }
-    with uvicorn_app("service.app:create_app", "/readyz", env=env, workers=workers, factory=True) as base:
+    # Served as `dateline run` serves it, slow-client protocol and proxy settings included.
+    port = free_port()
+    dateline = str(Path(sys.executable).parent / "dateline")
+    arguments = [dateline, "run", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    with _serving(arguments, port, "/readyz", env) as base:
         yield base
 
 
