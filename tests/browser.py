@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import shutil
 import socket
 import threading
@@ -150,6 +151,26 @@ def serving(database_url: str, **chosen: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def status(base: str, path: str) -> int:
+    """The status a GET of ``path`` answers, on a connection of its own."""
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def demo_folded(base: str) -> None:
+    """Wait until the projection has folded the demo's log: its entities are there."""
+    for _ in range(100):
+        if status(base, "/v1/entities/mai-1") == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the demo was not folded within 10 s")
 
 
 class Newsroom:

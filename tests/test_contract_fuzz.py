@@ -11,12 +11,10 @@ bytes within a bounded time, by ``test_a_live_stream_starts_as_documented``.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import re
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -29,7 +27,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.browser import serving
+from tests.browser import demo_folded, serving
 from tests.conftest import PROJECT_ROOT, make_key
 from tests.factories import bearer
 
@@ -66,7 +64,7 @@ _CHECKS = [
 @pytest.fixture(scope="module")
 def base_url(module_demo_database_url: str) -> Iterator[str]:
     with serving(module_demo_database_url) as base:
-        _wait_for_the_demo(base)
+        demo_folded(base)
         yield base
 
 
@@ -121,23 +119,3 @@ def test_a_live_stream_starts_as_documented(case: Case[Any], base_url: str, call
         assert response.headers.get("cache-control") == ["no-store"], response.headers
         # The first frame says where the stream starts and how soon to come back.
         assert re.match(r"id: [\w-]+\r\nretry: 1000\r\n\r\n", response.text), response.text[:200]
-
-
-def _wait_for_the_demo(base: str) -> None:
-    """Until the projection has folded the demo's log: its entities are there."""
-    for _ in range(200):
-        if _get(base, "/v1/entities/mai-1")[0] == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the demo was not folded within 10 s")
-
-
-def _get(base: str, path: str) -> tuple[int, str]:
-    address = urlsplit(base)
-    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser import serving
+from tests.browser import demo_folded, serving
 from tests.conftest import make_key
 from tests.factories import registered
 
@@ -67,31 +67,12 @@ async def test_head_keeps_the_connection_and_announces_the_gets_length(
     demo_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with serving(demo_database_url) as base, caplog.at_level(logging.ERROR):
-        await _demo_folded(base)
+        await asyncio.to_thread(demo_folded, base)
         seen = await asyncio.to_thread(_exchange, base)
     for path, head_status, get_status, head_length, length, get_length in seen:
         assert head_status == get_status == 200, path
         assert head_length == get_length == str(length), path
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
-
-
-async def _demo_folded(base: str) -> None:
-    """Wait until the projection has folded the demo's log: its entities are there."""
-    for _ in range(100):
-        if await asyncio.to_thread(_status, base, "/v1/entities/mai-1") == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the demo was not folded within 10 s")
-
-
-def _status(base: str, path: str) -> int:
-    address = urlsplit(base)
-    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status
-    finally:
-        connection.close()
 
 
 def _headers(base: str, path: str, sent: dict[str, str]) -> http.client.HTTPResponse:
@@ -119,7 +100,7 @@ async def test_a_cookie_or_an_origin_leaves_vary_and_the_public_origin_alone(
     demo_database_url: str, sent: dict[str, str]
 ) -> None:
     with serving(demo_database_url) as base:
-        await _demo_folded(base)
+        await asyncio.to_thread(demo_folded, base)
         response = await asyncio.to_thread(_headers, base, "/embed/mai-1", {"Accept-Language": "fr", **sent})
     assert response.status == 200
     assert response.getheader("vary") == "Accept-Language"
@@ -132,7 +113,7 @@ async def test_forwarded_headers_count_only_from_a_trusted_proxy(
     demo_database_url: str, trusted: str, scheme: str
 ) -> None:
     with serving(demo_database_url, trusted_proxies=trusted) as base:
-        await _demo_folded(base)
+        await asyncio.to_thread(demo_folded, base)
         response = await asyncio.to_thread(
             _headers, base, "/embed/mai-1", {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
         )

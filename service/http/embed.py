@@ -46,9 +46,10 @@ _PAGE_HEADERS = {
     "Link": header('The page\'s oEmbed description (`rel="alternate"; type="application/json+oembed"`).'),
     "Vary": VARY,
 }
-_PAGE_PROBLEMS = (400, 503)
+_PAGE = "text/html"
 _SCRIPT = "text/javascript"
-_SCRIPT_HEADERS = {"Cache-Control": header("`public, max-age=3600`.")}
+_SCRIPT_CACHE = "public, max-age=3600"
+_SCRIPT_HEADERS = {"Cache-Control": header(f"`{_SCRIPT_CACHE}`.")}
 _OEMBED_MAX = (640, 1000)
 """The width and height an oEmbed answer offers at most; WordPress caps a frame at 1,000 px."""
 
@@ -115,7 +116,7 @@ async def _embed(
         build,
         variant=negotiated or "",
         # Litestar adds the charset to a text/ type itself: given one, it would send two.
-        media_type="text/html",
+        media_type=_PAGE,
         headers=headers,
     )
 
@@ -138,6 +139,21 @@ def _live(
     }
 
 
+def _page_documented(*problems: int) -> dict[str, Any]:
+    return documented(
+        200,
+        str,
+        "embed",
+        "The page (HTML), in `lang` or else the browser's language (then `Vary: Accept-Language`).",
+        400,
+        503,
+        *problems,
+        conditional=True,
+        media_type=_PAGE,
+        headers=_PAGE_HEADERS,
+    )
+
+
 class EmbedController(Controller):
     tags = ["embed"]
     dependencies = READING
@@ -146,16 +162,7 @@ class EmbedController(Controller):
         "/embed",
         operation_id="embedTimeline",
         before_request=cached_page,
-        **documented(
-            200,
-            str,
-            "embed",
-            "The page (HTML), in `lang` or else the browser's language (then `Vary: Accept-Language`).",
-            *_PAGE_PROBLEMS,
-            conditional=True,
-            media_type="text/html",
-            headers=_PAGE_HEADERS,
-        ),
+        **_page_documented(),
     )
     async def embed_timeline(
         self,
@@ -171,17 +178,7 @@ class EmbedController(Controller):
         "/embed/{slug:str}",
         operation_id="embedEntity",
         before_request=cached_page,
-        **documented(
-            200,
-            str,
-            "embed",
-            "The page (HTML), in `lang` or else the browser's language (then `Vary: Accept-Language`).",
-            *_PAGE_PROBLEMS,
-            404,
-            conditional=True,
-            media_type="text/html",
-            headers=_PAGE_HEADERS,
-        ),
+        **_page_documented(404),
     )
     async def embed_entity(
         self,
@@ -284,5 +281,5 @@ def _script(name: str) -> Response[bytes]:
         (page.STATIC / name).read_bytes(),
         # Litestar adds the charset itself.
         media_type=_SCRIPT,
-        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+        headers={"Cache-Control": _SCRIPT_CACHE, "Access-Control-Allow-Origin": "*"},
     )

@@ -20,8 +20,15 @@ from service.http.timelines import ENTITIES, READING, Reading, timeline_title
 from service.presentation import feed
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
-_FEED = "application/atom+xml; charset=utf-8"
 _ATOM = "application/atom+xml"
+# Litestar adds a charset to text/ types only: an Atom feed says its own.
+_FEED = f"{_ATOM}; charset=utf-8"
+
+
+def _documented(*problems: int) -> dict[str, Any]:
+    return documented(
+        200, str, "feed", "The feed (Atom 1.0).", 400, *problems, 503, conditional=True, media_type=_ATOM
+    )
 
 
 async def _feed(
@@ -64,7 +71,7 @@ class FeedController(Controller):
         "/v1/feed.atom",
         operation_id="readTimelineFeed",
         before_request=cached,
-        **documented(200, str, "feed", "The feed (Atom 1.0).", 400, 503, conditional=True, media_type=_ATOM),
+        **_documented(),
     )
     async def timeline_feed(
         self,
@@ -80,9 +87,7 @@ class FeedController(Controller):
         "/v1/entities/{slug:str}/feed.atom",
         operation_id="readEntityFeed",
         before_request=cached,
-        **documented(
-            200, str, "feed", "The feed (Atom 1.0).", 400, 404, 503, conditional=True, media_type=_ATOM
-        ),
+        **_documented(404),
     )
     async def entity_feed(
         self,

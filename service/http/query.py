@@ -64,8 +64,8 @@ class _Declared:
 
 class KnownParameters(ASGIMiddleware):
     """Refuses a query naming more than ``MAX_PARAMETERS``, naming what the route does not take,
-    naming a parameter twice, or with a value longer than ``MAX_VALUE_CHARS`` or holding a control character (a path parameter too);
-    drops the tolerated extras."""
+    naming a parameter twice, or with a value longer than ``MAX_VALUE_CHARS`` or holding a
+    control character (a path parameter too); drops the tolerated extras."""
 
     def __init__(self) -> None:
         self._declared = _Declared()

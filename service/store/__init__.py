@@ -6,6 +6,8 @@ embedded server): the rest of the service sees typed records and the store's own
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
@@ -21,6 +23,18 @@ else:
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 Database: TypeAlias = "Connection | Pool"
 """Anything a single statement can run on."""
+
+
+@asynccontextmanager
+async def connection(db: Database) -> AsyncIterator[Connection]:
+    """One connection for several statements that belong together (a transaction, a setting):
+    ``db`` itself if it is one, else one taken from the pool for the block."""
+    if not isinstance(db, asyncpg.Pool):
+        yield db
+        return
+    async with db.acquire() as conn:
+        yield conn
+
 
 UNREACHABLE: tuple[type[Exception], ...] = (
     OSError,

@@ -29,7 +29,6 @@ transaction.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -42,7 +41,7 @@ from schemas import Appended
 from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
 from service.domain.cursors import LogCursor
 from service.domain.errors import Conflict
-from service.store import Database, keys
+from service.store import Database, connection, keys
 
 _encode = msgspec.json.Encoder().encode
 
@@ -246,20 +245,18 @@ async def write_plan(
 async def _append_and_unmerge(
     db: Database, unmerges: Sequence[StreamChange], arguments: list[Any]
 ) -> list[asyncpg.Record]:
-    async with contextlib.AsyncExitStack() as stack:
-        conn = db if not isinstance(db, asyncpg.Pool) else await stack.enter_async_context(db.acquire())
-        async with conn.transaction():
-            rows = await conn.fetch(_APPEND, *arguments)
-            if not rows:
-                return rows
-            for change in unmerges:
-                if await conn.fetchval(_UNMERGE, change.stream, change.unmerges_from) is None:
-                    raise Conflict(
-                        f"'{change.stream}' is no longer merged into '{change.unmerges_from}'",
-                        stream=change.stream,
-                        current_version=await stream_version(conn, change.stream),
-                    )
+    async with connection(db) as conn, conn.transaction():
+        rows = await conn.fetch(_APPEND, *arguments)
+        if not rows:
             return rows
+        for change in unmerges:
+            if await conn.fetchval(_UNMERGE, change.stream, change.unmerges_from) is None:
+                raise Conflict(
+                    f"'{change.stream}' is no longer merged into '{change.unmerges_from}'",
+                    stream=change.stream,
+                    current_version=await stream_version(conn, change.stream),
+                )
+        return rows
 
 
 def _append_arguments(plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]) -> list[Any]:

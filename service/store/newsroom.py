@@ -8,13 +8,11 @@ nothing else touches those tables.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
 from schemas.unchecked import unchecked
@@ -23,7 +21,7 @@ from service.domain.entities import Profile, search_key
 from service.domain.queries import EntityQuery, TimelineQuery
 from service.domain.timeline import Item
 from service.domain.versions import Version
-from service.store import Connection, Database
+from service.store import Connection, Database, connection
 from service.store.writers import Writers
 
 # Items are what the projection wrote from events checked on their way in: reading them back
@@ -710,8 +708,7 @@ async def _timeline(
 
 async def _matches(db: Database, words: str) -> int:
     """How many facts match ``words``, counted up to ``RARE`` through the search index."""
-    async with contextlib.AsyncExitStack() as stack:
-        conn = db if not isinstance(db, asyncpg.Pool) else await stack.enter_async_context(db.acquire())
+    async with connection(db) as conn:
         within = conn.is_in_transaction()
         async with conn.transaction():
             await conn.execute(_BY_SEARCH_INDEX)
