@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
@@ -47,6 +48,7 @@ from service.presentation.embed import STATIC
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
 from service.projections.newsroom import NewsroomReader
+from service.server import CUT_SHORT, STOPPING
 from service.settings import Settings
 from service.store.database import create_pool
 
@@ -59,9 +61,14 @@ class Dateline(Litestar):
     routed, guarded, cached and answered as a GET, and only its body is dropped; and which
     drops cookies, which it never reads, before anything sees them."""
 
+    stopping: Callable[[], None] = staticmethod(lambda: None)
+    """What the server calls the moment it stops taking requests (``server.STOPPING``)."""
+
     async def __call__(
         self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
     ) -> None:
+        if scope["type"] == "lifespan":
+            cast(dict[str, Any], scope).setdefault("state", {})[STOPPING] = lambda: self.stopping()
         if scope["type"] != ScopeType.HTTP:
             return await super().__call__(scope, receive, send)
         request = cast(HTTPScope, scope)
@@ -72,19 +79,28 @@ class Dateline(Litestar):
             # serve one reader's language to another. So no part of it ever sees one.
             headers = [(name, value) for name, value in request["headers"] if name != b"cookie"]
             request = cast(HTTPScope, {**request, "headers": headers})
+        try:
+            await self._answer(request, cast(Receive, receive), cast(Send, send))
+        except asyncio.CancelledError:
+            # Only a stopping server cancels a request (a client that leaves is told otherwise).
+            with contextlib.suppress(RuntimeError):  # the answer had begun: it is cut short
+                for message in CUT_SHORT:
+                    await cast(Send, send)(cast(Message, message))
+            raise
+
+    async def _answer(self, request: HTTPScope, receive: Receive, send: Send) -> None:
         if request["method"] != "HEAD":
             return await super().__call__(request, receive, send)
         # A copy: the server reads the scope it made too, and must go on seeing a HEAD, or it
         # expects the body that Content-Length announces and drops the connection without it.
         request = cast(HTTPScope, {**request, "method": "GET"})
-        respond = cast(Send, send)
 
         async def headers_only(message: Message) -> None:
             if message["type"] == "http.response.body":
                 if message.get("more_body", False):
                     return
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
-            await respond(message)
+            await send(message)
 
         await super().__call__(request, receive, headers_only)
 
@@ -119,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             poll_seconds=settings.projection_poll_seconds,
         )
         following = asyncio.create_task(hub.run())
+        cast(Dateline, app).stopping = hub.part
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
                 app.state.services = Services(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,8 @@ class Stream:
     """How many runs may wait for the reader before it is told to reload instead."""
     reload: str | None = None
     """Why the stream must end with a ``reload``, once set."""
+    parting: bool = False
+    """The process is stopping: the stream ends, once what it was handed is told."""
     pending: deque[Told] = field(default_factory=deque)
     quiet: bool = True
     """Nothing has been written since the last heartbeat."""
@@ -135,13 +138,18 @@ class Stream:
             self._wake()
         self.quiet = True
 
+    def part(self) -> None:
+        """End the stream once what it was handed is told: the process stops."""
+        self.parting = True
+        self._wake()
+
     def _wake(self) -> None:
         if self._waiting is not None and not self._waiting.done():
             self._waiting.set_result(None)
 
     async def next(self) -> bytes | None:
         """What to write next, once there is something: what piled up while the last write went
-        out, in one write, or a heartbeat; None once the stream must reload."""
+        out, in one write, or a heartbeat; None once the stream must reload or part."""
         while True:
             frames: list[bytes] = []
             while self.pending and self.reload is None:
@@ -151,6 +159,8 @@ class Stream:
             if frames:
                 self.quiet = False
                 return b"".join(frames)
+            if self.parting:
+                return None
             if self._beat:
                 self._beat = False
                 return heartbeat(self)
@@ -214,6 +224,7 @@ class Hub:
         self._streams = 0
         self._clients: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self._parting = False
 
     @property
     def streams(self) -> int:
@@ -262,6 +273,8 @@ class Hub:
         The stream is handed the group's messages from the moment it joins; what lies between
         ``after`` and that moment is for ``catch_up``. ``leave`` ends it.
         """
+        if self._parting:
+            raise Busy("this process is stopping: another one serves live streams")
         if self._streams >= self.most or self.cursor is None:
             raise Busy("this process streams to as many live readers as it may")
         if self._clients.get(client, 0) >= self.per_client:
@@ -273,6 +286,14 @@ class Hub:
         self._streams += 1
         self._clients[stream.client] = self._clients.get(stream.client, 0) + 1
         return stream
+
+    def part(self) -> None:
+        """The process stops taking requests: every stream ends now, with a hint to come back
+        (to another process, behind the same address), instead of being cut at the deadline."""
+        self._parting = True
+        for group in self._groups.values():
+            for stream in group.streams:
+                stream.part()
 
     def leave(self, stream: Stream) -> None:
         """End a stream; ending one twice is ending it once."""
@@ -377,6 +398,16 @@ def heartbeat(stream: Stream) -> bytes:
 def first(retry_ms: int, stream: Stream) -> bytes:
     """How soon to reconnect, and where the stream starts."""
     return ServerSentEventMessage(data=None, retry=retry_ms, id=cursors.encode(stream.after)).encode()
+
+
+def parting(stream: Stream, soonest_ms: int) -> bytes:
+    """The last words of a stream whose process stops: where it stands, and to come back after
+    ``soonest_ms`` to three times that, spread so that a process's readers do not all come back
+    in the same instant."""
+    retry = random.randint(soonest_ms, 3 * soonest_ms)  # noqa: S311 (a spread, not a secret)
+    return ServerSentEventMessage(
+        data=None, comment="this process is stopping", retry=retry, id=cursors.encode(stream.after)
+    ).encode()
 
 
 def reload(reason: str) -> bytes:

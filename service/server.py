@@ -14,8 +14,10 @@ from schemas import Problem
 from service.http.problems import PROBLEM_MEDIA_TYPE
 from service.settings import Settings
 
-SHUTDOWN_SECONDS = 5
-"""How long a stopping API process waits for its open requests."""
+STOPPING = "dateline.stopping"
+"""The key, in the lifespan's state, of what the app asks to be told the moment the server stops
+taking requests: uvicorn tells the app only once every request has ended, too late for live
+streams, which never end of themselves."""
 MAX_TARGET_BYTES = 16 * 1024
 """The longest request target (path and query) a request may have, as sent: room for the links
 the service makes itself (an oEmbed link carries an embed URL of up to 4,096 characters, each
@@ -32,6 +34,28 @@ def _too_long() -> bytes:
 
 
 _TOO_LONG = _too_long()
+
+
+def _cut_short() -> list[dict[str, Any]]:
+    detail = "This API process stopped before it could answer; retry (another one answers)."
+    body = msgspec.json.encode(
+        Problem(type="urn:dateline:problem:stopping", title="Service unavailable", status=503, detail=detail)
+    )
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ]
+    return [
+        {"type": "http.response.start", "status": 503, "headers": headers},
+        {"type": "http.response.body", "body": body, "more_body": False},
+    ]
+
+
+CUT_SHORT = _cut_short()
+"""The answer to a request still running when the shutdown's deadline passes, as ASGI messages:
+uvicorn cancels it then, and would answer 500."""
 
 
 class _TargetTooLong(Exception):
@@ -69,6 +93,13 @@ class TimedRequests(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._arrived()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        # The server stopped listening and asks each connection to end after its response.
+        stopping = self.app_state.get(STOPPING)
+        if stopping is not None:
+            stopping()
+        super().shutdown()
 
     def on_url(self, url: bytes) -> None:
         # uvicorn holds the target whole, however long, until the headers end (httptools fails
@@ -110,7 +141,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # through choose the scheme of public links and the address rate limits count.
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,
-        # Live streams never end of themselves: on shutdown they are given this long, then cut
-        # (their readers resume elsewhere from their last event id).
-        "timeout_graceful_shutdown": SHUTDOWN_SECONDS,
+        # What is in flight when the process is told to stop has this long to end; then it is
+        # cut. Live streams end at once, told to come back (see ``STOPPING``).
+        "timeout_graceful_shutdown": settings.shutdown_seconds,
     }

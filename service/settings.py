@@ -69,6 +69,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How many events a resumed live stream catches up on at most; past it, it is told to reload."""
     read_cache_mb: Annotated[int, Meta(ge=1, le=65_536)] = 64
     """What the encoded reads each API process keeps may weigh together, in MiB."""
+    shutdown_seconds: Annotated[float, Meta(ge=0, le=3600)] = 10.0
+    """How long a stopping API process gives the requests in flight to end before it cuts them."""
 
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
         "database_url": "DATABASE_URL",
@@ -90,6 +92,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "live_heartbeat_seconds": "DATELINE_LIVE_HEARTBEAT_SECONDS",
         "live_window": "DATELINE_LIVE_WINDOW",
         "read_cache_mb": "DATELINE_READ_CACHE_MB",
+        "shutdown_seconds": "DATELINE_SHUTDOWN_SECONDS",
     }
     """Each setting's environment variable."""
 

@@ -21,7 +21,7 @@ import msgspec
 import psutil
 
 from service.demo import demo_batches
-from service.store.database import _prune_dead_handles
+from service.store.database import ours_to_stop
 from tests.conftest import PROJECT_ROOT, Client, make_key
 from tests.factories import bearer, registered
 
@@ -189,7 +189,7 @@ def test_dead_processes_are_pruned_from_the_embedded_servers_handles(tmp_path: P
     dead.wait()
     handles = tmp_path / ".handle_pids.json"
     handles.write_text(json.dumps([os.getpid(), dead.pid]))
-    _prune_dead_handles(tmp_path)
+    assert ours_to_stop(tmp_path)
     assert json.loads(handles.read_text()) == [os.getpid()]
 
 

@@ -130,6 +130,6 @@ async def _frames(hub: live.Hub, stream: live.Stream) -> AsyncIterator[bytes]:
             yield b"".join(frames)
         while (chunk := await stream.next()) is not None:
             yield chunk
-        yield live.reload(stream.reload or "")
+        yield live.reload(stream.reload) if stream.reload is not None else live.parting(stream, _RETRY_MS)
     finally:
         hub.leave(stream)

