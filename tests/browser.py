@@ -277,6 +277,11 @@ class Cable:
     def mend(self) -> None:
         self.cut_off.clear()
 
+    def retarget(self, target: str) -> None:
+        """Relay new connections to ``target`` from now on: another process, the same address."""
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+
     def close(self) -> None:
         self.cut()
         self.listener.close()

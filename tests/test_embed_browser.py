@@ -30,8 +30,8 @@ PAYLOAD = '<script>window.hit=1</script><img src=x onerror="window.hit=2">'
 
 
 class Service:
-    def __init__(self, base: str, key: str) -> None:
-        self.base, self.key = base, key
+    def __init__(self, base: str, key: str, database_url: str) -> None:
+        self.base, self.key, self.database_url = base, key, database_url
 
     def post(self, *events: dict[str, Any]) -> list[dict[str, Any]]:
         response = httpx.post(
@@ -56,7 +56,7 @@ def service(server_url: str, demo_template: str) -> Iterator[Service]:
     url = with_database(server_url, name)
     try:
         with serving(url) as base:
-            yield Service(base, run(make_key(url)))
+            yield Service(base, run(make_key(url)), url)
     finally:
         run(_admin(server_url, f'drop database "{name}" with (force)'))
 
@@ -370,6 +370,34 @@ def test_a_dropped_stream_comes_back_with_what_it_missed_and_nothing_twice(
         ids = page.eval_on_selector_all("ol.timeline > li", "items => items.map(item => item.id)")
         assert len(ids) == len(set(ids)) == 4
         assert _headlines(page) == ["Before", "Told live, corrected", "Missed one", "Missed two"]
+    finally:
+        cable.close()
+
+
+def test_a_stream_whose_process_stops_comes_back_to_another_and_misses_nothing(
+    page: Page, service: Service
+) -> None:
+    """Behind one address (the relay), a process that stops parts its stream with a hint to come
+    back; the page's EventSource comes back by itself, to another process, from where it was."""
+    service.post(registered("restarted"))
+    first = service.post(reported("restarted", occurred="2024-01", headline="Before the restart"))
+    with serving(service.database_url) as stopping:
+        cable = Cable(stopping)
+        try:
+            with page.expect_response(_live):
+                page.goto(f"{cable.base}/embed/restarted?lang=en&min_position={first[-1]['position']}")
+            cable.retarget(service.base)
+            stopped = time.monotonic()
+        except BaseException:
+            cable.close()
+            raise
+    try:
+        assert time.monotonic() - stopped < 3, "the stream was held open until the deadline"
+        service.post(reported("restarted", occurred="2024-02", headline="After the restart"))
+        expect(page.locator("ol.timeline > li")).to_have_count(2, timeout=6000)
+        assert _headlines(page) == ["Before the restart", "After the restart"]
+        resumed = [head for head in cable.heads if head.startswith(b"GET /v1/live?")][-1]
+        assert b"\r\nlast-event-id: " in resumed.lower()
     finally:
         cable.close()
 

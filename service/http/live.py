@@ -68,7 +68,10 @@ def _after(request: Request[Any, Any, Any], given: str | None) -> LogCursor | No
         "live",
         "Server-Sent Events: `change` (a LiveChange, as here), `removed` (a LiveRemoved) and"
         " `reload` (a LiveReload), each with an `id` to resume after; a heartbeat comment, with"
-        " the stream's place as its id, when the timeline is quiet. A process streaming to as many"
+        " the stream's place as its id, when the timeline is quiet. A process that stops ends its"
+        " streams with a comment, their place as `id` and a `retry` of 1 to 3 seconds, after which"
+        " an EventSource comes back by itself (to another process) and misses nothing."
+        " A process streaming to as many"
         " readers, or following as many distinct timelines (filters, language, rendering), as it"
         " may answers 503 (`too-many-streams`); a client address holding as many streams as one"
         " may, 429 (`too-many-client-streams`); both with `Retry-After`.",
