@@ -42,10 +42,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sources = place / "sources"
     shutil.copytree(PROJECT_ROOT, sources, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
     wheels = place / "wheels"
-    _run(
-        sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--quiet",
+    built = _run(
+        sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--verbose",
         "--wheel-dir", str(wheels), str(sources), cwd=place,
     )  # fmt: skip
+    # setuptools says what it would ignore, and what will become an error, only as warnings.
+    assert "Warning" not in built.stdout + built.stderr, built.stdout + built.stderr
     [wheel] = wheels.glob("dateline-*.whl")
     environment = place / "env"
     _run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(environment), cwd=place)
