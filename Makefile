@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench openapi clean browser-assets
+.PHONY: run test check lint bench openapi clean browser-assets
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -24,12 +24,20 @@ comma := ,
 run: $(VENV)/.installed-embedded-$(SUM)
 	$(BIN)/dateline run --demo
 
-test: $(VENV)/.installed-embedded+dev-$(SUM) browser-assets
+test: lint browser-assets
+	$(BIN)/pytest
+
+# The developers' own loop, in well under a minute: every static check, and the tests that need
+# no database, no browser and no time (the markers are in pyproject.toml). `make test` runs
+# everything, these included.
+check: lint
+	$(BIN)/pytest -q -m "not database and not browser and not slow"
+
+lint: $(VENV)/.installed-embedded+dev-$(SUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
-	$(BIN)/pytest
 
 # The browser tests' real browser and real host scripts: Chromium and WordPress (whose
 # wp-embed.js is the host script under test) from Debian's packages, Pym.js and axe-core from

@@ -165,3 +165,11 @@ async def demo_key(demo_database_url: str) -> str:
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the test server is marked ``database``, whichever fixture brings it:
+    `make check` runs the others alone."""
+    for item in items:
+        if "server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)

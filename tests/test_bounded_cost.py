@@ -9,6 +9,7 @@ import time
 import uuid
 
 import asyncpg
+import pytest
 
 from bench.newsroom_log import generate
 from service.projections import PROJECTIONS
@@ -21,6 +22,8 @@ ROWS_PER_READ = EVENTS // 10
 """What one read may make the database read, in rows of all tables together: a tenth of the log.
 The heaviest honest reads (an entity's timeline as known at an instant, with its versions) read
 under 10,000."""
+
+pytestmark = pytest.mark.slow
 
 
 async def _rows_read(database_url: str) -> dict[str, int]:

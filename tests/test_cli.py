@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import psutil
+import pytest
 
 from service.demo import demo_batches
 from service.store.database import ours_to_stop
@@ -132,6 +133,8 @@ def _serving(*args: str, env: dict[str, str]) -> Iterator[tuple[str, list[str]]]
         printed.append(output)
 
 
+@pytest.mark.database
+@pytest.mark.slow
 def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
     """The README's first command, minus the virtual environment it creates."""
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}

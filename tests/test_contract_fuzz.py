@@ -38,6 +38,8 @@ the file runs in about a minute on two cores."""
 _STREAM_SECONDS = 0.5
 """How long a live stream is read: its first frames, then it is closed."""
 
+pytestmark = pytest.mark.slow
+
 
 def only_documented_server_errors(ctx: CheckContext, response: Response, case: Case[Any]) -> None:
     """No 5xx, but a 501 where the operation documents one (oEmbed's unsupported format).

@@ -56,6 +56,7 @@ def test_impossible_dates_say_why(text: str, reason: str) -> None:
         parse_partial_date(text)
 
 
+@pytest.mark.slow
 def test_a_run_of_every_locale_babel_knows_keeps_memory_bounded() -> None:
     """Readers may ask for any of Babel's locales; only the last few asked for stay loaded."""
     names = [name.replace("_", "-") for name in localedata.locale_identifiers()]

@@ -28,6 +28,8 @@ from tests.factories import bearer, registered, reported
 MAI_1_REPORT = "0e7ed3bc-2e8c-575b-b78b-3976a187e700"
 PAYLOAD = '<script>window.hit=1</script><img src=x onerror="window.hit=2">'
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 class Service:
     def __init__(self, base: str, key: str, database_url: str) -> None:

@@ -23,6 +23,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def service(server_url: str, demo_template: str) -> Iterator[str]:

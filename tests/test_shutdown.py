@@ -16,12 +16,15 @@ from pathlib import Path
 
 import asyncpg
 import psutil
+import pytest
 
 from tests.conftest import make_key
 from tests.factories import registered
 from tests.processes import Served, dateline_run
 
 _SIGTERMED = 128 + signal.SIGTERM
+
+pytestmark = pytest.mark.slow
 
 
 def _stream(served: Served) -> http.client.HTTPResponse:
@@ -177,6 +180,7 @@ def _by_hand(pgdata: Path, cleanup: str | None) -> None:
     subprocess.run([sys.executable, "-c", script, str(pgdata), cleanup or ""], check=True, timeout=60)
 
 
+@pytest.mark.database
 def test_the_embedded_database_stops_with_the_last_process_that_uses_it_and_only_if_it_started_it(
     tmp_path: Path,
 ) -> None:

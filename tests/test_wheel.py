@@ -27,6 +27,8 @@ from tests.conftest import PROJECT_ROOT
 
 _NOT_SOURCES = (".git", ".venv", "var", "build", "dist", "*.egg-info", "results", "__pycache__", ".*_cache")
 
+pytestmark = pytest.mark.slow
+
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
