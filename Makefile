@@ -15,8 +15,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # One stamp per set of extras and version of pyproject.toml: a set installed once is not again.
+# setuptools notes, for every editable install of a package whose folders are mapped (alembic/
+# ships as dateline_migrations), that folders may shadow packages: a screen of notice, no fault.
 $(VENV)/.installed-%-$(SUM): | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[$(subst +,$(comma),$*)]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[$(subst +,$(comma),$*)]"
 	touch $@
 
 comma := ,
