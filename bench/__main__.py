@@ -16,6 +16,7 @@ from typing import Any
 from bench import appends, live, projections
 from bench.harness import postgres_server
 from bench.plot import plot_appends, plot_live, plot_reads
+from bench.projection_settings import ProjectionSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS.parent.parent
@@ -63,7 +64,7 @@ def _save_appends(settings: appends.Settings, stamp: str) -> None:
     print(f"Results and plot: {RESULTS}/appends-{stamp}.json and .png")
 
 
-def _save_projections(settings: projections.Settings, name: str) -> None:
+def _save_projections(settings: ProjectionSettings, name: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(_finite(settings.results), indent=2))
     plot_reads(settings.results, RESULTS / f"{name}.png")
     print(f"Results and plot: {RESULTS}/{name}.json and .png")
@@ -137,9 +138,9 @@ def main() -> None:
     settings = appends.Settings(seconds=args.seconds)
     if args.quick:
         settings = appends.Settings(seconds=0.3, max_ops=2_000, clients=(1, 16), batch_clients=1)
-    projection_settings = projections.Settings(read_seconds=args.seconds)
+    projection_settings = ProjectionSettings(read_seconds=args.seconds)
     if args.quick:
-        projection_settings = projections.Settings(
+        projection_settings = ProjectionSettings(
             events=5_000,
             small_events=1_000,
             read_seconds=0.5,

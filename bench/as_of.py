@@ -15,17 +15,15 @@ import asyncio
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import msgspec
 from yarl import URL
 
 from bench.harness import connected, vacuum
+from bench.projection_settings import ProjectionSettings
 from bench.reads import CACHED_BODIES, UNCACHED_MINIMUM, UNCACHED_READS, WORKERS, Reads, idle, read_load
-
-if TYPE_CHECKING:
-    from bench.projections import Settings
 
 ENTITY_AS_OF = "entity timeline as of, random page"
 GLOBAL_AS_OF = "global timeline as of, random page"
@@ -164,7 +162,7 @@ def measure_as_of(
     base: str,
     starts: Sequence[str],
     pages: Sequence[tuple[str, str]],
-    settings: Settings,
+    settings: ProjectionSettings,
     seed: int,
 ) -> dict[str, Reads]:
     """The four scenarios against the running service, after their check, one after another as

@@ -7,17 +7,15 @@ import asyncio
 import bisect
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from bench.harness import NEWSROOM, Rate, paced_appends
 from bench.newsroom_log import Newsroom
+from bench.projection_settings import ProjectionSettings
 from service.store.checkpoints import PROJECTIONS_CHANNEL
-
-if TYPE_CHECKING:
-    from bench.projections import Settings
 
 LAG_AIM_MS = 250.0  # p99, at a sustained 500 appends per second
 
@@ -59,7 +57,9 @@ class _Witness:
         return self.times[index] if index < len(self.times) else None
 
 
-async def projection_lag(url: str, base: str, key: str, newsroom: Newsroom, settings: Settings) -> Lag:
+async def projection_lag(
+    url: str, base: str, key: str, newsroom: Newsroom, settings: ProjectionSettings
+) -> Lag:
     """Single facts over HTTP at a steady ``lag_rate``; for each, the time from its 201 until the
     newsroom's checkpoint is seen to cover it (NOTIFY on ``dateline_projections``, and a poll of
     ``projection_checkpoints`` as a second witness). Coverage is decided afterwards on the log's

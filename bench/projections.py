@@ -15,48 +15,21 @@ read path without generating and rebuilding a log each time.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 from yarl import URL
 
+from bench.as_of import measure_as_of
 from bench.harness import READ_MODEL, caught_up, connected, fresh_database, service, vacuum, write_key
 from bench.lag import projection_lag
 from bench.newsroom_log import KIND, Generated, Newsroom, generate
+from bench.projection_settings import ProjectionSettings
 from bench.reads import Reads, entity_slugs, measure_reads
 from bench.rebuilds import first_page_ms, read_log_only, timed_rebuild
 from bench.report import reads_report, report
 
 
-@dataclass
-class Settings:
-    events: int = 1_000_000
-    """The large log: generated once, rebuilt, then read."""
-    small_events: int = 10_000
-    """The small log: read, then appended to at a steady rate for the lag measurement."""
-    entities: int = 200
-    seed: int = 2024
-    read_seconds: float = 5.0
-    read_max_ops: int = 200_000
-    readers: int = 64
-    request_seconds: float = 10.0
-    """A read that takes longer is given up and counted as an error."""
-    lag_rate: float = 500.0
-    lag_seconds: float = 10.0
-    lag_clients: int = 8
-    generate_seconds: float = 480.0
-    """A deadline for generating one log; a log cut short is reported at its real size."""
-    rebuild_seconds: float = 360.0
-    """A deadline for the timed rebuild; one cut short is reported with how far it got."""
-    log_read_seconds: float = 60.0
-    catch_up_seconds: float = 300.0
-    analyze: bool = True
-    """VACUUM ANALYZE once the projection is built, before reading: steady state, not the minute
-    after a bulk load when autovacuum has not yet looked at the fresh tables."""
-    results: dict[str, Any] = field(default_factory=dict)
-
-
-def _generate(url: str, total: int, settings: Settings) -> Generated:
+def _generate(url: str, total: int, settings: ProjectionSettings) -> Generated:
     return asyncio.run(
         generate(
             url, total, entities=settings.entities, seed=settings.seed, seconds=settings.generate_seconds
@@ -64,17 +37,18 @@ def _generate(url: str, total: int, settings: Settings) -> Generated:
     )
 
 
-def _reads(url: str, base: str, slugs: list[str], settings: Settings) -> dict[str, dict[str, Any]]:
+def _reads(url: str, base: str, slugs: list[str], settings: ProjectionSettings) -> dict[str, dict[str, Any]]:
     """The timeline reads against the service at ``base``, once its projection has caught up (and
     the read model is vacuumed, if asked); their summaries."""
     asyncio.run(caught_up(base, settings.catch_up_seconds))
     if settings.analyze:
         asyncio.run(vacuum(url, READ_MODEL))
-    found: dict[str, Reads] = measure_reads(url, base, slugs, settings)
+    # The same random pages as known at an instant, and pinned to one, among them.
+    found: dict[str, Reads] = measure_reads(url, base, slugs, settings, also=measure_as_of)
     return {name: reads.summary() for name, reads in found.items()}
 
 
-def run(server_url: str, settings: Settings) -> list[str]:
+def run(server_url: str, settings: ProjectionSettings) -> list[str]:
     """Every projection measurement, in one run against one server; the report's lines."""
     results = settings.results
     results["settings"] = {
@@ -132,7 +106,7 @@ async def _log_size(url: str) -> int:
         return int(await conn.fetchval("select count(*) from events"))
 
 
-def reads_only(database_url: str, settings: Settings) -> list[str]:
+def reads_only(database_url: str, settings: ProjectionSettings) -> list[str]:
     """The timeline reads alone (the trivial route before and after them) against an existing,
     built database: the service started on it, its projection caught up, the entities those the
     generator registers; the read table's lines."""

@@ -13,9 +13,9 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -24,10 +24,8 @@ from yarl import URL
 from bench import trivial_app
 from bench.embed import embed_scenarios
 from bench.harness import Rate, connected, measure
+from bench.projection_settings import ProjectionSettings
 from service.domain import cursors
-
-if TYPE_CHECKING:
-    from bench.projections import Settings
 
 # The service keeps up to 2,048 encoded bodies per process, by URL, until the checkpoint moves
 # (``ReadCache(size=2048)`` in service/http/reads.py), and the bench serves it with 2 workers:
@@ -118,7 +116,12 @@ def cache_hit(header: str | None) -> bool | None:
 
 
 async def read_load(
-    urls: Sequence[URL], settings: Settings, seed: int, *, readers: int | None = None, in_order: bool = False
+    urls: Sequence[URL],
+    settings: ProjectionSettings,
+    seed: int,
+    *,
+    readers: int | None = None,
+    in_order: bool = False,
 ) -> Reads:
     """Concurrent readers (``settings.readers``) GETting a random one of ``urls`` (or each in turn),
     bounded by ``read_max_ops`` and ``read_seconds``, after a short warm-up that opens connections.
@@ -271,10 +274,19 @@ def read_scenarios(
     }
 
 
-def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings) -> dict[str, Reads]:
-    """Every read scenario against the running service, one after another (the random pages as
-    known at an instant and pinned, ``bench/as_of.py``, among them), the global timeline ``from``
-    a month one request at a time, and the trivial app before and after them all."""
+AlsoMeasured = Callable[
+    [str, str, Sequence[str], Sequence[tuple[str, str]], ProjectionSettings, int], dict[str, Reads]
+]
+"""More scenarios over the same random pages, measured among these (``bench/as_of.py``'s): given
+the database and service URLs, the pages' starts and cursors, the settings and a first seed."""
+
+
+def measure_reads(
+    url: str, base: str, slugs: Sequence[str], settings: ProjectionSettings, also: AlsoMeasured
+) -> dict[str, Reads]:
+    """Every read scenario against the running service, one after another (``also``'s among
+    them), the global timeline ``from`` a month one request at a time, and the trivial app before
+    and after them all."""
     with trivial_app.serve() as trivial_base:
         # The floor is measured first and last, and the two pooled: the host is shared and noisy.
         trivial_urls = [URL(f"{trivial_base}{trivial_app.PATH}")]
@@ -284,11 +296,7 @@ def measure_reads(url: str, base: str, slugs: Sequence[str], settings: Settings)
         for seed, (name, urls) in enumerate(read_scenarios(base, slugs, starts, pages).items(), start=1):
             asyncio.run(idle(url, settings.request_seconds * 4))
             found[name] = asyncio.run(read_load(urls, settings, seed))
-        # The same random pages as known at an instant, and pinned to one, in the same run; the
-        # module builds on this one's read_load, hence the import here.
-        from bench.as_of import measure_as_of
-
-        found.update(measure_as_of(url, base, starts, pages, settings, seed=len(found) + 1))
+        found.update(also(url, base, starts, pages, settings, len(found) + 1))
         for label, queries in PROBES.items():
             asyncio.run(idle(url, settings.request_seconds * 4))
             probes = [URL(f"{base}/v1/timeline").with_query({"limit": 20, **query}) for query in queries]

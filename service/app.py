@@ -26,13 +26,13 @@ from litestar.types import (
 )
 
 from service.appender import Appender
-from service.http.auth import KeyCache
 from service.http.docs import contract_config
 from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
 from service.http.events import EventsController
 from service.http.feeds import FeedController
 from service.http.health import health, readiness
+from service.http.key_cache import KeyCache
 from service.http.keys import KeysController
 from service.http.live import follow
 from service.http.problems import exception_handlers, schema_not_found

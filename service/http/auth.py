@@ -8,7 +8,6 @@ management) looks its key up afresh.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,35 +16,11 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from service.http.services import services
-from service.store import Pool, keys
-from service.store.keys import ApiKey
+from service.store import keys
 
 # What each scope may do: an admin key can also write.
 _GRANTS = {"write": {"write"}, "admin": {"write", "admin"}}
 MAX_KEY_LENGTH = 200
-
-
-class KeyCache:
-    """Recently seen keys: one hash, not one query, per request. What it remembers is who a key
-    is (name, scope) for ``ttl`` seconds, never whether a write goes in: an append refuses a
-    revoked key itself, whatever this says.
-    """
-
-    def __init__(self, pool: Pool, ttl: float) -> None:
-        self.pool = pool
-        self.ttl = ttl
-        self._seen: dict[str, tuple[float, ApiKey | None]] = {}
-
-    async def find(self, key: str) -> ApiKey | None:
-        now = time.monotonic()
-        cached = self._seen.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await keys.find(self.pool, key)
-        if len(self._seen) > 10_000:  # bounded: random bad keys must not grow memory
-            self._seen.clear()
-        self._seen[key] = (now + self.ttl, found)
-        return found
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from litestar import Request
 from litestar.datastructures import State
@@ -16,14 +16,12 @@ from litestar.di import Provide
 
 from service.appender import Appender
 from service.http import params
+from service.http.key_cache import KeyCache
 from service.http.rates import RateLimit
 from service.http.reads import ReadCache
 from service.live import Hub
 from service.settings import Settings
 from service.store import Pool
-
-if TYPE_CHECKING:  # the key check itself needs the services: a runtime import would be a cycle
-    from service.http.auth import KeyCache
 
 
 @dataclass(frozen=True, slots=True)
