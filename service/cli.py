@@ -16,7 +16,7 @@ import yaml
 
 from service import migrations
 from service.appender import Appender
-from service.demo import demo_batches
+from service.demo.story import demo_batches
 from service.domain.errors import Conflict
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running

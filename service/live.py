@@ -30,13 +30,13 @@ import msgspec
 from litestar.response.sse import ServerSentEventMessage
 
 from schemas import LiveChange, LiveReload, LiveRemoved
-from service import presentation
 from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.domain.live import Regrouped, Touch, latest, touch
 from service.domain.queries import TimelineQuery
 from service.domain.timeline import Item, LoggedFact
 from service.presentation.embed import render_event
+from service.presentation.timelines import entry
 from service.projections.engine import logged
 from service.projections.newsroom import NewsroomReader
 from service.store import REFUSED, UNREACHABLE, Pool, checkpoints
@@ -378,9 +378,9 @@ class Hub:
 
 
 def _change(found: Touch, item: Item, timeline: Timeline) -> bytes:
-    entry = presentation.entry(item, timeline.language)
-    html = render_event(entry, timeline.language) if timeline.html else None
-    return _message("change", LiveChange(kind=found.kind, entry=entry, html=html), found.cursor)
+    shown = entry(item, timeline.language)
+    html = render_event(shown, timeline.language) if timeline.html else None
+    return _message("change", LiveChange(kind=found.kind, entry=shown, html=html), found.cursor)
 
 
 def _message(event: str, body: msgspec.Struct, cursor: LogCursor | None = None) -> bytes:

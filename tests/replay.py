@@ -16,9 +16,10 @@ import asyncpg
 import msgspec
 
 from schemas import EntityEvent, parse_partial_date
-from service import presentation
 from service.domain.entities import Profile, evolve_profile, facts_about, search_key
 from service.domain.timeline import Item, LoggedFact, fold, sort_key
+from service.presentation.entities import entity_view
+from service.presentation.timelines import entry
 from service.projections.engine import logged
 from service.projections.newsroom import EntityState
 from service.store.events import LogEntry
@@ -89,7 +90,7 @@ class Replay:
         profile, merged = found
         slugs = {profile.slug, *merged}
         state = EntityState(profile, merged, facts_about(slugs, profile.kind, self.involving(sorted(slugs))))
-        return as_json(presentation.entity_view(state))
+        return as_json(entity_view(state))
 
     async def timeline(self, conn: asyncpg.Connection, slugs: Sequence[str] | None, **query: str) -> Any:
         """Every item of a timeline query, in its order, as the API shows them (``lang=en``)."""
@@ -123,7 +124,7 @@ class Replay:
             items.sort(key=lambda item: (-ranks[item.id], -item.position))
         else:
             items.sort(key=sort_key, reverse=query.get("order") == "desc")
-        return [as_json(presentation.entry(item, "en")) for item in items]
+        return [as_json(entry(item, "en")) for item in items]
 
 
 def _texts(item: Item) -> tuple[str, str, str]:

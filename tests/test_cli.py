@@ -21,7 +21,7 @@ import msgspec
 import psutil
 import pytest
 
-from service.demo import demo_batches
+from service.demo.story import demo_batches
 from service.store.database import ours_to_stop
 from tests.conftest import PROJECT_ROOT, Client, make_key
 from tests.factories import bearer, registered

@@ -12,7 +12,7 @@ from babel import localedata
 
 from schemas import Precision, parse_partial_date
 from schemas.common import LANGUAGE_PATTERN
-from service.presentation import display_date
+from service.presentation.languages import display_date
 
 
 @pytest.mark.parametrize(

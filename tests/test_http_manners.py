@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.demo import demo_id
+from service.demo.story import demo_id
 from tests.conftest import Client, caught_up, make_key
 from tests.factories import bearer, registered, reported
 

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.demo import demo_id
+from service.demo.story import demo_id
 from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
 

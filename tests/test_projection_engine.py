@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.demo import demo_id
+from service.demo.story import demo_id
 from service.domain.cursors import START
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, catch_up

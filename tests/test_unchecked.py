@@ -10,7 +10,7 @@ import pytest
 
 from schemas import Fact, NewEvent
 from schemas.unchecked import unchecked
-from service.demo import DEMO_EVENTS
+from service.demo.story import DEMO_EVENTS
 from service.domain.timeline import Item, LoggedFact, fold
 from tests.factories import reported
 

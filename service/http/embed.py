@@ -20,7 +20,6 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from schemas import OEmbed
-from service import presentation
 from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.http.docs import VARY, documented, header
@@ -28,6 +27,7 @@ from service.http.params import query_without, reader_language, with_query
 from service.http.services import cached_page, services
 from service.http.timelines import ENTITIES, READING, Reading, live_query, timeline_title
 from service.presentation import embed as page
+from service.presentation.timelines import pinned_page, timeline_page
 
 Theme = Annotated[
     Literal["auto", "light", "dark"],
@@ -80,14 +80,14 @@ async def _embed(
         follow = None
         if read.as_of is not None:
             pinned = await newsroom.pinned(read.query, read.as_of)
-            shown: Any = presentation.pinned_page(pinned, language, live)
+            shown: Any = pinned_page(pinned, language, live)
             following = pinned.page.next
         else:
             # Where the log stood before the page was read: the page's script follows it live
             # from there, so a change made while the page was read is told, not missed.
             since = await newsroom.passed()
             found = await newsroom.timeline(read.query)
-            shown, following = presentation.timeline_page(found, language), found.next
+            shown, following = timeline_page(found, language), found.next
             follow = _live(request, slug, language, since)
         heading = await timeline_title(newsroom, slug, language)
         next_page = None

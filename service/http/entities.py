@@ -9,13 +9,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from schemas import EntityHistory, EntityPage, EntityView
-from service import presentation
 from service.domain.cursors import RankCursor, SlugCursor
 from service.domain.queries import EntityQuery
 from service.http import params
 from service.http.docs import documented
 from service.http.reads import ReadCache
 from service.http.services import cached
+from service.presentation.entities import entity_history, entity_page, entity_view
 
 
 class EntitiesController(Controller):
@@ -54,7 +54,7 @@ class EntitiesController(Controller):
         checkpoint = await cache.checkpoint(min_position)
 
         async def build() -> EntityPage:
-            return presentation.entity_page(await cache.newsroom.entities(query))
+            return entity_page(await cache.newsroom.entities(query))
 
         return await cache.respond(request, checkpoint, build)
 
@@ -84,7 +84,7 @@ class EntitiesController(Controller):
         checkpoint = await cache.checkpoint(min_position)
 
         async def build() -> EntityHistory:
-            return presentation.entity_history(await cache.newsroom.entity_history(slug))
+            return entity_history(await cache.newsroom.entity_history(slug))
 
         return await cache.respond(request, checkpoint, build)
 
@@ -108,6 +108,6 @@ class EntitiesController(Controller):
 
         # Everything that reads the database happens in build(), which a repeated read skips.
         async def build() -> EntityView:
-            return presentation.entity_view(await cache.newsroom.entity(slug, at))
+            return entity_view(await cache.newsroom.entity(slug, at))
 
         return await cache.respond(request, checkpoint, build, final=await cache.final(at))

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.openapi.spec import Example
 
-from service.demo import THE_INFORMATION, demo_id
+from service.demo.story import THE_INFORMATION, demo_id
 
 _MAI_1_REPORT = str(demo_id("fact/mai-1-reported"))
 _SERVERS_REPORT = str(demo_id("fact/mai-1-servers"))

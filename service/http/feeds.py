@@ -10,7 +10,6 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from service import presentation
 from service.domain import cursors
 from service.domain.cursors import FeedCursor
 from service.http import params
@@ -18,6 +17,7 @@ from service.http.docs import documented
 from service.http.services import cached
 from service.http.timelines import ENTITIES, READING, Reading, timeline_title
 from service.presentation import feed
+from service.presentation.timelines import entry
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
 _ATOM = "application/atom+xml"
@@ -46,7 +46,7 @@ async def _feed(
     async def build() -> bytes:
         found = await newsroom.feed(read.query, after)
         title = await timeline_title(newsroom, slug, read.lang)
-        entries = [presentation.entry(item, read.lang) for item in found.items]
+        entries = [entry(item, read.lang) for item in found.items]
         following = (
             None if found.next is None else link(request.url.path, [("before", cursors.encode(found.next))])
         )
@@ -57,7 +57,7 @@ async def _feed(
             first_url=link(request.url.path),
             next_url=following,
             page_url=f"{base}/embed/{slug}" if slug is not None else f"{base}/embed",
-            updated=max((entry.updated_at for entry in entries), default=datetime.now(UTC)),
+            updated=max((shown.updated_at for shown in entries), default=datetime.now(UTC)),
         )
 
     return await read.cache.respond(request, checkpoint, build, media_type=_FEED)

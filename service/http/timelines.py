@@ -13,7 +13,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from schemas import FactHistory, PinnedTimelinePage, TimelineJS, TimelinePage, parse_partial_date
-from service import presentation
 from service.domain.cursors import RankCursor, TimelineCursor
 from service.domain.queries import TimelineQuery
 from service.http import params
@@ -21,6 +20,7 @@ from service.http.docs import documented
 from service.http.reads import ReadCache
 from service.http.services import cached
 from service.presentation import timelinejs
+from service.presentation.timelines import entry, fact_history, pinned_page, timeline_page
 from service.presentation.words import words
 from service.projections.newsroom import NewsroomReader
 
@@ -178,7 +178,7 @@ async def _page(request: Request[Any, Any, Any], read: Reading, form: str = "jso
     # Everything that reads the database happens in build(), which a repeated read skips.
     async def build() -> TimelinePage:
         page = await read.cache.newsroom.timeline(read.query, read.as_of)
-        return presentation.timeline_page(page, read.lang)
+        return timeline_page(page, read.lang)
 
     return await read.cache.respond(request, checkpoint, build, final=await read.cache.final(read.as_of))
 
@@ -197,7 +197,7 @@ async def _export(request: Request[Any, Any, Any], read: Reading) -> Response[An
                 break
             query = replace(query, after=page.next)
         capped = len(items) > timelinejs.CAP or page.next is not None
-        entries = [presentation.entry(item, read.lang) for item in items[: timelinejs.CAP]]
+        entries = [entry(item, read.lang) for item in items[: timelinejs.CAP]]
         title = await timeline_title(newsroom, read.query.entity, read.lang)
         kept = params.query_without(request, *_NOT_NOW, "format")
         whole = str(request.base_url).rstrip("/") + params.with_query(
@@ -230,7 +230,7 @@ async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[An
 
     async def build() -> PinnedTimelinePage:
         pinned = await read.cache.newsroom.pinned(read.query, at)
-        return presentation.pinned_page(pinned, read.lang, live)
+        return pinned_page(pinned, read.lang, live)
 
     # What happened since keeps changing: a pinned view is never final.
     return await read.cache.respond(request, checkpoint, build)
@@ -344,6 +344,6 @@ class TimelineController(Controller):
         checkpoint = await cache.checkpoint(min_position)
 
         async def build() -> FactHistory:
-            return presentation.fact_history(event_id, await cache.newsroom.history(event_id), lang)
+            return fact_history(event_id, await cache.newsroom.history(event_id), lang)
 
         return await cache.respond(request, checkpoint, build)

@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
 from schemas import PinnedEntry, PinnedTimelinePage, TimelineEntry, TimelinePage, parse_partial_date
-from service.presentation import locale_of
+from service.presentation.languages import locale_of
 from service.presentation.words import count, forms, speaks, words
 
 TEMPLATES = Path(__file__).with_name("templates")

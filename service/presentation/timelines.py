@@ -1,0 +1,157 @@
+"""Timelines as a reader sees them: each item in the reader's language with its corrections and
+retraction, pages of them, a fact's revisions, and a view pinned to an instant."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from schemas import (
+    ChangesSince,
+    CorrectionShown,
+    FactHistory,
+    LaterShown,
+    Occurred,
+    PinnedEntry,
+    PinnedTimelinePage,
+    Precision,
+    RetractionShown,
+    RevisionShown,
+    TimelineEntry,
+    TimelinePage,
+    parse_partial_date,
+)
+from schemas.read import FollowUpType, PrecisionName
+from service.domain import cursors
+from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
+from service.presentation.languages import display_date, pick
+from service.presentation.links import event_link
+from service.projections.newsroom import PinnedPage
+from service.projections.newsroom import TimelinePage as Page
+from service.store.newsroom import ItemVersion
+
+_PRECISION_NAMES: dict[Precision, PrecisionName] = {
+    Precision.YEAR: "year",
+    Precision.MONTH: "month",
+    Precision.DAY: "day",
+    Precision.INSTANT: "instant",
+}
+
+
+def entry(item: Item, language: str) -> TimelineEntry:
+    """An item as a reader of ``language`` sees it."""
+    span = parse_partial_date(item.occurred)
+    headline, used = pick(item.headline, language)
+    summary, summary_language = pick(item.summary, language)
+    return TimelineEntry(
+        id=item.id,
+        type=item.type,
+        stream=item.stream,
+        occurred=Occurred(
+            value=item.occurred, precision=_PRECISION_NAMES[span.precision], start=span.start, end=span.end
+        ),
+        # The date is the reader's, always; only texts fall back, each saying its language.
+        display_date=display_date(item.occurred, language),
+        headline=headline or "",
+        language=used or language,
+        summary=summary,
+        summary_language=summary_language,
+        status=item.status,
+        entities=item.entities,
+        sources=item.sources,
+        tags=item.tags,
+        details=item.details,
+        position=item.position,
+        recorded_at=item.recorded_at,
+        updated_at=item.updated_at,
+        link=event_link(item.id),
+        corrections=[_correction(note, language) for note in item.corrections],
+        retracted=_retraction(item.retracted, language) if item.retracted else None,
+    )
+
+
+def _correction(note: CorrectionNote, language: str) -> CorrectionShown:
+    text, used = pick(note.note, language)
+    return CorrectionShown(
+        event_id=note.event_id,
+        date=note.recorded_at,
+        note=text or "",
+        language=used or language,
+        changed=note.changed,
+    )
+
+
+def _retraction(retraction: Retraction, language: str) -> RetractionShown:
+    text, used = pick(retraction.reason, language)
+    return RetractionShown(
+        event_id=retraction.event_id,
+        date=retraction.recorded_at,
+        reason=text or "",
+        language=used or language,
+    )
+
+
+def timeline_page(page: Page, language: str) -> TimelinePage:
+    return TimelinePage(
+        items=[entry(item, language) for item in page.items],
+        next=None if page.next is None else cursors.encode(page.next),
+    )
+
+
+_FOLLOW_UP_TYPES: dict[str, FollowUpType] = {
+    "correction": "event.corrected",
+    "confirmation": "event.confirmed",
+    "denial": "event.denied",
+    "retraction": "event.retracted",
+}
+
+
+def later_shown(change: LaterChange, language: str) -> LaterShown:
+    note, used = pick(change.note, language)
+    return LaterShown(
+        event_id=change.event_id,
+        type=_FOLLOW_UP_TYPES[change.kind],
+        date=change.recorded_at,
+        note=note,
+        language=used,
+        changed=change.changed,
+    )
+
+
+def fact_history(event_id: UUID, versions: list[ItemVersion], language: str) -> FactHistory:
+    def shown(number: int, version: ItemVersion) -> RevisionShown:
+        item = version.item
+        made = next((change for change in changes(item) if change.event_id == version.made_by), None)
+        note, used = pick(made.note, language) if made is not None else (None, None)
+        return RevisionShown(
+            version=number,
+            recorded_at=version.recorded_from,
+            event_id=version.made_by,
+            type=item.type if made is None else _FOLLOW_UP_TYPES[made.kind],
+            note=note,
+            language=used,
+            item=entry(item, language),
+        )
+
+    return FactHistory(
+        event_id=event_id,
+        versions=[shown(number, version) for number, version in enumerate(versions, 1)],
+    )
+
+
+def pinned_page(pinned: PinnedPage, language: str, live: str) -> PinnedTimelinePage:
+    """A pinned view: the timeline as known then, with what each item has been through since."""
+    page = pinned.page
+    return PinnedTimelinePage(
+        as_of=pinned.at,
+        items=[
+            PinnedEntry(
+                **msgspec.structs.asdict(entry(item, language)),
+                later=[later_shown(change, language) for change in pinned.later.get(item.id, [])],
+            )
+            for item in page.items
+        ],
+        next=None if page.next is None else cursors.encode(page.next),
+        since=ChangesSince(added=pinned.added, changed=pinned.changed, complete=pinned.complete, live=live),
+    )
