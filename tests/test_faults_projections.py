@@ -20,8 +20,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import pytest
 
 from service.projections import PROJECTIONS
+from service.projections.engine import STOP_SECONDS
 from service.projections.rebuild import rebuild
 from service.store.checkpoints import LEASE_SECONDS
 from service.store.newsroom import TABLES
@@ -52,6 +54,18 @@ begin
 end $$;
 """
 _AUDITED = (*TABLES, "projection_checkpoints")
+_BACKLOG = 1500
+"""Facts a runner finds waiting when it starts: several batches of work."""
+_BATCH = 500
+"""How many events a runner applies in one step (``catch_up``'s batch)."""
+_SLOW_INSERTS = """
+create function public.slowly() returns trigger language plpgsql as $$
+begin
+    perform pg_sleep(0.5);
+    return null;
+end $$;
+create trigger slowly after insert on timeline_items for each statement execute function public.slowly();
+"""
 _ITEM_AUDIT = """
 create table public.item_writes (position bigint not null);
 create function public.note_item_write() returns trigger language plpgsql as $$
@@ -344,4 +358,54 @@ async def test_an_event_that_cannot_be_applied_stops_the_projection_until_fixed_
             assert [item["headline"] for item in page["items"]] == ["Before", "Embargoed", "After"]
         written = await db.conn.fetch("select distinct position from item_writes order by 1")
         assert [row["position"] for row in written] == [refused["position"], after["position"]]
+    await _equal_to_a_rebuild(database_url)
+
+
+@pytest.mark.parametrize(
+    "command", [("projections", "run"), ("run", "--no-demo", "--port", "0")], ids=["projections-run", "run"]
+)
+async def test_a_stopped_runner_finishes_the_batch_it_is_applying_and_ends_there(
+    database_url: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    key = await make_key(database_url)
+    async with client_for(database_url, projections=False) as client:
+        await _append(client, key, [registered(f"org-{n}") for n in range(10)])
+        for start in range(0, _BACKLOG, 500):
+            await _append(
+                client,
+                key,
+                [reported(f"org-{n % 10}", headline=f"Fact {n}") for n in range(start, start + 500)],
+            )
+    async with _watching(database_url) as db:
+        head = await db.head()
+        # A slow disk, as it were: each batch's insert of items takes half a second, so that the
+        # stop comes while a statement runs, and long before the backlog is done.
+        await db.conn.execute(_SLOW_INSERTS)
+        with _started(tmp_path, "runner", *command, database_url=database_url) as process:
+
+            async def writing() -> bool:
+                leader = await db.leader()
+                return leader is not None and leader["writing"]
+
+            await _until(writing, 30, "the runner never started a batch")
+            committed = await db.checkpoint()  # the batch being applied starts here
+            signalled = time.monotonic()
+            status = _stopped(process, seconds=STOP_SECONDS + 5)
+            took = time.monotonic() - signalled
+        stopped_at = await db.checkpoint()
+        items = await db.conn.fetchval("select count(*) from timeline_items")
+        await db.conn.execute("drop trigger slowly on timeline_items")
+        printed = _printed(tmp_path, "runner")
+        assert status == 128 + signal.SIGTERM, printed
+        assert took < STOP_SECONDS, printed
+        assert "cancelled" not in printed
+        # The batch it was applying was committed (it was not cancelled mid-way), and it stopped
+        # at a batch's end, not at the log's: every batch of this log is 500 events long.
+        assert committed + _BATCH <= stopped_at < head, printed
+        assert stopped_at % _BATCH == 0
+        assert items == stopped_at - 10  # the facts up to its checkpoint (after 10 registrations)
+
+        with _started(tmp_path, "again", "projections", "run", database_url=database_url) as process:
+            await _until(lambda: db.checkpoint_at_least(head), 30, "the next runner did not catch up")
+            assert _stopped(process) == 128 + signal.SIGTERM
     await _equal_to_a_rebuild(database_url)
