@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -249,12 +248,22 @@ def run_projections(poll: float | None) -> None:
     url = database_url()
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
-    async def forever() -> None:
-        async with running([Runner(url, projection, poll_seconds=poll) for projection in PROJECTIONS]):
-            await asyncio.Event().wait()
+    async def until_signal() -> int:
+        # A signal stops the runners, which end the batch they are applying first: raised in
+        # the middle of a step, it would cancel the batch instead.
+        loop = asyncio.get_running_loop()
+        received: asyncio.Future[int] = loop.create_future()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(forever())
+        def stop(signum: int) -> None:
+            if not received.done():  # a second signal while stopping changes nothing
+                received.set_result(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop, signum)
+        async with running([Runner(url, projection, poll_seconds=poll) for projection in PROJECTIONS]):
+            return await received
+
+    raise SystemExit(128 + asyncio.run(until_signal()))
 
 
 @projections.command(name="rebuild")

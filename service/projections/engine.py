@@ -5,13 +5,19 @@ Each step reads the next events in the log's gap-free order (the same reader as
 any moment leaves rows and checkpoint together, before or after the step, never between.
 
 One runner per projection is active across every process: a runner works only while it holds
-a session advisory lock on a connection of its own; the others wait on standby and take over
-when that connection goes away. Runners wake when an append announces itself (LISTEN/NOTIFY,
+a session advisory lock on a connection of its own, on a lease the server ends when the session
+falls silent (``checkpoints.LEASE_SECONDS``). The leader beats at least every
+``checkpoints.BEAT_SECONDS``, whatever it waits for; the others wait on standby, try for the lock
+as often, and take over when the leader's session goes, killed or frozen. A runner whose session
+ended starts again as a standby. Runners wake when an append announces itself (LISTEN/NOTIFY,
 or directly within the process) and also poll, so a lost notification delays and never stalls.
 
 A batch that fails is retried one event at a time, so the checkpoint stops exactly before the
 event that cannot be applied; the runner reports that event and the error in
 ``projection_checkpoints`` and tries again later. It never skips it.
+
+A runner asked to stop finishes the step it is in, which commits, and then stops: it ends at a
+batch boundary, and is cancelled only if that takes longer than ``STOP_SECONDS``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ from service.store.writers import Writers
 _log = logging.getLogger("dateline.projections")
 # Events were checked when they were appended; reading them back checks their shape only.
 _decode_event = msgspec.json.Decoder(unchecked(NewEvent)).decode
+
+STOP_SECONDS = 5.0
+"""How long stopping runners may take to finish their batches before they are cancelled: a step
+takes well under a second, and a statement is cut at ``checkpoints.STATEMENT_SECONDS`` anyway."""
 
 Apply = Callable[[Connection, Sequence[LoggedFact]], Awaitable[None]]
 Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]
@@ -90,11 +100,15 @@ async def step(conn: Connection, projection: Projection, limit: int, *, live: bo
     return len(stored)
 
 
-async def _pinpoint(conn: Connection, projection: Projection, error: Exception) -> bool:
+async def _pinpoint(
+    conn: Connection, projection: Projection, error: Exception, stopping: asyncio.Event
+) -> bool:
     """Apply one event at a time until the one that fails, and record it; whether one failed."""
     try:
-        while await step(conn, projection, 1):
+        while not stopping.is_set() and await step(conn, projection, 1):
             pass
+    except checkpoints.LEASE_LOST:
+        raise
     except Exception as failure:  # the event that cannot be applied, whatever the reason
         stored = await log.read_log(conn, await checkpoints.cursor(conn, projection.name), 1)
         failing = stored[0].id if stored else None
@@ -105,22 +119,30 @@ async def _pinpoint(conn: Connection, projection: Projection, error: Exception) 
     return False
 
 
-async def catch_up(conn: Connection, projection: Projection, batch: int = 500) -> bool:
-    """Apply everything the log holds now; False if it stopped before an event it cannot apply.
+async def catch_up(
+    conn: Connection, projection: Projection, batch: int = 500, stopping: asyncio.Event | None = None
+) -> bool:
+    """Apply everything the log holds now, or until ``stopping`` is set (at the end of a batch);
+    False if it stopped before an event it cannot apply.
 
-    Raises nothing an event causes: such failures are recorded in the checkpoint row.
+    Raises nothing an event causes: such failures are recorded in the checkpoint row. What the
+    session itself meets (``checkpoints.LEASE_LOST``) is raised.
     """
-    while True:
+    stopping = stopping or asyncio.Event()
+    while not stopping.is_set():
         try:
             applied = await step(conn, projection, batch)
+        except checkpoints.LEASE_LOST:
+            raise
         except Exception as error:  # whatever an event does to a projection, it is recorded, not raised
-            return not await _pinpoint(conn, projection, error)
+            return not await _pinpoint(conn, projection, error, stopping)
         if not applied:
             return True
+    return True
 
 
 class Runner:
-    """Keeps one projection up to date for as long as it runs."""
+    """Keeps one projection up to date for as long as it runs, or waits on standby to."""
 
     def __init__(
         self,
@@ -135,41 +157,78 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
         self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.leading = False
+
+    def stop(self) -> None:
+        """Finish the batch being applied, if any, and stop."""
+        self.stopping.set()
+        self.wake.set()
 
     async def run_forever(self) -> None:
-        while True:
+        """Until stopped: lead, or stand by while another process does."""
+        while not self.stopping.is_set():
             try:
                 await self._lead()
-            except (*UNREACHABLE, *REFUSED) as error:
-                _log.warning(
-                    "projection %s lost its connection (%s); reconnecting", self.projection.name, error
-                )
-            await asyncio.sleep(self.poll_seconds)
+            except (*checkpoints.LEASE_LOST, *REFUSED) as error:
+                if self.leading:
+                    _log.warning(
+                        "projection %s lost the lead (%s); back on standby", self.projection.name, error
+                    )
+                else:
+                    _log.warning(
+                        "projection %s lost its connection (%s); reconnecting", self.projection.name, error
+                    )
+            self.leading = False
+            await _waited(self.stopping, self.poll_seconds)
 
     async def _lead(self) -> None:
         async with checkpoints.session(self.database_url, on_append=self.wake.set) as conn:
             while not await checkpoints.try_lead(conn, self.projection.name):
-                await self._sleep(self.poll_seconds * 5)  # standby: another process leads
-            while True:
+                # Standby: another process leads. Trying is what keeps this session's own lease.
+                if await _waited(self.stopping, checkpoints.BEAT_SECONDS):
+                    return
+            self.leading = True
+            _log.info("projection %s: leading", self.projection.name)
+            while not self.stopping.is_set():
                 self.wake.clear()
-                caught_up = await catch_up(conn, self.projection)
-                await self._sleep(self.poll_seconds if caught_up else self.retry_seconds)
+                caught_up = await catch_up(conn, self.projection, stopping=self.stopping)
+                await self._beating(conn, self.poll_seconds if caught_up else self.retry_seconds)
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
+    async def _beating(self, conn: Connection, seconds: float) -> None:
+        """Wait ``seconds`` or until woken (by an append, or to stop), keeping the lease meanwhile."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while (left := until - loop.time()) > 0:
+            if await _waited(self.wake, min(left, checkpoints.BEAT_SECONDS)):
+                return
+            await checkpoints.beat(conn)
+
+
+async def _waited(event: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` or until ``event`` is set; whether it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
 
 
 @contextlib.asynccontextmanager
-async def running(runners: Sequence[Runner]) -> AsyncIterator[None]:
+async def running(runners: Sequence[Runner], stop_seconds: float = STOP_SECONDS) -> AsyncIterator[None]:
+    """The runners run for the block; at its end each finishes its batch and stops, and any still
+    running after ``stop_seconds`` is cancelled."""
     tasks = [asyncio.create_task(runner.run_forever()) for runner in runners]
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
+        for runner in runners:
+            runner.stop()
         if tasks:
-            await asyncio.wait(tasks, timeout=5)
+            _, late = await asyncio.wait(tasks, timeout=stop_seconds)
+            for task in late:
+                _log.warning("a projection runner did not stop within %s s: cancelled", stop_seconds)
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1)
 
 
 class Announcer:

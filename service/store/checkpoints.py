@@ -4,6 +4,14 @@ A checkpoint is a projection's place in the log, ``(transaction_id, position)`` 
 cursor, committed in the same transaction as the rows it covers. The leader lock (a session
 advisory lock) says which runner works; the apply lock (a transaction advisory lock) is held by
 every step that writes a projection's live tables, and by a rebuild while it switches over.
+
+Leadership is a lease that the server ends. A runner's session holds the leader lock only as
+long as it keeps talking: PostgreSQL ends a session that sits idle, in a transaction or not,
+for ``LEASE_SECONDS``, and a statement that runs past ``STATEMENT_SECONDS``. A killed runner's
+socket closes at once; a frozen one (SIGSTOP, a paused machine, a stuck event loop) keeps its
+connection open, and the kernel even answers keepalives for it, so without the lease its lock
+would be held for ever. The session a lease ended can no longer write: a runner that wakes
+after being replaced finds its connection closed, and everything it had begun rolled back.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import asyncpg
 import msgspec
 
 from service.domain.cursors import LogCursor
-from service.store import Connection, Database
+from service.store import UNREACHABLE, Connection, Database
 from service.store.events import LogEntry, StoredEvent
 from service.store.rebuilds import SCHEMA_PREFIX
 
@@ -25,6 +33,32 @@ EVENTS_CHANNEL = "dateline_events"
 """Appends are announced here, after their commit: runners in other processes wake up."""
 PROJECTIONS_CHANNEL = "dateline_projections"
 """Each step announces ``<projection>:<position>`` here once it has committed."""
+LEASE_SECONDS = 3.0
+"""How long a runner's session may sit idle before the server ends it and frees the leader lock.
+A frozen leader is replaced within about this plus ``BEAT_SECONDS``: well within the 10 s the
+service promises, with room for a busy machine. Shorter would end healthy leaders: the longest
+silence inside a step is Python folding a batch between two statements (milliseconds for 500
+events), but a loaded machine can stall a process for a second or more."""
+BEAT_SECONDS = LEASE_SECONDS / 3
+"""A leader says something at least this often, whatever it waits for (the next poll, the retry
+after an event it cannot apply): it may miss a beat and still keep its lease. A standby tries
+for the lead this often too, so it takes over within a beat of the lease's end."""
+STATEMENT_SECONDS = 10.0
+"""A runner's statement that has not ended by then is cancelled, and the runner gives up the
+lead (``LEASE_LOST``): a statement that hangs, on a lock or a stuck disk, must not hold a
+projection for ever. A step's statements take well under a second for a 500-event batch."""
+_LEASE = {
+    "idle_session_timeout": f"{LEASE_SECONDS * 1000:.0f}",
+    "idle_in_transaction_session_timeout": f"{LEASE_SECONDS * 1000:.0f}",
+    "statement_timeout": f"{STATEMENT_SECONDS * 1000:.0f}",
+}
+LEASE_LOST: tuple[type[Exception], ...] = (
+    *UNREACHABLE,
+    asyncpg.OperatorInterventionError,  # a statement past its timeout, the server shutting down
+    asyncpg.IdleInTransactionSessionTimeoutError,
+)
+"""What a runner's session raises once the lease is over or the connection gone: no fault of the
+event being applied, and never recorded as one. The runner starts again, as a standby."""
 _LEADER_LOCK = "dateline.projection."
 _APPLY_LOCK = "dateline.projection.{}.apply"
 
@@ -154,6 +188,11 @@ async def try_lead(conn: Connection, name: str) -> bool:
     return led
 
 
+async def beat(conn: Connection) -> None:
+    """Keep the session's lease: the server ends a session that says nothing for a while."""
+    await conn.execute("select 1")
+
+
 async def announce_progress(conn: Connection, name: str, position: int) -> None:
     await conn.execute("select pg_notify($1, $2)", PROJECTIONS_CHANNEL, f"{name}:{position}")
 
@@ -164,14 +203,14 @@ async def announce_append(pool: Database) -> None:
 
 @contextlib.asynccontextmanager
 async def listening(
-    database_url: str, channel: str, on_notice: Callable[[str], None]
+    database_url: str, channel: str, on_notice: Callable[[str], None], settings: dict[str, str] | None = None
 ) -> AsyncIterator[Connection]:
     """A connection of its own, handed each notice's payload on ``channel``; ended with the block.
 
     It is terminated, not closed: after a cancellation it may be mid-query, and ending the
     session is also what releases a runner's leader lock.
     """
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, server_settings=settings)
     try:
         await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_notice(payload))
         yield conn
@@ -182,8 +221,8 @@ async def listening(
 def session(
     database_url: str, on_append: Callable[[], None]
 ) -> contextlib.AbstractAsyncContextManager[Connection]:
-    """A connection of its own for a runner, told of every append."""
-    return listening(database_url, EVENTS_CHANNEL, lambda _: on_append())
+    """A connection of its own for a runner, told of every append, on the lease (``LEASE_SECONDS``)."""
+    return listening(database_url, EVENTS_CHANNEL, lambda _: on_append(), _LEASE)
 
 
 def progress(
