@@ -44,8 +44,8 @@ def log_config(level: LogLevel) -> dict[str, Any]:
         "formatters": {
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
-                "fmt": ["levelname", "name", "message"],
-                "rename_fields": {"levelname": "level", "name": "logger"},
+                "fmt": ["levelname", "name", "process", "message"],
+                "rename_fields": {"levelname": "level", "name": "logger", "process": "pid"},
                 "timestamp": True,
             }
         },

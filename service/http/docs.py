@@ -48,6 +48,14 @@ IMMUTABLE = header("Events never change: `public, max-age=31536000, immutable`."
 LOCATION = header("Where the appended event can be read.")
 RETRY_AFTER = header("Seconds to wait before retrying.", OpenAPIType.INTEGER)
 VARY = header("The request headers the body depends on.")
+REQUEST_ID = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.STRING, pattern="^[\\x21-\\x7e]{1,100}$"),
+    description="The request's id: the `X-Request-Id` it was sent with, if one of at most 100 "
+    "printable ASCII characters without spaces, else a fresh one. Every log line written while "
+    "serving it carries it, and an append records it in its events' metadata (`request_id`).",
+    required=True,
+)
+_REQUEST_ID_REFERENCE = Reference(ref="#/components/headers/X-Request-Id")
 CONDITIONAL = {"ETag": ETAG, "Cache-Control": CACHE_CONTROL, "Cache-Status": CACHE_STATUS}
 
 _PROBLEMS = {
@@ -129,10 +137,14 @@ def documented(
         def __post_init__(self) -> None:
             if self.description:
                 self.summary = " ".join(self.description.split("\n\n")[0].split())
-            for code, named in by_status.items():
-                response = (self.responses or {}).get(code)
-                if named and response is not None and not isinstance(response, Reference):
-                    response.headers = {**(response.headers or {}), **named}
+            for code, response in (self.responses or {}).items():
+                if not isinstance(response, Reference):
+                    named = by_status.get(code, {})
+                    response.headers = {
+                        **(response.headers or {}),
+                        **named,
+                        "X-Request-Id": _REQUEST_ID_REFERENCE,
+                    }
 
     return {"responses": responses, "operation_class": DocumentedOperation}
 
@@ -208,13 +220,15 @@ def contract_config(**overrides: Any) -> ContractConfig:
         # them) sends its requests to that same service, at whatever host and port it answers.
         servers=[Server(url="/", description="The service this contract was read from")],
         components=Components(
+            # Every response carries it: described once.
+            headers={"X-Request-Id": REQUEST_ID},
             security_schemes={
                 "apiKey": SecurityScheme(
                     type="http",
                     scheme="bearer",
                     description="An API key from `dateline keys create`, sent as `Authorization: Bearer <key>`.",
                 )
-            }
+            },
         ),
         path="/schema",
         render_plugins=[YamlRenderPlugin()],

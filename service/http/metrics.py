@@ -8,7 +8,7 @@ holds at a moment (live streams, connections, cached bytes) it writes there ever
 before a scrape; a gauge of a process that has died is dropped, a counter of one kept. What the
 database knows (projection lag) is read once per scrape, by the process scraped.
 
-Requests are labelled by route template (``/v1/entities/{slug:str}``), method and status class,
+Requests are labelled by route template (``/v1/entities/{slug}``), method and status class,
 never by the path as sent: a client cannot make the series grow.
 """
 
