@@ -65,6 +65,7 @@ _PROBLEMS = {
     404: "No such resource.",
     409: "A version conflict, an entity already registered, or an event id reused for other content.",
     413: "The body is larger than 1 MiB.",
+    414: "The path and query are longer than 16 KiB together, as sent (a parameter of 4,096 characters, each written in several percent-encoded bytes, can be): answered before any route, and the connection closed.",
     422: "A field is invalid or breaks a rule; `errors` lists each one with its JSON path.",
     429: "A rate limit is reached (per API process): this API key's writes, this client address's reads that the cache does not answer, or its live streams; retry after `Retry-After` seconds.",
     501: "A format this endpoint does not produce: oEmbed answers only JSON.",
@@ -114,7 +115,8 @@ def documented(
         )
     # What needs a key is counted per key; a read that may be built anew, per client.
     limited = 401 in problems or conditional
-    for code in sorted({*problems, *([429] if limited else [])}):
+    # Any request's target may be too long, whatever the route (``service.server``).
+    for code in sorted({*problems, 414, *([429] if limited else [])}):
         responses[code] = ResponseSpec(
             data_container=Problem,
             description=_PROBLEMS[code],
@@ -139,12 +141,9 @@ def documented(
                 self.summary = " ".join(self.description.split("\n\n")[0].split())
             for code, response in (self.responses or {}).items():
                 if not isinstance(response, Reference):
-                    named = by_status.get(code, {})
-                    response.headers = {
-                        **(response.headers or {}),
-                        **named,
-                        "X-Request-Id": _REQUEST_ID_REFERENCE,
-                    }
+                    # A 414 is answered before the app sees the request: it has no id.
+                    identified = {} if code == "414" else {"X-Request-Id": _REQUEST_ID_REFERENCE}
+                    response.headers = {**(response.headers or {}), **by_status.get(code, {}), **identified}
 
     return {"responses": responses, "operation_class": DocumentedOperation}
 

@@ -1,0 +1,98 @@
+"""What metrics cost: cached reads and single appends against two copies of the real service
+in the same run, one measuring (``DATELINE_METRICS=public``, as a scraped deployment counts)
+and one not (``off``), each `dateline run --workers 2` on the same database.
+
+They are measured in turns, the order swapped every round (on, off, then off, on), and each
+figure is the median over the rounds of the measuring copy's rate over the other's from the
+same round: the machine is shared, and a turn's neighbours are what it is fairly compared with.
+The aim is a cost of at most 5%: a ratio of at least 0.95.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from bench import appends
+from bench.harness import Rate, fresh_database, measure, service, write_key
+
+READ = "/v1/timeline?limit=20"
+"""A page every reader asks for: after the first, each process answers it from its read cache."""
+AIM = 0.95
+MODES = ("on", "off")
+_SETTING = {"on": "public", "off": "off"}
+
+
+@dataclass
+class Settings:
+    rounds: int = 5
+    seconds: float = 3.0
+    readers: int = 64
+    writers: int = 16
+    results: dict[str, dict[str, list[Rate]]] = field(default_factory=dict)
+    """Each measurement's rate, by kind (``cached reads``, ``appends``) and mode, in round order."""
+
+
+async def cached_reads(base: str, readers: int, seconds: float) -> Rate:
+    """``READ`` from ``readers`` keep-alive connections; every answer must be a cache hit."""
+    connector = aiohttp.TCPConnector(limit=readers)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for _ in range(20):  # each worker builds the page once
+            async with http.get(f"{base}{READ}") as response:
+                await response.read()
+
+        async def read(_client: int, _n: int) -> int:
+            async with http.get(f"{base}{READ}") as response:
+                await response.read()
+                if response.status != 200 or response.headers.get("Cache-Status") != "dateline; hit":
+                    raise RuntimeError(f"not a cache hit: {response.status} {response.headers}")
+            return 1
+
+        return await measure(readers, seconds, 10_000_000, read)
+
+
+def run(server_url: str, settings: Settings) -> list[str]:
+    results = settings.results = {"cached reads": {"on": [], "off": []}, "appends": {"on": [], "off": []}}
+    with fresh_database(server_url) as url, ExitStack() as stack:
+        key = asyncio.run(write_key(url, "bench"))
+        bases = {mode: stack.enter_context(service(url, chosen={"DATELINE_METRICS": _SETTING[mode]})) for mode in MODES}
+        asyncio.run(appends._register_streams(bases["on"], key))
+        writing = appends.Settings(seconds=settings.seconds)
+        for turn in range(settings.rounds):
+            order = MODES if turn % 2 == 0 else MODES[::-1]
+            for mode in order:
+                results["appends"][mode].append(
+                    asyncio.run(appends.http_single(bases[mode], key, settings.writers, writing))
+                )
+            # The appends moved the checkpoint: the reads' first answers rebuild the page.
+            for mode in order[::-1]:
+                results["cached reads"][mode].append(
+                    asyncio.run(cached_reads(bases[mode], settings.readers, settings.seconds))
+                )
+    return report(settings)
+
+
+def report(settings: Settings) -> list[str]:
+    lines = [
+        f"What metrics cost: {settings.rounds} rounds of {settings.seconds:g} s, alternating; "
+        "medians; ratio = with metrics / without, same round",
+        f"{'measurement':14} {'with /s':>9} {'without /s':>11} {'p50 ms':>13} {'p99 ms':>13} {'ratio':>6}  aim",
+    ]
+    for kind, by_mode in settings.results.items():
+        on, off = by_mode["on"], by_mode["off"]
+        ratio = statistics.median(a.per_second / b.per_second for a, b in zip(on, off, strict=True))
+        p50 = [statistics.median(rate.p50_ms for rate in by_mode[mode]) for mode in MODES]
+        p99 = [statistics.median(rate.p99_ms for rate in by_mode[mode]) for mode in MODES]
+        lines.append(
+            f"{kind:14} {statistics.median(r.per_second for r in on):9.0f} "
+            f"{statistics.median(r.per_second for r in off):11.0f} "
+            f"{p50[0]:6.2f}/{p50[1]:<6.2f} {p99[0]:6.2f}/{p99[1]:<6.2f} {ratio:6.3f}  "
+            f"{'met' if ratio >= AIM else 'missed'} (cost {1 - ratio:+.1%}; rounds: "
+            + ", ".join(f"{a.per_second / b.per_second:.3f}" for a, b in zip(on, off, strict=True))
+            + ")"
+        )
+    return lines
