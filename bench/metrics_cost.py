@@ -11,9 +11,15 @@ The aim is a cost of at most 5%: a ratio of at least 0.95.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -29,8 +35,8 @@ _SETTING = {"on": "public", "off": "off"}
 
 @dataclass
 class Settings:
-    rounds: int = 5
-    seconds: float = 3.0
+    rounds: int = 8
+    seconds: float = 2.0
     readers: int = 64
     writers: int = 16
     results: dict[str, dict[str, list[Rate]]] = field(default_factory=dict)
@@ -61,12 +67,31 @@ async def cached_reads(base: str, readers: int, seconds: float, misses: list[int
         return await measure(readers, seconds, 10_000_000, read)
 
 
+@contextlib.contextmanager
+def _projecting(url: str) -> Iterator[None]:
+    """``dateline projections run`` on ``url`` until the block ends."""
+    dateline = str(Path(sys.executable).parent / "dateline")
+    process = subprocess.Popen(
+        [dateline, "projections", "run", "--poll", "0.05"], env={**os.environ, "DATABASE_URL": url}
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def run(server_url: str, settings: Settings) -> list[str]:
     results = settings.results = {"cached reads": {"on": [], "off": []}, "appends": {"on": [], "off": []}}
     with fresh_database(server_url) as url, ExitStack() as stack:
         key = asyncio.run(write_key(url, "bench"))
+        # The projection runs beside both copies, in a process of its own: in either one, it would
+        # make that copy the one that also projects every append.
+        stack.enter_context(_projecting(url))
         bases = {
-            mode: stack.enter_context(service(url, chosen={"DATELINE_METRICS": _SETTING[mode]}))
+            mode: stack.enter_context(
+                service(url, chosen={"DATELINE_METRICS": _SETTING[mode], "DATELINE_PROJECTIONS": "off"})
+            )
             for mode in MODES
         }
         asyncio.run(appends._register_streams(bases["on"], key))

@@ -80,6 +80,10 @@ class Meter:
         # Each request's series found once: prometheus-client checks and hashes labels anew
         # at every ``labels()``, a cost the cheapest reads would notice.
         self._series: dict[tuple[str, str, int], Histogram] = {}
+        self._cache = {
+            hit: (_CACHE.labels(result), _CACHE_BYTES.labels(result))
+            for hit, result in ((True, "hit"), (False, "miss"))
+        }
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         if not self.on:
@@ -108,9 +112,9 @@ class Meter:
     def cache(self, hit: bool, size: int) -> None:
         if not self.on:
             return
-        result = "hit" if hit else "miss"
-        _CACHE.labels(result).inc()
-        _CACHE_BYTES.labels(result).inc(size)
+        answers, size_of = self._cache[hit]
+        answers.inc()
+        size_of.inc(size)
 
     def sample(self, pool: Pool, streams: int, held_bytes: int) -> None:
         """This process's state now, for the next scrape of any process."""
