@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import appends, live, projections
+from bench import appends, live, metrics_cost, projections
 from bench.harness import postgres_server
 from bench.plot import plot_appends, plot_live, plot_reads
 from bench.projection_settings import ProjectionSettings
@@ -100,8 +100,9 @@ def main() -> None:
         "suite",
         nargs="?",
         default="appends",
-        choices=["appends", "projections", "all", "reads", "live"],
-        help="reads: the timeline reads alone, against --database-url; live: live streams (not in all)",
+        choices=["appends", "projections", "all", "reads", "live", "metrics"],
+        help="reads: the timeline reads alone, against --database-url; live: live streams; metrics: "
+        "what metrics cost (neither in all)",
     )
     parser.add_argument(
         "--seconds",
@@ -194,6 +195,9 @@ def main() -> None:
                 lines = projections.run(server, projection_settings)
                 print("\n".join(lines))
                 _save_projections(projection_settings, f"projections-{stamp}")
+            if "metrics" in suites:
+                cost = metrics_cost.Settings(rounds=2, seconds=1.0) if args.quick else metrics_cost.Settings()
+                print("\n".join(metrics_cost.run(server, cost)))
             if "live" in suites:
                 live_settings.results["code"] = code
                 print("\n".join(live.run(server, live_settings)))

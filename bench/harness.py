@@ -240,8 +240,9 @@ def _serving(arguments: list[str], port: int, ready_path: str, env: dict[str, st
 
 
 @contextlib.contextmanager
-def service(database_url: str, workers: int = 2) -> Iterator[str]:
-    """The real service in its own processes, as production runs it; its base URL."""
+def service(database_url: str, workers: int = 2, chosen: dict[str, str] | None = None) -> Iterator[str]:
+    """The real service in its own processes, as production runs it, with the ``chosen``
+    settings (environment variables); its base URL."""
     # Rate limits on, but above any rate a bench reaches: the benches measure what the service
     # can do, which a limit would cap, with what the limiter itself costs each request.
     unreachable = "1000000/second"
@@ -250,6 +251,7 @@ def service(database_url: str, workers: int = 2) -> Iterator[str]:
         "DATABASE_URL": database_url,
         "DATELINE_WRITE_RATE": unreachable,
         "DATELINE_READ_RATE": unreachable,
+        **(chosen or {}),
     }
     # Served as `dateline run` serves it, slow-client protocol and proxy settings included.
     port = free_port()

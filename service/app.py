@@ -35,12 +35,15 @@ from service.http.health import health, readiness
 from service.http.key_cache import KeyCache
 from service.http.keys import KeysController
 from service.http.live import follow
+from service.http.metrics import Meter
+from service.http.observed import Observed
 from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
 from service.http.query import KnownParameters
 from service.http.rates import RateLimit
 from service.http.reads import ReadCache
 from service.http.reference import REFERENCE_ROUTES
+from service.http.scrape import sample, scrape
 from service.http.services import Services, dependencies, services
 from service.http.timelines import TimelineController
 from service.live import Hub
@@ -63,6 +66,8 @@ class Dateline(Litestar):
 
     stopping: Callable[[], None] = staticmethod(lambda: None)
     """What the server calls the moment it stops taking requests (``server.STOPPING``)."""
+    observed: Observed
+    """Gives each request its id, and counts and logs it: set by ``create_app``."""
 
     async def __call__(
         self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
@@ -71,7 +76,10 @@ class Dateline(Litestar):
             cast(dict[str, Any], scope).setdefault("state", {})[STOPPING] = lambda: self.stopping()
         if scope["type"] != ScopeType.HTTP:
             return await super().__call__(scope, receive, send)
-        request = cast(HTTPScope, scope)
+        await self.observed(cast(HTTPScope, scope), cast(Receive, receive), cast(Send, send), self._serve)
+
+    async def _serve(self, request: HTTPScope, receive: Receive, send: Send) -> HTTPScope:
+        """Answer the request; the scope it was routed with (a HEAD's is a GET's copy)."""
         if any(name == b"cookie" for name, _ in request["headers"]):
             # The service reads no cookie (keys come as a bearer token), and Litestar's CORS
             # answers a request with one by echoing its Origin and replacing the response's
@@ -80,17 +88,18 @@ class Dateline(Litestar):
             headers = [(name, value) for name, value in request["headers"] if name != b"cookie"]
             request = cast(HTTPScope, {**request, "headers": headers})
         try:
-            await self._answer(request, cast(Receive, receive), cast(Send, send))
+            return await self._answer(request, receive, send)
         except asyncio.CancelledError:
             # Only a stopping server cancels a request (a client that leaves is told otherwise).
             with contextlib.suppress(RuntimeError):  # the answer had begun: it is cut short
                 for message in CUT_SHORT:
-                    await cast(Send, send)(cast(Message, message))
+                    await send(cast(Message, message))
             raise
 
-    async def _answer(self, request: HTTPScope, receive: Receive, send: Send) -> None:
+    async def _answer(self, request: HTTPScope, receive: Receive, send: Send) -> HTTPScope:
         if request["method"] != "HEAD":
-            return await super().__call__(request, receive, send)
+            await super().__call__(request, receive, send)
+            return request
         # A copy: the server reads the scope it made too, and must go on seeing a HEAD, or it
         # expects the body that Content-Length announces and drops the connection without it.
         request = cast(HTTPScope, {**request, "method": "GET"})
@@ -103,10 +112,12 @@ class Dateline(Litestar):
             await send(message)
 
         await super().__call__(request, receive, headers_only)
+        return request
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    meter = Meter(settings.metrics != "off")
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -145,19 +156,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         newsroom,
                         most_bytes=settings.read_cache_mb * 2**20,
                         misses=RateLimit(settings.read_rate, "reads the cache does not answer, per client"),
+                        meter=meter,
                     ),
                     writes=RateLimit(settings.write_rate, "writes per API key"),
                     keys=KeyCache(pool, settings.key_cache_seconds),
                     settings=settings,
                     live=hub,
+                    meter=meter,
                 )
+                sampling = asyncio.create_task(sample(app.state.services))
                 # What startup made lives as long as the process, and is most of its heap: the
                 # collector need not walk it again at every full collection, which the many
                 # small objects of live streams set off often.
                 gc.collect()
                 gc.freeze()
-                yield
+                try:
+                    yield
+                finally:
+                    sampling.cancel()
         finally:
+            meter.stopped()
             following.cancel()
             await asyncio.wait([following], timeout=5)
             await announcer.close()
@@ -181,6 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             projections,
             health,
             readiness,
+            *([scrape] if meter.on else []),
             *REFERENCE_ROUTES,
         ],
         dependencies=dependencies(lambda: services(app.state)),
@@ -199,7 +218,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=["*"],
             allow_methods=["GET", "HEAD", "OPTIONS"],
-            expose_headers=["ETag", "Cache-Status", "Link"],
+            expose_headers=["ETag", "Cache-Status", "Link", "X-Request-Id"],
         ),
+        # Each command configures logging for its process (``service.logs``): Litestar's own
+        # configuration would replace the root logger's JSON handler with a plain one.
+        logging_config=None,
     )
+    app.observed = Observed(meter, settings.access_log)
     return app

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging.config
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 import yaml
@@ -17,11 +20,13 @@ from service import migrations
 from service.appender import Appender
 from service.demo.story import demo_batches
 from service.domain.errors import Conflict
+from service.http.metrics import MULTIPROCESS_DIR
+from service.logs import log_config
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
 from service.projections.rebuild import rebuild
 from service.server import server_options
-from service.settings import Settings, SettingsError
+from service.settings import LogLevel, Settings, SettingsError
 from service.store import Pool, keys
 from service.store.database import (
     DATABASE_NAME,
@@ -126,6 +131,9 @@ def run(
     import uvicorn
 
     chosen = settings()
+    # Worker processes read their settings from the environment: what the options chose goes there.
+    if access_log is not None:
+        os.environ[Settings.ENVIRONMENT["access_log"]] = str(access_log).lower()
     url = database_url()
     migrations.upgrade(url)
     if demo:
@@ -136,16 +144,41 @@ def run(
     # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit instead of the
     # signal's default action lets the embedded PostgreSQL be stopped on the way out.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=chosen.access_log if access_log is None else access_log,
-        log_level=log_level or chosen.log_level,
-        **server_options(chosen),
-    )
+    level = cast(LogLevel, log_level or chosen.log_level)
+    with _metrics_shared(workers):
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # The app writes the access log itself (``service.http.observed``), with the request id.
+            access_log=False,
+            log_config=log_config(level),
+            log_level=level,
+            **server_options(chosen),
+        )
+
+
+@contextlib.contextmanager
+def _metrics_shared(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each keeps its figures for the others to read
+    (prometheus-client's multiprocess mode), made empty before they start and removed after.
+    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used, emptied of an earlier run's files."""
+    if workers < 2:
+        yield
+        return
+    if given := os.environ.get(MULTIPROCESS_DIR):
+        for old in Path(given).glob("*.db"):
+            old.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="dateline-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
 
 
 def _demo_key(url: str, host: str, port: int) -> None:
@@ -246,6 +279,7 @@ def run_projections(poll: float | None) -> None:
     """Keep every projection up to date (for deployments whose API runs with DATELINE_PROJECTIONS=off)."""
     poll = poll or settings().projection_poll_seconds
     url = database_url()
+    logging.config.dictConfig(log_config(settings().log_level))
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
     async def until_signal() -> int:

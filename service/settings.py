@@ -40,7 +40,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where the embedded server keeps its data; `var/` in the working directory when unset."""
     log_level: LogLevel = "warning"
     access_log: bool = False
-    """Log every request (uvicorn's access log)."""
+    """Log every request: one JSON line each, with its request id, route, status and duration."""
+    metrics: Literal["admin", "public", "off"] = "admin"
+    """`GET /metrics` (Prometheus): for an admin key, for anyone, or not measured at all."""
     embed_ancestors: Annotated[
         str, Meta(pattern=r"^(\*|'none'|[a-z]+://[^\s;,]+( [a-z]+://[^\s;,]+)*)(?!\n)$")
     ] = "*"
@@ -81,6 +83,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "var_dir": "DATELINE_VAR_DIR",
         "log_level": "DATELINE_LOG_LEVEL",
         "access_log": "DATELINE_ACCESS_LOG",
+        "metrics": "DATELINE_METRICS",
         "embed_ancestors": "DATELINE_EMBED_ANCESTORS",
         "request_timeout_seconds": "DATELINE_REQUEST_TIMEOUT_SECONDS",
         "write_rate": "DATELINE_WRITE_RATE",
@@ -121,5 +124,6 @@ def _accepted(name: str) -> str:
         "projections": "in-process or off",
         "log_level": "debug, info, warning or error",
         "access_log": "true or false (1 or 0)",
+        "metrics": "admin, public or off",
     }.get(name)
     return f"; it accepts {accepted}" if accepted else ""

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,23 +131,28 @@ def _service_process(database_url: str, **environment: str) -> Iterator[tuple[ps
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, **environment}
     command = [str(Path(sys.executable).parent / "dateline"), "run", "--port", str(port)]
-    process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
-        yield process, base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    # A file, not a pipe nobody reads: every 414 is a line in the log, and a full pipe would
+    # stop the server mid-test.
+    with tempfile.TemporaryFile() as errors:
+        process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None:
+                    errors.seek(0)
+                    raise AssertionError(errors.read().decode())
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.2)
+            yield process, base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 CACHE_MB = 2

@@ -48,6 +48,14 @@ IMMUTABLE = header("Events never change: `public, max-age=31536000, immutable`."
 LOCATION = header("Where the appended event can be read.")
 RETRY_AFTER = header("Seconds to wait before retrying.", OpenAPIType.INTEGER)
 VARY = header("The request headers the body depends on.")
+REQUEST_ID = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.STRING, pattern="^[\\x21-\\x7e]{1,100}$"),
+    description="The request's id: the `X-Request-Id` it was sent with, if one of at most 100 "
+    "printable ASCII characters without spaces, else a fresh one. Every log line written while "
+    "serving it carries it, and an append records it in its events' metadata (`request_id`).",
+    required=True,
+)
+_REQUEST_ID_REFERENCE = Reference(ref="#/components/headers/X-Request-Id")
 CONDITIONAL = {"ETag": ETAG, "Cache-Control": CACHE_CONTROL, "Cache-Status": CACHE_STATUS}
 
 _PROBLEMS = {
@@ -57,6 +65,7 @@ _PROBLEMS = {
     404: "No such resource.",
     409: "A version conflict, an entity already registered, or an event id reused for other content.",
     413: "The body is larger than 1 MiB.",
+    414: "The path and query are longer than 16 KiB together, as sent (a parameter of 4,096 characters, each written in several percent-encoded bytes, can be): answered before any route, and the connection closed.",
     422: "A field is invalid or breaks a rule; `errors` lists each one with its JSON path.",
     429: "A rate limit is reached (per API process): this API key's writes, this client address's reads that the cache does not answer, or its live streams; retry after `Retry-After` seconds.",
     501: "A format this endpoint does not produce: oEmbed answers only JSON.",
@@ -106,7 +115,8 @@ def documented(
         )
     # What needs a key is counted per key; a read that may be built anew, per client.
     limited = 401 in problems or conditional
-    for code in sorted({*problems, *([429] if limited else [])}):
+    # Any request's target may be too long, whatever the route (``service.server``).
+    for code in sorted({*problems, 414, *([429] if limited else [])}):
         responses[code] = ResponseSpec(
             data_container=Problem,
             description=_PROBLEMS[code],
@@ -129,10 +139,11 @@ def documented(
         def __post_init__(self) -> None:
             if self.description:
                 self.summary = " ".join(self.description.split("\n\n")[0].split())
-            for code, named in by_status.items():
-                response = (self.responses or {}).get(code)
-                if named and response is not None and not isinstance(response, Reference):
-                    response.headers = {**(response.headers or {}), **named}
+            for code, response in (self.responses or {}).items():
+                if not isinstance(response, Reference):
+                    # A 414 is answered before the app sees the request: it has no id.
+                    identified = {} if code == "414" else {"X-Request-Id": _REQUEST_ID_REFERENCE}
+                    response.headers = {**(response.headers or {}), **by_status.get(code, {}), **identified}
 
     return {"responses": responses, "operation_class": DocumentedOperation}
 
@@ -208,13 +219,15 @@ def contract_config(**overrides: Any) -> ContractConfig:
         # them) sends its requests to that same service, at whatever host and port it answers.
         servers=[Server(url="/", description="The service this contract was read from")],
         components=Components(
+            # Every response carries it: described once.
+            headers={"X-Request-Id": REQUEST_ID},
             security_schemes={
                 "apiKey": SecurityScheme(
                     type="http",
                     scheme="bearer",
                     description="An API key from `dateline keys create`, sent as `Authorization: Bearer <key>`.",
                 )
-            }
+            },
         ),
         path="/schema",
         render_plugins=[YamlRenderPlugin()],

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any, cast
 from uuid import UUID
 
@@ -12,26 +11,36 @@ from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, QueryParameter
 
 from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
-from service.appender import Appender
+from service.appender import Appender, AppendOutcome
 from service.domain import cursors
-from service.domain.errors import NotFound
+from service.domain.errors import Conflict, NotFound
 from service.http import params
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
 from service.http.docs import IMMUTABLE, LOCATION, documented
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.http.services import services
+from service.logs import REQUEST_ID
 from service.store import Pool
 from service.store import events as log
 
-_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,100}")
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
 
 
-def _metadata(request: Request[Any, Any, Any]) -> dict[str, str]:
-    supplied = request.headers.get("x-request-id", "")
-    request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
-    return {"author": request.state.author, "request_id": request_id}
+async def _append(
+    request: Request[Any, Any, Any], appender: Appender, posted: Sequence[NewEvent], paths: Sequence[str]
+) -> AppendOutcome:
+    """Append what the request posted, with its author and request id, and count the outcome."""
+    meter = services(request.app.state).meter
+    metadata = {"author": request.state.author, "request_id": REQUEST_ID.get()}
+    try:
+        outcome = await appender.append(posted, metadata, paths, request.state.key)
+    except Conflict:
+        meter.conflict()
+        raise
+    meter.appended(outcome)
+    return outcome
 
 
 def _logged(stored: log.StoredEvent) -> LoggedEvent:
@@ -82,7 +91,7 @@ class EventsController(Controller):
         data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
-        outcome = await appender.append([data], _metadata(request), ["$"], request.state.key)
+        outcome = await _append(request, appender, [data], ["$"])
         row = outcome.rows[0]
         return Response(
             row,
@@ -115,7 +124,7 @@ class EventsController(Controller):
     ) -> Response[BatchAppended]:
         """Append up to 1,000 events atomically: all of them or none."""
         paths = [f"$.events[{index}]" for index in range(len(data.events))]
-        outcome = await appender.append(data.events, _metadata(request), paths, request.state.key)
+        outcome = await _append(request, appender, data.events, paths)
         return Response(
             BatchAppended(events=outcome.rows),
             status_code=200 if outcome.replayed else 201,

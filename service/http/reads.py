@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Request, Response
 
+from service.http.metrics import Meter
 from service.http.rates import RateLimit, client_address
 from service.projections.newsroom import NewsroomReader
 
@@ -59,9 +60,12 @@ class ReadCache:
         size: int = 2048,
         most_bytes: int = 64 * 2**20,
         misses: RateLimit | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.newsroom = newsroom
         self.misses = misses
+        self.meter = meter or Meter(on=False)
+        """Counts hits and misses, and their bytes."""
         """Counts the reads each client makes that the cache does not answer."""
         self.ttl = ttl
         self.size = size
@@ -110,6 +114,7 @@ class ReadCache:
         cached = self._bodies.get(key)
         if cached is not None and (cached.final or cached.checkpoint == checkpoint):
             self._bodies.move_to_end(key)
+            self.meter.cache(True, len(cached.content))
             return _answer(request, cached, "hit")
         if self.misses is not None:
             self.misses.hit(client_address(request))
@@ -117,6 +122,7 @@ class ReadCache:
         content = built if isinstance(built, bytes) else _encode(built)
         body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})
         self._keep(key, body)
+        self.meter.cache(False, len(content))
         return _answer(request, body, "fwd=miss")
 
     def _keep(self, key: str, body: _Body) -> None:
@@ -147,6 +153,7 @@ class ReadCache:
         cached = self._bodies.get(_key(request, variant))
         if cached is None or not (cached.final or cached.checkpoint == await self.checkpoint(None)):
             return None
+        self.meter.cache(True, len(cached.content))
         return _answer(request, cached, "hit")
 
 

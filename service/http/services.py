@@ -17,6 +17,7 @@ from litestar.di import Provide
 from service.appender import Appender
 from service.http import params
 from service.http.key_cache import KeyCache
+from service.http.metrics import Meter
 from service.http.rates import RateLimit
 from service.http.reads import ReadCache
 from service.live import Hub
@@ -34,6 +35,7 @@ class Services:
     """Counts each API key's writes."""
     settings: Settings
     live: Hub
+    meter: Meter
 
 
 def services(state: State) -> Services:
