@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -23,10 +18,9 @@ import pytest
 
 from service.demo.story import demo_batches
 from service.store.database import ours_to_stop
-from tests.conftest import PROJECT_ROOT, Client, make_key
+from tests.conftest import Client, make_key
 from tests.factories import bearer, registered
-
-DATELINE = str(Path(sys.executable).parent / "dateline")
+from tests.processes import DATELINE, dateline_run
 
 
 def _dateline(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -90,47 +84,9 @@ async def test_a_log_holding_an_earlier_telling_of_the_demo_keeps_it(
     assert await _count_events(database_url) == count + 1  # the correction, which it never had
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _get(url: str) -> tuple[int, dict[str, object]]:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
         return response.status, json.loads(response.read())
-
-
-@contextlib.contextmanager
-def _serving(*args: str, env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
-    """``dateline run ARGS`` until the block ends (SIGTERM then); its base URL and, once it has
-    stopped, everything it printed."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [DATELINE, "run", *args],
-        env={**env, "PORT": str(port)},
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    printed: list[str] = []
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/readyz")
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "the service did not become ready"
-                time.sleep(0.2)
-        assert (status, body["status"]) == (200, "ready")
-        yield f"http://127.0.0.1:{port}", printed
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        printed.append(output)
 
 
 @pytest.mark.database
@@ -139,10 +95,10 @@ def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
     """The README's first command, minus the virtual environment it creates."""
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env["DATELINE_VAR_DIR"] = str(tmp_path)
-    with _serving("--demo", env=env) as (base, printed):
-        _, page = _get(f"{base}/v1/events?limit=1000")
+    with dateline_run("--demo", env=env) as served:
+        _, page = _get(f"{served.base}/v1/events?limit=1000")
         assert len(page["events"]) >= 20  # type: ignore[arg-type]
-    assert "A write key to try the API with" in printed[0]
+    assert "A write key to try the API with" in served.printed[0]
     postmaster = tmp_path / "pgdata" / "postmaster.pid"
     assert not postmaster.exists() or not psutil.pid_exists(int(postmaster.read_text().split()[0])), (
         "the embedded PostgreSQL outlived the service"
@@ -151,26 +107,26 @@ def test_run_serves_the_demo_on_an_embedded_database(tmp_path: Path) -> None:
 
 def test_run_loads_the_demo_only_when_asked_and_never_replaces_its_key(database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url}
-    with _serving(env=env) as (base, printed):
-        _, page = _get(f"{base}/v1/events?limit=10")
+    with dateline_run(env=env) as served:
+        _, page = _get(f"{served.base}/v1/events?limit=10")
         assert page["events"] == []
-    assert "write key" not in printed[0]
+    assert "write key" not in served.printed[0]
 
-    with _serving("--demo", env=env) as (base, printed):
+    with dateline_run("--demo", env=env) as served:
         pass
-    [key] = re.findall(r"\(shown once\): (dl_\S+)", printed[0])
+    [key] = re.findall(r"\(shown once\): (dl_\S+)", served.printed[0])
     count = asyncio.run(_count_events(database_url))
-    with _serving("--demo", env=env) as (base, again):
+    with dateline_run("--demo", env=env) as again:
         request = urllib.request.Request(  # noqa: S310 - loopback only
-            f"{base}/v1/events",
+            f"{again.base}/v1/events",
             data=json.dumps(registered("acme")).encode(),
             headers={**bearer(key), "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
             assert response.status == 201  # the first run's key still writes
-    assert "nothing appended" in again[0]
-    assert "demo write key made earlier still works" in again[0]
-    assert "shown once):" not in again[0]
+    assert "nothing appended" in again.printed[0]
+    assert "demo write key made earlier still works" in again.printed[0]
+    assert "shown once):" not in again.printed[0]
     assert asyncio.run(_count_events(database_url)) == count + 1
 
 
@@ -216,14 +172,14 @@ def test_without_a_database_url_or_the_embedded_server_it_says_how_to_get_one(tm
 
 def test_access_logs_can_be_switched_on(database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url}
-    with _serving("--access-log", "--log-level", "info", env=env) as (base, printed):
-        _get(f"{base}/healthz")
-    logged = [json.loads(line) for line in printed[0].splitlines() if line.startswith("{")]
+    with dateline_run("--access-log", "--log-level", "info", env=env) as served:
+        _get(f"{served.base}/healthz")
+    logged = [json.loads(line) for line in served.printed[0].splitlines() if line.startswith("{")]
     assert any(
         line["logger"] == "dateline.access"
         and (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
         for line in logged
-    ), printed[0]
-    with _serving(env=env) as (base, quiet):
-        _get(f"{base}/healthz")
-    assert "GET /healthz" not in quiet[0]
+    ), served.printed[0]
+    with dateline_run(env=env) as quiet:
+        _get(f"{quiet.base}/healthz")
+    assert "GET /healthz" not in quiet.printed[0]

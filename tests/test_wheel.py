@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import site
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import free_port
 from tests.conftest import PROJECT_ROOT
 
 _NOT_SOURCES = (".git", ".venv", "var", "build", "dist", "*.egg-info", "results", "__pycache__", ".*_cache")
@@ -62,12 +62,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return environment / "bin"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_wheel_holds_the_service_and_its_migrations(installed: Path, tmp_path: Path) -> None:
     where = _run(
         str(installed / "python"), "-c",
@@ -89,7 +83,7 @@ def test_the_installed_wheel_migrates_and_serves(installed: Path, database_url: 
     upgraded = _run(str(installed / "dateline"), "db", "upgrade", cwd=tmp_path, env=env)
     assert "At revision" in upgraded.stdout
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(installed / "dateline"), "run", "--no-demo", "--port", str(port)],
         cwd=tmp_path,
