@@ -83,11 +83,11 @@ _Event = TypeVar("_Event", bound=NewEvent)
 _STORY = {event.id: event for batch in demo_batches() for event in batch.events}
 
 
-def _in_story(name: str, kind: type[_Event]) -> _Event:
+def _in_story(event_id: UUID, kind: type[_Event]) -> _Event:
     """An event of the demo's story, as the type it is."""
-    event = _STORY[demo_id(name)]
+    event = _STORY[event_id]
     if not isinstance(event, kind):
-        raise TypeError(f"the story's {name} is a {type(event).__name__}, not a {kind.__name__}")
+        raise TypeError(f"the story's {event_id} is a {type(event).__name__}, not a {kind.__name__}")
     return event
 
 
@@ -99,13 +99,13 @@ def _link(event_id: UUID) -> str:
     return f"/v1/events/{event_id}"
 
 
-_REPORTED = _in_story("fact/mai-1-reported", ModelReported)
-_SERVERS = _in_story("fact/mai-1-servers", FactReported)
-_RENAMED = _in_story("correction/mai-1-name", EventCorrected)
-_MAI_1 = _in_story("entity/mai-1", EntityRegistered)
-_DEEPMIND = _in_story("entity/deepmind", EntityRegistered)
 _REPORT_ID, _SERVERS_ID = demo_id("fact/mai-1-reported"), demo_id("fact/mai-1-servers")
 _RENAMED_ID, _DEEPMIND_ID = demo_id("correction/mai-1-name"), demo_id("entity/deepmind")
+_REPORTED = _in_story(_REPORT_ID, ModelReported)
+_SERVERS = _in_story(_SERVERS_ID, FactReported)
+_RENAMED = _in_story(_RENAMED_ID, EventCorrected)
+_MAI_1 = _in_story(demo_id("entity/mai-1"), EntityRegistered)
+_DEEPMIND = _in_story(_DEEPMIND_ID, EntityRegistered)
 # The story's facts are appended together, their correction in an append of its own.
 _RECORDED = _at("2024-05-07T08:12:30.123456Z")
 _CORRECTED = _at("2024-05-07T10:02:11Z")
