@@ -7,9 +7,10 @@ import json
 import random
 from typing import Any
 
+import msgspec
 import pytest
 
-from service.http.examples import EVENT_BODIES
+from service.demo.examples import EVENTS
 from tests.conftest import Client
 from tests.factories import bearer
 
@@ -58,7 +59,7 @@ def _mangle(body: dict[str, Any], rng: random.Random) -> Any:
 
 async def test_mangled_events_never_cause_a_server_error(demo_client: Client, demo_key: str) -> None:
     rng = random.Random(20261128)
-    bodies = list(EVENT_BODIES.values())
+    bodies = [msgspec.to_builtins(event) for event in EVENTS.values()]
     statuses = set()
     for _ in range(300):
         body = _mangle(rng.choice(bodies), rng)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from types import UnionType
+from typing import Any, get_args
 
+import msgspec
 import pytest
 import yaml
+from litestar.openapi.datastructures import ResponseSpec
 
-from schemas import EVENT_TYPES
+from schemas import EVENT_TYPES, EventPage, TimelinePage
 from service.app import create_app
 from service.cli import contract_yaml
-from service.http.examples import BATCH_EXAMPLES, EVENT_BODIES
+from service.demo.examples import BATCH, EVENTS, RESPONSES
 from service.http.problems import PROBLEM_TYPES
 from tests.conftest import PROJECT_ROOT, Client
 from tests.factories import bearer
@@ -50,6 +53,9 @@ def test_every_operation_has_examples_a_summary_and_problem_errors() -> None:
                 assert examples, f"{method} {path} has no request example"
 
 
+EVENT_BODIES = {kind: msgspec.to_builtins(event) for kind, event in EVENTS.items()}
+
+
 def test_every_event_type_has_an_example() -> None:
     assert set(EVENT_BODIES) == set(EVENT_TYPES)
 
@@ -70,9 +76,42 @@ _UNDOES = {"entity.unmerged": "entity.merged"}
 
 
 async def test_the_batch_example_is_accepted_on_the_demo_data(demo_client: Client, demo_key: str) -> None:
-    for example in BATCH_EXAMPLES:
-        response = await demo_client.post("/v1/events/batch", json=example.value, headers=bearer(demo_key))
-        assert response.status_code == 201, response.text
+    response = await demo_client.post(
+        "/v1/events/batch", json=msgspec.to_builtins(BATCH), headers=bearer(demo_key)
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_every_answer_example_in_the_contract_decodes_as_its_documented_model() -> None:
+    # As a client would read it: every field's type and every constraint (patterns, lengths,
+    # ranges) checked, from the example's wire form the contract shows.
+    checked = 0
+    for route in create_app().routes:
+        for handler in getattr(route, "route_handlers", []):
+            for status, spec in (handler.responses or {}).items():
+                assert isinstance(spec, ResponseSpec)
+                if spec.data_container is None:
+                    assert not spec.examples or all(e.value is None for e in spec.examples), status
+                    continue
+                for example in spec.examples or []:
+                    assert _decodes(example.value, spec.data_container), (
+                        handler.operation_id,
+                        example.summary,
+                    )
+                    checked += 1
+    assert checked >= len(RESPONSES) - 2
+
+
+def _decodes(value: Any, model: Any) -> bool:
+    """Whether the value is one of the model, or of one of its shapes (an untagged union: the
+    timeline's page or its TimelineJS document)."""
+    for shape in get_args(model) if isinstance(model, UnionType) else (model,):
+        try:
+            msgspec.convert(value, shape)
+        except msgspec.ValidationError:
+            continue
+        return True
+    return False
 
 
 def _operations() -> list[tuple[str, str, dict[str, Any]]]:
@@ -143,7 +182,10 @@ def test_every_problem_type_is_listed_in_the_docs_with_its_meaning() -> None:
 
 def test_the_cursors_in_the_examples_are_ones_the_api_takes() -> None:
     from service.domain import cursors
-    from service.http.examples import RESPONSE_EXAMPLES
 
-    assert cursors.decode(RESPONSE_EXAMPLES["page"]["next"], cursors.LogCursor)
-    assert cursors.decode(RESPONSE_EXAMPLES["timeline"]["next"], cursors.TimelineCursor)
+    page, timeline = RESPONSES["page"], RESPONSES["timeline"]
+    assert isinstance(page, EventPage)
+    assert isinstance(timeline, TimelinePage)
+    assert timeline.next
+    assert cursors.decode(page.next, cursors.LogCursor)
+    assert cursors.decode(timeline.next, cursors.TimelineCursor)

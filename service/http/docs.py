@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
+import msgspec
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import YamlRenderPlugin
@@ -30,8 +31,13 @@ from litestar.openapi.spec import (
 )
 
 from schemas import Problem
-from service.http.examples import RESPONSE_EXAMPLES
+from service.demo.examples import RESPONSES
 from service.http.problems import PROBLEM_MEDIA_TYPE
+
+
+def shown(value: object, summary: str, description: str | None = None) -> Example:
+    """An example as the contract shows it: a typed value in its wire form."""
+    return Example(summary=summary, description=description, value=msgspec.to_builtins(value))
 
 
 def header(description: str, kind: OpenAPIType = OpenAPIType.STRING) -> OpenAPIHeader:
@@ -101,8 +107,7 @@ def documented(
             media_type=media_type,
             generate_examples=False,
             examples=[
-                Example(summary=name, value=RESPONSE_EXAMPLES[name])
-                for name in ((example,) if isinstance(example, str) else example)
+                shown(RESPONSES[name], name) for name in ((example,) if isinstance(example, str) else example)
             ],
         )
 

@@ -12,13 +12,13 @@ from litestar.params import Body, FromPath, QueryParameter
 
 from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
 from service.appender import Appender, AppendOutcome
+from service.demo import examples
 from service.domain import cursors
 from service.domain.errors import Conflict, NotFound
 from service.http import params
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
-from service.http.docs import IMMUTABLE, LOCATION, documented
-from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.http.docs import IMMUTABLE, LOCATION, documented, shown
 from service.http.services import services
 from service.logs import REQUEST_ID
 from service.store import Pool
@@ -26,6 +26,8 @@ from service.store import events as log
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
+_EVENT_EXAMPLES = [shown(event, kind, f"A {kind} event") for kind, event in examples.EVENTS.items()]
+_BATCH_EXAMPLES = [shown(examples.BATCH, "Register an entity and report a fact about it")]
 
 
 async def _append(
@@ -88,7 +90,7 @@ class EventsController(Controller):
         self,
         request: Request[Any, Any, Any],
         appender: NamedDependency[Appender],
-        data: Annotated[NewEvent, Body(examples=EVENT_EXAMPLES)],
+        data: Annotated[NewEvent, Body(examples=_EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
         outcome = await _append(request, appender, [data], ["$"])
@@ -120,7 +122,7 @@ class EventsController(Controller):
         self,
         request: Request[Any, Any, Any],
         appender: NamedDependency[Appender],
-        data: Annotated[BatchAppend, Body(examples=BATCH_EXAMPLES)],
+        data: Annotated[BatchAppend, Body(examples=_BATCH_EXAMPLES)],
     ) -> Response[BatchAppended]:
         """Append up to 1,000 events atomically: all of them or none."""
         paths = [f"$.events[{index}]" for index in range(len(data.events))]

@@ -9,12 +9,14 @@ from litestar.di import NamedDependency
 from litestar.params import Body, PathParameter
 
 from schemas import ApiKeyInfo, CreatedApiKey, NewApiKey
+from service.demo.examples import NEW_KEY
 from service.domain.errors import NotFound
 from service.http.auth import requires_scope
 from service.http.body import StrictBody
-from service.http.docs import documented
-from service.http.examples import NEW_KEY_EXAMPLES
+from service.http.docs import documented, shown
 from service.store import Pool, keys
+
+_NEW_KEY_EXAMPLES = [shown(NEW_KEY, "A key for the CMS")]
 
 
 class KeysController(Controller):
@@ -41,7 +43,7 @@ class KeysController(Controller):
         ),
     )
     async def create_key(
-        self, database: NamedDependency[Pool], data: Annotated[NewApiKey, Body(examples=NEW_KEY_EXAMPLES)]
+        self, database: NamedDependency[Pool], data: Annotated[NewApiKey, Body(examples=_NEW_KEY_EXAMPLES)]
     ) -> CreatedApiKey:
         """Create a key; the response is the only time it is shown."""
         key = await keys.create(database, data.name, data.scope)
