@@ -25,7 +25,7 @@ import pytest
 from service.projections import PROJECTIONS
 from service.projections.engine import STOP_SECONDS
 from service.projections.rebuild import rebuild
-from service.store.checkpoints import LEASE_SECONDS
+from service.store.checkpoints import LEASE_SECONDS, STATEMENT_SECONDS
 from service.store.newsroom import TABLES
 from tests.conftest import PROJECT_ROOT, Client, client_for, make_key
 from tests.factories import bearer, registered, reported
@@ -327,7 +327,7 @@ async def test_an_event_that_cannot_be_applied_stops_the_projection_until_fixed_
             after = await append(reported("acme", headline="After"))
 
             async def failing() -> bool:
-                return (await _status(service, admin))["state"] == "failing"
+                return bool((await _status(service, admin))["state"] == "failing")
 
             await _until(failing, 10, "the projection did not stop at the event it cannot apply")
             status = await _status(service, admin)
@@ -408,4 +408,34 @@ async def test_a_stopped_runner_finishes_the_batch_it_is_applying_and_ends_there
         with _started(tmp_path, "again", "projections", "run", database_url=database_url) as process:
             await _until(lambda: db.checkpoint_at_least(head), 30, "the next runner did not catch up")
             assert _stopped(process) == 128 + signal.SIGTERM
+    await _equal_to_a_rebuild(database_url)
+
+
+async def test_a_statement_that_hangs_gives_up_the_lead_and_is_no_fault_of_the_event(
+    database_url: str, tmp_path: Path
+) -> None:
+    key = await make_key(database_url)
+    async with client_for(database_url, projections=False) as client, _watching(database_url) as db:
+        await _append(client, key, [registered("acme")])
+        with _runner(tmp_path, "A", database_url) as runner:
+            await _until(lambda: _leads(db, "A"), 30, "the runner did not lead")
+            hung = await db.leader()
+            assert hung is not None
+            # An operator's long lock on a projection table: the leader's next write waits on it.
+            async with _watching(database_url) as operator, operator.conn.transaction():
+                await operator.conn.execute("lock table timeline_items in share mode")
+                appended = await _append(client, key, [reported("acme")])
+
+                async def replaced() -> bool:
+                    leader = await db.leader()
+                    return leader is not None and leader["pid"] != hung["pid"]
+
+                took = await _until(replaced, STATEMENT_SECONDS + 5, "the hung session kept the lead")
+            assert took > STATEMENT_SECONDS / 2
+            await _until(lambda: db.checkpoint_at_least(appended), 10, "the projection did not go on")
+            assert await db.conn.fetchval("select failing_event from projection_checkpoints") is None
+            assert _stopped(runner) == 128 + signal.SIGTERM
+    printed = _printed(tmp_path, "A")
+    assert "lost the lead" in printed
+    assert "statement timeout" in printed
     await _equal_to_a_rebuild(database_url)
