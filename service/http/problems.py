@@ -46,7 +46,7 @@ PROBLEM_TYPES = {
     "method-not-allowed": "The route does not answer this HTTP method.",
     "http-error": "Any other HTTP-level refusal; `status` says which.",
     "not-ready": "The database is unreachable, or its schema is not at the migrations' head (`migration` says where it is).",
-    "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
+    "database-unavailable": "The database cannot be reached, refused the connection, is starting up, or dropped it mid-request (a crash, a restart); retry after `Retry-After` seconds. A write answered so may or may not be in the log: retry it with the same event ids.",
     "internal-error": "A fault on the service's side; it has been logged.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
     "too-many-streams": "This process already streams to as many live readers, or follows as many distinct live timelines, as it may; retry after `Retry-After` seconds.",
@@ -252,7 +252,7 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
         request,
         503,
         "database-unavailable",
-        "The database did not answer in time; retry shortly.",
+        "The database is unavailable; retry shortly.",
         headers={"Retry-After": "2"},
     )
 
