@@ -145,15 +145,16 @@ def _retried_once(database_url: str, key: str, batch: dict[str, Any], status: in
     assert [event["id"] for event in json.loads(body)["events"]] == [str(row["id"]) for row in rows]
 
 
-def _post_slowly(service: Service, key: str, batch: dict[str, Any]) -> socket.socket:
-    """Start posting ``batch``: its headers and half its body, and no more."""
+def _posting(service: Service, key: str, batch: dict[str, Any], *, share: float) -> socket.socket:
+    """Post ``batch`` on a connection of its own, its headers and ``share`` of its body, and
+    read nothing back."""
     body = json.dumps(batch).encode()
     sent = socket.create_connection(("127.0.0.1", service.port), timeout=10)
     head = (
         f"POST /v1/events/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
-    sent.sendall(head.encode() + body[: len(body) // 2])
+    sent.sendall(head.encode() + body[: int(len(body) * share)])
     return sent
 
 
@@ -164,7 +165,7 @@ def test_a_batch_whose_process_is_killed_while_it_is_sent_is_absent_and_a_retry_
     batch = _batch("acme")
     with serving(database_url, DATELINE_PROJECTIONS="off") as service:
         assert service.request("POST", "/v1/events", registered("acme"), key)[0] == 201
-        sending = _post_slowly(service, key, batch)
+        sending = _posting(service, key, batch, share=0.5)
         time.sleep(0.2)  # the process holds half a body, and waits for the rest
         os.kill(service.process.pid, signal.SIGKILL)
         service.process.wait(timeout=10)
@@ -197,8 +198,7 @@ async def _killed_inside_the_append(
         locked = holder.transaction()
         await locked.start()
         await holder.execute("select 1 from streams where stream = 'acme' for update")
-        sending = _post_slowly(service, key, batch)
-        sending.sendall(json.dumps(batch).encode()[len(json.dumps(batch).encode()) // 2 :])
+        sending = _posting(service, key, batch, share=1.0)
         backend = await _appending_backend(database_url)
         os.kill(service.process.pid, signal.SIGKILL)
         service.process.wait(timeout=10)
