@@ -384,6 +384,25 @@ def _inside_a_query(
         loop.close()
 
 
+@contextlib.contextmanager
+def _silent(port: int) -> Iterator[None]:
+    """Something on the database's port that takes connections and never answers: a server
+    frozen (SIGSTOP), or a host that a network fault cut off halfway."""
+    with socket.create_server(("127.0.0.1", port), backlog=64):
+        yield
+
+
+def _timed(service: Service, key: str) -> tuple[int, float]:
+    """An append's status (0 if no answer came within 5 s), and how long it took."""
+    body = {**reported("acme", headline="Nobody answers"), "id": str(uuid.uuid4())}
+    sent = time.monotonic()
+    try:
+        status = service.request("POST", "/v1/events", body, key)[0]
+    except (OSError, http.client.HTTPException):
+        status = 0
+    return status, time.monotonic() - sent
+
+
 def _setup(server: Cluster) -> str:
     asyncio.run(create_database(server.url(), "dateline"))
     return with_database(server.url(), "dateline")
@@ -420,7 +439,10 @@ def test_the_service_answers_503_while_the_database_is_down_and_recovers_by_itse
             # own (57P01, "terminating connection due to administrator command").
             with _inside_a_query(service, key, url) as stopped_short:
                 server.stop("fast")
+            with _silent(server.port):
+                unanswered = [_timed(service, key) for _ in range(3)]
             server.start()
+            _until(_appends(service, key), within=5)
 
         answers = load.answers
         down = [
@@ -442,6 +464,8 @@ def test_the_service_answers_503_while_the_database_is_down_and_recovers_by_itse
             assert status == 503, body
             assert headers["retry-after"].isdigit()
             assert json.loads(body)["type"] == "urn:dateline:problem:database-unavailable"
+        assert [status for status, _ in unanswered] == [503] * 3
+        assert max(seconds for _, seconds in unanswered) < 1.0, unanswered
         assert readiness[0] == 503
         assert "retry-after" in readiness[1]
         assert json.loads(readiness[2])["type"] == "urn:dateline:problem:not-ready"
@@ -453,5 +477,6 @@ def test_the_service_answers_503_while_the_database_is_down_and_recovers_by_itse
             f"\n503s while down: {len(refused)}, p50 {statistics.median(seconds) * 1000:.0f} ms,"
             f" max {max(seconds) * 1000:.0f} ms; database back after {back - back_from:.2f} s of start;"
             f" appends 201 again {recovered:.2f} s and /readyz 200 {recovered + ready:.2f} s after it"
-            f" accepted connections; {len(load.acknowledged)} appends acknowledged"
+            f" accepted connections; {len(load.acknowledged)} appends acknowledged; a server that"
+            f" never answers: {', '.join(f'{status} in {seconds * 1000:.0f} ms' for status, seconds in unanswered)}"
         )
