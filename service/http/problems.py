@@ -46,7 +46,7 @@ PROBLEM_TYPES = {
     "method-not-allowed": "The route does not answer this HTTP method.",
     "http-error": "Any other HTTP-level refusal; `status` says which.",
     "not-ready": "The database is unreachable, or its schema is not at the migrations' head (`migration` says where it is).",
-    "database-unavailable": "The database did not answer in time; retry after `Retry-After` seconds.",
+    "database-unavailable": "The database cannot be reached, refused the connection, is starting up, or dropped it mid-request (a crash, a restart); retry after `Retry-After` seconds. A write answered so may or may not be in the log: retry it with the same event ids.",
     "internal-error": "A fault on the service's side; it has been logged.",
     "stopping": "This API process was stopping and its deadline (`DATELINE_SHUTDOWN_SECONDS`) passed before the request's answer: an append may or may not have been written; retry it, with the same event ids, after `Retry-After` seconds (another process answers), and it is appended once.",
     "format-not-supported": "The oEmbed endpoint answers only `format=json`.",
@@ -253,7 +253,7 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
         request,
         503,
         "database-unavailable",
-        "The database did not answer in time; retry shortly.",
+        "The database is unavailable; retry shortly.",
         headers={"Retry-After": "2"},
     )
 

@@ -112,9 +112,17 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """
 
 
+CONNECT_SECONDS = 0.75
+"""How long a new connection may take to be accepted. A server that is up answers in
+milliseconds, across a network in tens of them; one that takes connections and never answers
+(frozen, or cut off halfway) would otherwise hold each request that needs a new connection for
+asyncpg's default of a minute, and every connection of the pool soon after: its requests are
+answered 503 instead, within a second."""
+
+
 async def connect(url: str) -> asyncpg.Connection:
     """A connection of its own, outside the pool: for sessions that hold locks or listen."""
-    return await asyncpg.connect(url)
+    return await asyncpg.connect(url, timeout=CONNECT_SECONDS)
 
 
 _PLANNED_EACH_TIME = {"plan_cache_mode": "force_custom_plan"}
@@ -131,6 +139,7 @@ async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
         min_size=1,
         max_size=max_size,
         command_timeout=30,
+        timeout=CONNECT_SECONDS,
         reset=_keep_session,
         server_settings=_PLANNED_EACH_TIME,
     )
