@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             heartbeat_seconds=settings.live_heartbeat_seconds,
             poll_seconds=settings.projection_poll_seconds,
         )
+        await hub.take_place()
         following = asyncio.create_task(hub.run())
         cast(Dateline, app).stopping = hub.part
         try:

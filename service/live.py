@@ -230,6 +230,11 @@ class Hub:
     def streams(self) -> int:
         return self._streams
 
+    async def take_place(self) -> None:
+        """Start where the newsroom stands, so that streams are served from the first request
+        (``run`` would find its place only once it listens)."""
+        self.cursor = await self.newsroom.live_cursor()
+
     async def run(self) -> None:
         """Follow the newsroom's checkpoint, and keep quiet streams beating, for as long as the
         process serves."""

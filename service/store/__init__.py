@@ -42,6 +42,9 @@ UNREACHABLE: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
+    # The server is up but takes no more connections (max_connections, a role's or a
+    # database's limit): a moment's wait, as for one that is starting up.
+    asyncpg.TooManyConnectionsError,
 )
 """What a call into the store raises when the database cannot be reached or did not answer in
 time: callers retry later, or say so, and never treat it as a refusal."""

@@ -26,6 +26,7 @@ import msgspec
 
 from service.domain.cursors import LogCursor
 from service.store import UNREACHABLE, Connection, Database
+from service.store.database import connect
 from service.store.events import LogEntry, StoredEvent
 from service.store.rebuilds import SCHEMA_PREFIX
 
@@ -210,7 +211,7 @@ async def listening(
     It is terminated, not closed: after a cancellation it may be mid-query, and ending the
     session is also what releases a runner's leader lock.
     """
-    conn = await asyncpg.connect(database_url, server_settings=settings)
+    conn = await connect(database_url, settings)
     try:
         await conn.add_listener(channel, lambda _conn, _pid, _channel, payload: on_notice(payload))
         yield conn

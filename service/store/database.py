@@ -120,9 +120,9 @@ asyncpg's default of a minute, and every connection of the pool soon after: its 
 answered 503 instead, within a second."""
 
 
-async def connect(url: str) -> asyncpg.Connection:
+async def connect(url: str, settings: dict[str, str] | None = None) -> asyncpg.Connection:
     """A connection of its own, outside the pool: for sessions that hold locks or listen."""
-    return await asyncpg.connect(url, timeout=CONNECT_SECONDS)
+    return await asyncpg.connect(url, timeout=CONNECT_SECONDS, server_settings=settings)
 
 
 _PLANNED_EACH_TIME = {"plan_cache_mode": "force_custom_plan"}
