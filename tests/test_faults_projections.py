@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from service.projections.engine import STOP_SECONDS
 from service.projections.rebuild import rebuild
 from service.store.checkpoints import LEASE_SECONDS, STATEMENT_SECONDS
 from service.store.newsroom import TABLES
+from tests.browser import free_port
 from tests.conftest import PROJECT_ROOT, Client, client_for, make_key
 from tests.factories import bearer, registered, reported
 from tests.tables import snapshot
@@ -273,16 +273,10 @@ async def _said(logs: Path, name: str, words: str) -> bool:
     return words in _printed(logs, name)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def _serving(logs: Path, name: str, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """``dateline run`` (projections in the process), and a client of it; SIGTERM at the end."""
-    port = _free_port()
+    port = free_port()
     with _started(logs, name, "run", "--no-demo", "--port", str(port), database_url=database_url) as process:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
 
