@@ -232,8 +232,10 @@ class Hub:
 
     async def take_place(self) -> None:
         """Start where the newsroom stands, so that streams are served from the first request
-        (``run`` would find its place only once it listens)."""
-        self.cursor = await self.newsroom.live_cursor()
+        (``run`` would find its place only once it listens). A database not yet migrated or not
+        reachable leaves that to ``run``: the process still starts, and says it is not ready."""
+        with contextlib.suppress(*UNREACHABLE, *REFUSED):
+            self.cursor = await self.newsroom.live_cursor()
 
     async def run(self) -> None:
         """Follow the newsroom's checkpoint, and keep quiet streams beating, for as long as the
