@@ -54,7 +54,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _save_appends(settings: appends.Settings, stamp: str) -> None:
+def _save_appends(settings: appends.AppendSettings, stamp: str) -> None:
     results = {
         name: {"events_per_second": rate.per_second, "p50_ms": rate.p50_ms, "p99_ms": rate.p99_ms}
         for name, rate in settings.results.items()
@@ -70,11 +70,11 @@ def _save_projections(settings: ProjectionSettings, name: str) -> None:
     print(f"Results and plot: {RESULTS}/{name}.json and .png")
 
 
-def _live_settings(args: argparse.Namespace) -> live.Settings:
+def _live_settings(args: argparse.Namespace) -> live.LiveSettings:
     """The live suite's settings: 1,000 streams for 30 s, or 100 for 5 s with ``--quick``."""
-    settings = live.Settings(client_processes=args.client_processes)
+    settings = live.LiveSettings(client_processes=args.client_processes)
     if args.quick:
-        settings = live.Settings(
+        settings = live.LiveSettings(
             streams=100,
             seconds=5.0,
             baseline_seconds=3.0,
@@ -136,9 +136,9 @@ def main() -> None:
     if (args.suite == "reads") != (args.database_url is not None):
         parser.error("--database-url goes with the reads suite, and the reads suite needs it")
 
-    settings = appends.Settings(seconds=args.seconds)
+    settings = appends.AppendSettings(seconds=args.seconds)
     if args.quick:
-        settings = appends.Settings(seconds=0.3, max_ops=2_000, clients=(1, 16), batch_clients=1)
+        settings = appends.AppendSettings(seconds=0.3, max_ops=2_000, clients=(1, 16), batch_clients=1)
     projection_settings = ProjectionSettings(read_seconds=args.seconds)
     if args.quick:
         projection_settings = ProjectionSettings(
@@ -196,7 +196,11 @@ def main() -> None:
                 print("\n".join(lines))
                 _save_projections(projection_settings, f"projections-{stamp}")
             if "metrics" in suites:
-                cost = metrics_cost.Settings(rounds=2, seconds=1.0) if args.quick else metrics_cost.Settings()
+                cost = (
+                    metrics_cost.MetricsSettings(rounds=2, seconds=1.0)
+                    if args.quick
+                    else metrics_cost.MetricsSettings()
+                )
                 print("\n".join(metrics_cost.run(server, cost)))
             if "live" in suites:
                 live_settings.results["code"] = code

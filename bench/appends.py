@@ -45,7 +45,7 @@ class Story(Aggregate):
 
 
 @dataclass
-class Settings:
+class AppendSettings:
     seconds: float = 5.0
     max_ops: int = 200_000
     clients: tuple[int, ...] = (1, 16, 64)
@@ -68,7 +68,7 @@ async def _register_streams(base: str, key: str) -> None:
             assert r.status == 201, await r.text()
 
 
-async def http_single(base: str, key: str, clients: int, settings: Settings) -> Rate:
+async def http_single(base: str, key: str, clients: int, settings: AppendSettings) -> Rate:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     bodies = [_fact(client) for client in range(clients)]
     connector = aiohttp.TCPConnector(limit=clients)
@@ -84,7 +84,7 @@ async def http_single(base: str, key: str, clients: int, settings: Settings) -> 
         return await measure(clients, settings.seconds, settings.max_ops, append)
 
 
-async def http_batch(base: str, key: str, settings: Settings) -> Rate:
+async def http_batch(base: str, key: str, settings: AppendSettings) -> Rate:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     body = msgspec.json.encode({"events": [msgspec.json.decode(_fact(n)) for n in range(BATCH)]})
     async with aiohttp.ClientSession() as http:
@@ -118,7 +118,7 @@ def _raw_row(stream: str, version: int) -> tuple[Any, ...]:
     return uuid.uuid4(), stream, version, "fact.reported", _DATA, _META, "2024-05"
 
 
-async def raw_single(url: str, clients: int, settings: Settings, *, global_lock: bool = False) -> Rate:
+async def raw_single(url: str, clients: int, settings: AppendSettings, *, global_lock: bool = False) -> Rate:
     """One row per transaction, as fast as asyncpg goes; optionally behind one global lock."""
     pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
     assert pool is not None
@@ -140,7 +140,7 @@ async def raw_single(url: str, clients: int, settings: Settings, *, global_lock:
         await pool.close()
 
 
-async def raw_batch(url: str, settings: Settings) -> Rate:
+async def raw_batch(url: str, settings: AppendSettings) -> Rate:
     clients = settings.batch_clients
     pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
     assert pool is not None
@@ -168,7 +168,7 @@ async def raw_batch(url: str, settings: Settings) -> Rate:
         await pool.close()
 
 
-def eventsourcing_single(url: str, threads: int, settings: Settings) -> Rate:
+def eventsourcing_single(url: str, threads: int, settings: AppendSettings) -> Rate:
     """The eventsourcing library's PostgreSQL persistence, one event per saved aggregate."""
     from eventsourcing.application import Application
 
@@ -204,7 +204,7 @@ async def _prepare_raw(url: str) -> None:
         await conn.close()
 
 
-def run(server_url: str, settings: Settings) -> list[str]:
+def run(server_url: str, settings: AppendSettings) -> list[str]:
     """Every append measurement, in one run against one server; the report's lines."""
     results = settings.results
     with fresh_database(server_url) as url:
@@ -224,7 +224,7 @@ def run(server_url: str, settings: Settings) -> list[str]:
     return report(settings)
 
 
-def report(settings: Settings) -> list[str]:
+def report(settings: AppendSettings) -> list[str]:
     results = settings.results
     lines = [f"{'measurement':34} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}  vs raw  vs eventsourcing"]
     for name, rate in results.items():

@@ -23,7 +23,15 @@ from yarl import URL
 
 from bench.harness import connected, vacuum
 from bench.projection_settings import ProjectionSettings
-from bench.reads import CACHED_BODIES, UNCACHED_MINIMUM, UNCACHED_READS, WORKERS, Reads, idle, read_load
+from bench.timeline_reads import (
+    CACHED_BODIES,
+    UNCACHED_MINIMUM,
+    UNCACHED_READS,
+    WORKERS,
+    Reads,
+    idle,
+    read_load,
+)
 
 ENTITY_AS_OF = "entity timeline as of, random page"
 GLOBAL_AS_OF = "global timeline as of, random page"

@@ -75,7 +75,7 @@ _RELOAD = b"event: reload"
 
 
 @dataclass
-class Settings:
+class LiveSettings:
     streams: int = 1000
     seconds: float = 30.0
     """The main phase's appending, and the no-stream baseline's."""
@@ -306,7 +306,7 @@ class _Client:
 
 @contextlib.asynccontextmanager
 async def _client_processes(
-    base: str, streams: int, processes: int, scratch: Path, settings: Settings
+    base: str, streams: int, processes: int, scratch: Path, settings: LiveSettings
 ) -> AsyncIterator[list[_Client]]:
     """``streams`` open streams, split over ``processes`` client processes."""
     port = int(base.rsplit(":", 1)[1])
@@ -369,7 +369,7 @@ def _bodies(count: int, start: int) -> list[bytes]:
     ]
 
 
-async def _append(base: str, key: str, bodies: Sequence[bytes], settings: Settings) -> _Appended:
+async def _append(base: str, key: str, bodies: Sequence[bytes], settings: LiveSettings) -> _Appended:
     """One fact per request, at a steady ``rate``, timed on the clock the clients share."""
     paced = await paced_appends(
         base,
@@ -487,7 +487,7 @@ async def _phase(
     streams: int,
     seconds: float,
     scratch: Path,
-    settings: Settings,
+    settings: LiveSettings,
 ) -> _Phase:
     """Paced appends for ``seconds`` with ``streams`` streams open (and idle ``idle_seconds``
     first), the worker's, PostgreSQL's and the clients' CPU over it, the worker's memory."""
@@ -607,7 +607,7 @@ def _summary(phase: _Phase) -> dict[str, Any]:
     return summary
 
 
-async def _measure(url: str, base: str, key: str, scratch: Path, settings: Settings) -> dict[str, Any]:
+async def _measure(url: str, base: str, key: str, scratch: Path, settings: LiveSettings) -> dict[str, Any]:
     """Entities registered, every code path warmed, then the three phases, in order: no stream,
     one stream, ``streams`` streams."""
     headers = {"Authorization": f"Bearer {key}"}
@@ -627,7 +627,7 @@ async def _measure(url: str, base: str, key: str, scratch: Path, settings: Setti
     return {"worker_pid": worker.pid, "none": _summary(none), "one": _summary(one), "many": _summary(many)}
 
 
-def run(server_url: str, settings: Settings) -> list[str]:
+def run(server_url: str, settings: LiveSettings) -> list[str]:
     """The live-stream measurements against a fresh database on ``server_url``; the report's lines."""
     results = settings.results
     results["settings"] = {

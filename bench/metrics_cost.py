@@ -35,7 +35,7 @@ _SETTING = {"on": "public", "off": "off"}
 
 
 @dataclass
-class Settings:
+class MetricsSettings:
     rounds: int = 6
     seconds: float = 3.0
     readers: int = 64
@@ -82,11 +82,11 @@ def _projecting(url: str) -> Iterator[None]:
         process.wait(timeout=30)
 
 
-def run(server_url: str, settings: Settings) -> list[str]:
+def run(server_url: str, settings: MetricsSettings) -> list[str]:
     results = settings.results = {"cached reads": {"on": [], "off": []}, "appends": {"on": [], "off": []}}
     with fresh_database(server_url) as url, _projecting(url):
         key = asyncio.run(write_key(url, "bench"))
-        writing = appends.Settings(seconds=settings.seconds)
+        writing = appends.AppendSettings(seconds=settings.seconds)
         for turn in range(settings.rounds):
             order = MODES if turn % 2 == 0 else MODES[::-1]
             # Both copies started afresh each round, in that round's order: a copy started first
@@ -115,7 +115,7 @@ def _copy(url: str, mode: str) -> contextlib.AbstractContextManager[str]:
     return service(url, chosen={"DATELINE_METRICS": _SETTING[mode], "DATELINE_PROJECTIONS": "off"})
 
 
-def report(settings: Settings) -> list[str]:
+def report(settings: MetricsSettings) -> list[str]:
     lines = [
         f"What metrics cost: {settings.rounds} rounds of {settings.seconds:g} s, alternating; "
         "medians; ratio = with metrics / without, same round",

@@ -5,7 +5,7 @@ Everything runs against one PostgreSQL server in one run, each figure next to a 
 the same run: the rebuild next to a plain read of the same log (the same reader and decoder,
 nothing applied, ``bench/rebuilds.py``), the projection's lag next to the appends' own latency
 (``bench/lag.py``), and every timeline read next to a trivial Litestar route served the same way
-(``bench/reads.py``, ``bench/trivial_app.py``). The logs are generated (``bench/newsroom_log.py``);
+(``bench/timeline_reads.py``, ``bench/trivial_app.py``). The logs are generated (``bench/newsroom_log.py``);
 the report's lines are written by ``bench/report.py``.
 
 ``reads_only`` runs the timeline reads alone against a database built before, to iterate on the
@@ -24,9 +24,9 @@ from bench.harness import READ_MODEL, caught_up, connected, fresh_database, serv
 from bench.lag import projection_lag
 from bench.newsroom_log import KIND, Generated, Newsroom, generate
 from bench.projection_settings import ProjectionSettings
-from bench.reads import Reads, entity_slugs, measure_reads
 from bench.rebuilds import first_page_ms, read_log_only, timed_rebuild
 from bench.report import reads_report, report
+from bench.timeline_reads import Reads, entity_slugs, measure_reads
 
 
 def _generate(url: str, total: int, settings: ProjectionSettings) -> Generated:

@@ -10,7 +10,8 @@ from bench.as_of import as_of_aims
 from bench.embed import embed_aims
 from bench.harness import ratio
 from bench.lag import LAG_AIM_MS
-from bench.reads import (
+from bench.rebuilds import REBUILD_AIM
+from bench.timeline_reads import (
     CACHED_BODIES,
     MAIN_READ,
     TRIVIAL,
@@ -20,7 +21,6 @@ from bench.reads import (
     UNCACHED_THROUGHPUT_AIM,
     WORKERS,
 )
-from bench.rebuilds import REBUILD_AIM
 
 
 def report(results: dict[str, Any]) -> list[str]:

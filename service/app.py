@@ -41,7 +41,7 @@ from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
 from service.http.query import KnownParameters
 from service.http.rates import RateLimit
-from service.http.reads import ReadCache
+from service.http.read_cache import ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.scrape import sample, scrape
 from service.http.services import Services, dependencies, services
@@ -120,7 +120,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     meter = Meter(settings.metrics != "off")
 
     @asynccontextmanager
-    async def database(app: Litestar) -> AsyncIterator[None]:
+    async def services_running(app: Litestar) -> AsyncIterator[None]:
+        """The pool, the live hub, the projection runners, the appender and the rest of the
+        services, for as long as the app serves."""
         if settings.database_url is None:
             raise RuntimeError("DATABASE_URL is not set: start the service with `dateline run`")
         pool = await create_pool(settings.database_url, max_size=settings.pool_size)
@@ -204,7 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *REFERENCE_ROUTES,
         ],
         dependencies=dependencies(lambda: services(app.state)),
-        lifespan=[database],
+        lifespan=[services_running],
         exception_handlers=exception_handlers(),
         openapi_config=contract_config(
             # One router per app: Litestar keeps the document it serves on it.

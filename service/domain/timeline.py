@@ -62,7 +62,7 @@ class CorrectionNote(msgspec.Struct, frozen=True):
     changed: list[str]
 
 
-class Verdict(msgspec.Struct, frozen=True):
+class VerdictNote(msgspec.Struct, frozen=True):
     event_id: UUID
     recorded_at: datetime
     status: str
@@ -93,7 +93,7 @@ class Item(msgspec.Struct, frozen=True, omit_defaults=True):
     sources: list[Source] = []
     tags: list[str] = []
     details: dict[str, Any] = {}
-    verdicts: list[Verdict] = []
+    verdicts: list[VerdictNote] = []
     corrections: list[CorrectionNote] = []
     retracted: Retraction | None = None
 
@@ -157,7 +157,7 @@ def evolve(item: Item, logged: LoggedFact) -> Item:
     match event:
         case EventConfirmed() | EventDenied():
             status = "confirmed" if isinstance(event, EventConfirmed) else "denied"
-            verdict = Verdict(logged.id, logged.recorded_at, status, event.note, event.sources)
+            verdict = VerdictNote(logged.id, logged.recorded_at, status, event.note, event.sources)
             return msgspec.structs.replace(item, status=status, verdicts=[*item.verdicts, verdict], **moved)
         case EventCorrected():
             updates, changed = _corrected(item, event.changes)

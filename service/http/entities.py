@@ -13,7 +13,7 @@ from service.domain.cursors import RankCursor, SlugCursor
 from service.domain.queries import EntityQuery
 from service.http import params
 from service.http.docs import documented
-from service.http.reads import ReadCache
+from service.http.read_cache import ReadCache
 from service.http.services import cached
 from service.presentation.entities import entity_history, entity_page, entity_view
 

@@ -19,7 +19,7 @@ from service.http import params
 from service.http.key_cache import KeyCache
 from service.http.metrics import Meter
 from service.http.rates import RateLimit
-from service.http.reads import ReadCache
+from service.http.read_cache import ReadCache
 from service.live import Hub
 from service.settings import Settings
 from service.store import Pool

@@ -17,7 +17,7 @@ from service.domain.cursors import RankCursor, TimelineCursor
 from service.domain.queries import TimelineQuery
 from service.http import params
 from service.http.docs import documented
-from service.http.reads import ReadCache
+from service.http.read_cache import ReadCache
 from service.http.services import cached
 from service.presentation import timelinejs
 from service.presentation.timelines import entry, fact_history, pinned_page, timeline_page

@@ -18,8 +18,7 @@ from schemas import (
 from service.domain import cursors
 from service.domain.entities import FactRef, Profile, RoleHeld, profile_change
 from service.presentation.links import event_link, timeline_link
-from service.projections.newsroom import EntityHistory as NewsroomEntityHistory
-from service.projections.newsroom import EntityListing, EntityState
+from service.projections.newsroom import EntityListing, EntityState, EntityVersions
 
 
 def _shown(value: Any) -> Any:
@@ -76,7 +75,7 @@ def entity_page(listing: EntityListing) -> EntityPage:
     )
 
 
-def entity_history(history: NewsroomEntityHistory) -> EntityHistory:
+def entity_history(history: EntityVersions) -> EntityHistory:
     versions = history.versions
     return EntityHistory(
         slug=history.slug,

@@ -27,8 +27,7 @@ from service.domain import cursors
 from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
-from service.projections.newsroom import PinnedPage
-from service.projections.newsroom import TimelinePage as Page
+from service.projections.newsroom import ItemPage, PinnedPage
 from service.store.newsroom import ItemVersion
 
 _PRECISION_NAMES: dict[Precision, PrecisionName] = {
@@ -92,7 +91,7 @@ def _retraction(retraction: Retraction, language: str) -> RetractionShown:
     )
 
 
-def timeline_page(page: Page, language: str) -> TimelinePage:
+def timeline_page(page: ItemPage, language: str) -> TimelinePage:
     return TimelinePage(
         items=[entry(item, language) for item in page.items],
         next=None if page.next is None else cursors.encode(page.next),

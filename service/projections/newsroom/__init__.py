@@ -8,12 +8,12 @@ each (``fold``), the reads of them, now or as known at an instant (``reads``), a
 from service.projections.engine import Projection
 from service.projections.newsroom import fold
 from service.projections.newsroom.reads import (
-    EntityHistory,
     EntityListing,
     EntityState,
+    EntityVersions,
+    ItemPage,
     NewsroomReader,
     PinnedPage,
-    TimelinePage,
 )
 from service.store.newsroom import NAME, TABLES
 
@@ -22,10 +22,10 @@ PROJECTION = Projection(NAME, fold.apply, TABLES, fold.load)
 __all__ = [
     "NAME",
     "PROJECTION",
-    "EntityHistory",
     "EntityListing",
     "EntityState",
+    "EntityVersions",
+    "ItemPage",
     "NewsroomReader",
     "PinnedPage",
-    "TimelinePage",
 ]

@@ -28,18 +28,18 @@ from service.store import newsroom as tables
 from service.store.newsroom import NAME
 
 
-class TimelinePage(msgspec.Struct, frozen=True):
+class ItemPage(msgspec.Struct, frozen=True):
     items: list[Item]
     next: TimelineCursor | RankCursor | None
 
 
-def _paged(items: list[Item], query: TimelineQuery) -> TimelinePage:
+def _paged(items: list[Item], query: TimelineQuery) -> ItemPage:
     """A page of up to ``limit`` items, and where the next one starts if there is one."""
     if len(items) <= query.limit:
-        return TimelinePage(items, None)
+        return ItemPage(items, None)
     items = items[: query.limit]
     following = RankCursor(query.skip + query.limit) if query.relevance else cursor_after(items[-1])
-    return TimelinePage(items, following)
+    return ItemPage(items, following)
 
 
 class EntityState(msgspec.Struct, frozen=True):
@@ -53,7 +53,7 @@ class EntityState(msgspec.Struct, frozen=True):
 class PinnedPage(msgspec.Struct, frozen=True):
     """A timeline as known at an instant, and what has happened to it since."""
 
-    page: TimelinePage
+    page: ItemPage
     at: datetime
     later: dict[UUID, list[LaterChange]]
     """Per item, the follow-ups recorded after the instant: a pinned view freezes the context,
@@ -71,7 +71,7 @@ class FeedPage(msgspec.Struct, frozen=True):
     next: FeedCursor | None
 
 
-class EntityHistory(msgspec.Struct, frozen=True):
+class EntityVersions(msgspec.Struct, frozen=True):
     """Every version of an entity's profile, and every merge it took part in, either side."""
 
     slug: str
@@ -141,7 +141,7 @@ class NewsroomReader:
         self._settled_until = max(instant, self._settled_until or instant)
         return True
 
-    async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> TimelinePage:
+    async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> ItemPage:
         """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
         query = await self._of_entity(query, as_of)
         return _paged(await tables.timeline(self.db, query, as_of, await self._few_bounds(as_of)), query)
@@ -236,7 +236,7 @@ class NewsroomReader:
             raise NotFound(f"No fact {event_id} is in the log.")
         return found
 
-    async def entity_history(self, name: str) -> EntityHistory:
+    async def entity_history(self, name: str) -> EntityVersions:
         """The entity a slug or alias names (itself, not what it is merged into): its versions,
         and its merges and their undoing, whether it was merged or merged into."""
         slug = await tables.named(self.db, name)
@@ -247,7 +247,7 @@ class NewsroomReader:
         merges = merge_spans(own) + [
             span for versions in found.values() for span in merge_spans(versions) if span.into == slug
         ]
-        return EntityHistory(slug, own, sorted(merges, key=lambda span: (span.merged_at, span.slug)))
+        return EntityVersions(slug, own, sorted(merges, key=lambda span: (span.merged_at, span.slug)))
 
     async def entities(self, query: EntityQuery) -> EntityListing:
         """A page of entities, by slug or by how well they match the query's text."""

@@ -28,7 +28,7 @@ from bench.projection_settings import ProjectionSettings
 from service.domain import cursors
 
 # The service keeps up to 2,048 encoded bodies per process, by URL, until the checkpoint moves
-# (``ReadCache(size=2048)`` in service/http/reads.py), and the bench serves it with 2 workers:
+# (``ReadCache(size=2048)`` in service/http/read_cache.py), and the bench serves it with 2 workers:
 # a few hundred URLs are served from the caches once seen. A pool of distinct URLs ten times the
 # caches' whole capacity is one a random reader mostly finds uncached.
 CACHED_BODIES = 2_048
