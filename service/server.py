@@ -11,7 +11,7 @@ import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from schemas import Problem
-from service.http.problems import PROBLEM_MEDIA_TYPE
+from service.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
 from service.settings import Settings
 
 STOPPING = "dateline.stopping"
@@ -24,11 +24,17 @@ the service makes itself (an oEmbed link carries an embed URL of up to 4,096 cha
 percent-encoded in up to 3 bytes), and twice what nginx and Apache let through by default."""
 
 
+def _problem(kind: str, title: str, status: int, detail: str) -> bytes:
+    """A problem's body, for the answers given before or after the app has a request in hand."""
+    assert kind in PROBLEM_TYPES, kind
+    return msgspec.json.encode(
+        Problem(type=f"urn:dateline:problem:{kind}", title=title, status=status, detail=detail)
+    )
+
+
 def _too_long() -> bytes:
     detail = f"The request's path and query are longer than {MAX_TARGET_BYTES:,} bytes together."
-    body = msgspec.json.encode(
-        Problem(type="urn:dateline:problem:uri-too-long", title="URI too long", status=414, detail=detail)
-    )
+    body = _problem("uri-too-long", "URI too long", 414, detail)
     head = f"HTTP/1.1 414 URI Too Long\r\ncontent-type: {PROBLEM_MEDIA_TYPE}\r\n"
     return f"{head}content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body
 
@@ -38,9 +44,7 @@ _TOO_LONG = _too_long()
 
 def _cut_short() -> list[dict[str, Any]]:
     detail = "This API process stopped before it could answer; retry (another one answers)."
-    body = msgspec.json.encode(
-        Problem(type="urn:dateline:problem:stopping", title="Service unavailable", status=503, detail=detail)
-    )
+    body = _problem("stopping", "Service unavailable", 503, detail)
     headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
