@@ -26,6 +26,7 @@ from litestar.types import (
 )
 
 from service.appender import Appender
+from service.http.auth import guard
 from service.http.docs import contract_config
 from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
@@ -44,7 +45,7 @@ from service.http.rates import RateLimit
 from service.http.read_cache import ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.scrape import sample, scrape
-from service.http.services import Services, dependencies, services
+from service.http.services import Services, answer_cached, dependencies
 from service.http.timelines import TimelineController
 from service.live import Hub
 from service.presentation.embed import STATIC
@@ -118,6 +119,12 @@ class Dateline(Litestar):
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     meter = Meter(settings.metrics != "off")
+    serving: list[Services] = []
+    """The services while the app serves: its lifespan opens them, and its handlers, guard and
+    hook are given them."""
+
+    def current() -> Services:
+        return serving[0]
 
     @asynccontextmanager
     async def services_running(app: Litestar) -> AsyncIterator[None]:
@@ -152,9 +159,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cast(Dateline, app).stopping = hub.part
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
-                app.state.services = Services(
+                opened = Services(
                     database=pool,
                     appender=appender,
+                    newsroom=newsroom,
                     reads=ReadCache(
                         newsroom,
                         most_bytes=settings.read_cache_mb * 2**20,
@@ -167,7 +175,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     live=hub,
                     meter=meter,
                 )
-                sampling = asyncio.create_task(sample(app.state.services))
+                serving.append(opened)
+                sampling = asyncio.create_task(sample(opened))
                 # What startup made lives as long as the process, and is most of its heap: the
                 # collector need not walk it again at every full collection, which the many
                 # small objects of live streams set off often.
@@ -176,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 try:
                     yield
                 finally:
+                    serving.clear()
                     sampling.cancel()
         finally:
             meter.stopped()
@@ -202,10 +212,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             projections,
             health,
             readiness,
-            *([scrape] if meter.on else []),
+            *([scrape(settings)] if meter.on else []),
             *REFERENCE_ROUTES,
         ],
-        dependencies=dependencies(lambda: services(app.state)),
+        dependencies=dependencies(current),
+        guards=[guard(current)],
+        before_request=answer_cached(current),
         lifespan=[services_running],
         exception_handlers=exception_handlers(),
         openapi_config=contract_config(

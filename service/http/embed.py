@@ -8,7 +8,6 @@ the process caches it per language).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from uuid import UUID
@@ -24,10 +23,13 @@ from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.http.docs import VARY, documented, header
 from service.http.params import query_without, reader_language, with_query
-from service.http.services import cached_page, services
-from service.http.timelines import ENTITIES, READING, Reading, live_query, timeline_title
+from service.http.read_cache import ReadCache
+from service.http.services import CACHED_PAGE
+from service.http.timelines import ENTITIES, READING, Reading, live_query
 from service.presentation import embed as page
-from service.presentation.timelines import pinned_page, timeline_page
+from service.presentation.timelines import pinned_page, timeline_page, title
+from service.projections.newsroom import ItemPage, NewsroomReader, PinnedPage
+from service.settings import Settings
 
 Theme = Annotated[
     Literal["auto", "light", "dark"],
@@ -55,47 +57,40 @@ _OEMBED_MAX = (640, 1000)
 
 
 async def _embed(
-    request: Request[Any, Any, Any], read: Reading, theme: str, slug: str | None
+    request: Request[Any, Any, Any],
+    cache: ReadCache,
+    read: Reading,
+    theme: str,
+    slug: str | None,
+    ancestors: str,
 ) -> Response[Any]:
     negotiated = reader_language(request)
-    if negotiated is not None:
-        read = replace(read, lang=negotiated)
-    settings = services(request.app.state).settings
+    language = negotiated or read.lang
     base = str(request.base_url).rstrip("/")
     path = request.url.path
     query = query_without(request, "cursor")
     canonical = base + with_query(path, query)
     oembed = f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"})
     headers = {
-        "Content-Security-Policy": _CSP.format(ancestors=settings.embed_ancestors),
+        "Content-Security-Policy": _CSP.format(ancestors=ancestors),
         "Link": f'<{oembed}>; rel="alternate"; type="application/json+oembed"',
         **({"Vary": "Accept-Language"} if negotiated is not None else {}),
     }
-    checkpoint = await read.cache.checkpoint(read.min_position)
-    newsroom = read.cache.newsroom
     live = live_query(request, path)
 
-    async def build() -> bytes:
-        language = read.lang
-        follow = None
-        if read.as_of is not None:
-            pinned = await newsroom.pinned(read.query, read.as_of)
-            shown: Any = pinned_page(pinned, language, live)
-            following = pinned.page.next
+    def present(found: PinnedPage | ItemPage) -> bytes:
+        if isinstance(found, PinnedPage):
+            shown: Any = pinned_page(found, language, live)
+            entity, following, follow = found.page.entity, found.page.next, None
         else:
-            # Where the log stood before the page was read: the page's script follows it live
-            # from there, so a change made while the page was read is told, not missed.
-            since = await newsroom.passed()
-            found = await newsroom.timeline(read.query)
-            shown, following = timeline_page(found, language), found.next
-            follow = _live(request, slug, language, since)
-        heading = await timeline_title(newsroom, slug, language)
+            shown, entity, following = timeline_page(found, language), found.entity, found.next
+            follow = None if found.since is None else _live(request, slug, language, found.since)
         next_page = None
         if following is not None:
             next_page = f"{path}?" + urlencode([*query, ("cursor", cursors.encode(following))])
         html = page.render(
             shown,
-            heading=heading,
+            heading=title(entity, language),
             language=language,
             theme=theme,
             path=path,
@@ -110,10 +105,16 @@ async def _embed(
         )
         return html.encode()
 
-    return await read.cache.respond(
+    async def fetch(newsroom: NewsroomReader) -> PinnedPage | ItemPage:
+        if read.as_of is None:
+            return await newsroom.timeline(read.query)
+        return await newsroom.pinned(read.query, read.as_of)
+
+    return await cache.answer(
         request,
-        checkpoint,
-        build,
+        fetch,
+        present,
+        min_position=read.min_position,
         variant=negotiated or "",
         # Litestar adds the charset to a text/ type itself: given one, it would send two.
         media_type=_PAGE,
@@ -161,34 +162,38 @@ class EmbedController(Controller):
     @get(
         "/embed",
         operation_id="embedTimeline",
-        before_request=cached_page,
+        opt=CACHED_PAGE,
         **_page_documented(),
     )
     async def embed_timeline(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
+        settings: NamedDependency[Settings],
         read: NamedDependency[Reading],
         entities: ENTITIES = None,
         theme: Theme = "auto",
     ) -> Response[Any]:
         """Any timeline as a page for an iframe."""
-        return await _embed(request, read.of_entities(entities), theme, None)
+        return await _embed(request, cache, read.of_entities(entities), theme, None, settings.embed_ancestors)
 
     @get(
         "/embed/{slug:str}",
         operation_id="embedEntity",
-        before_request=cached_page,
+        opt=CACHED_PAGE,
         **_page_documented(404),
     )
     async def embed_entity(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
+        settings: NamedDependency[Settings],
         read: NamedDependency[Reading],
         slug: FromPath[str],
         theme: Theme = "auto",
     ) -> Response[Any]:
         """An entity's timeline as a page for an iframe."""
-        return await _embed(request, read.of_entity(slug), theme, slug)
+        return await _embed(request, cache, read.of_entity(slug), theme, slug, settings.embed_ancestors)
 
     @get(
         "/oembed",
@@ -198,6 +203,7 @@ class EmbedController(Controller):
     async def oembed(
         self,
         request: Request[Any, Any, Any],
+        newsroom: NamedDependency[NewsroomReader],
         url: Annotated[str, QueryParameter(max_length=2000, description="An embed page's URL.")],
         maxwidth: Annotated[int | None, QueryParameter(ge=1, le=10_000)] = None,
         maxheight: Annotated[int | None, QueryParameter(ge=1, le=10_000)] = None,
@@ -215,19 +221,19 @@ class EmbedController(Controller):
             or len(parts) > 2
         ):
             raise NotFoundException(detail="not a Dateline embed page: its URL is /embed or /embed/<entity>")
-        newsroom = services(request.app.state).reads.newsroom
         asked_lang = dict(parse_qsl(asked.query)).get("lang", "en")
-        title = await timeline_title(newsroom, parts[1] if len(parts) == 2 else None, asked_lang)
+        named = await newsroom.named(parts[1]) if len(parts) == 2 else None
+        heading = title(named, asked_lang)
         width = min(maxwidth or _OEMBED_MAX[0], _OEMBED_MAX[0])
         height = min(maxheight or _OEMBED_MAX[1], _OEMBED_MAX[1])
         return OEmbed(
-            title=title,
+            title=heading,
             provider_name="Dateline",
             provider_url=f"{base.scheme}://{base.netloc}/",
             cache_age=3600,
             width=width,
             height=height,
-            html=page.oembed_html(url, title, width, height),
+            html=page.oembed_html(url, heading, width, height),
         )
 
     @get(
@@ -246,10 +252,10 @@ class EmbedController(Controller):
         ),
     )
     async def source(
-        self, request: Request[Any, Any, Any], event_id: FromPath[UUID], index: FromPath[int]
+        self, newsroom: NamedDependency[NewsroomReader], event_id: FromPath[UUID], index: FromPath[int]
     ) -> Redirect:
         """A fact's source, by our own address: what a frame sandboxed to its own host can open."""
-        url = await services(request.app.state).reads.newsroom.source(event_id, index)
+        url = await newsroom.source(event_id, index)
         if url is None:
             raise NotFoundException(detail=f"fact {event_id} has no source {index}")
         return Redirect(url, status_code=302)

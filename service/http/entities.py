@@ -14,7 +14,7 @@ from service.domain.queries import EntityQuery
 from service.http import params
 from service.http.docs import documented
 from service.http.read_cache import ReadCache
-from service.http.services import cached
+from service.http.services import CACHED
 from service.presentation.entities import entity_history, entity_page, entity_view
 
 
@@ -24,7 +24,7 @@ class EntitiesController(Controller):
 
     @get(
         operation_id="listEntities",
-        before_request=cached,
+        opt=CACHED,
         **documented(200, EntityPage, "entities", "A page of entities.", 400, 503, conditional=True),
     )
     async def list_entities(
@@ -51,17 +51,14 @@ class EntitiesController(Controller):
             params.cursor("cursor", cursor, RankCursor) if q else params.cursor("cursor", cursor, SlugCursor)
         )
         query = EntityQuery(kind=kind, text=q or None, after=after, limit=limit)
-        checkpoint = await cache.checkpoint(min_position)
-
-        async def build() -> EntityPage:
-            return entity_page(await cache.newsroom.entities(query))
-
-        return await cache.respond(request, checkpoint, build)
+        return await cache.answer(
+            request, lambda newsroom: newsroom.entities(query), entity_page, min_position=min_position
+        )
 
     @get(
         "/{slug:str}/history",
         operation_id="readEntityHistory",
-        before_request=cached,
+        opt=CACHED,
         **documented(
             200,
             EntityHistory,
@@ -81,17 +78,14 @@ class EntitiesController(Controller):
         min_position: params.MinPosition = None,
     ) -> Response[Any]:
         """Every version of an entity (itself, even when merged into another), and every merge it took part in and its undoing, from either side."""
-        checkpoint = await cache.checkpoint(min_position)
-
-        async def build() -> EntityHistory:
-            return entity_history(await cache.newsroom.entity_history(slug))
-
-        return await cache.respond(request, checkpoint, build)
+        return await cache.answer(
+            request, lambda newsroom: newsroom.entity_history(slug), entity_history, min_position=min_position
+        )
 
     @get(
         "/{slug:str}",
         operation_id="readEntity",
-        before_request=cached,
+        opt=CACHED,
         **documented(200, EntityView, "entity", "The entity now.", 400, 404, 503, conditional=True),
     )
     async def read_entity(
@@ -104,10 +98,10 @@ class EntitiesController(Controller):
     ) -> Response[Any]:
         """An entity with the facts known about it; merged slugs and aliases resolve to it."""
         at = params.instant(as_of)
-        checkpoint = await cache.checkpoint(min_position)
-
-        # Everything that reads the database happens in build(), which a repeated read skips.
-        async def build() -> EntityView:
-            return entity_view(await cache.newsroom.entity(slug, at))
-
-        return await cache.respond(request, checkpoint, build, final=await cache.final(at))
+        return await cache.answer(
+            request,
+            lambda newsroom: newsroom.entity(slug, at),
+            entity_view,
+            min_position=min_position,
+            settles_at=at,
+        )

@@ -16,10 +16,10 @@ from service.demo import examples
 from service.domain import cursors
 from service.domain.errors import Conflict, NotFound
 from service.http import params
-from service.http.auth import requires_scope
+from service.http.auth import needs
 from service.http.body import StrictBody
 from service.http.docs import IMMUTABLE, LOCATION, documented, shown
-from service.http.services import services
+from service.http.metrics import Meter
 from service.logs import REQUEST_ID
 from service.store import Pool
 from service.store import events as log
@@ -31,10 +31,13 @@ _BATCH_EXAMPLES = [shown(examples.BATCH, "Register an entity and report a fact a
 
 
 async def _append(
-    request: Request[Any, Any, Any], appender: Appender, posted: Sequence[NewEvent], paths: Sequence[str]
+    request: Request[Any, Any, Any],
+    appender: Appender,
+    meter: Meter,
+    posted: Sequence[NewEvent],
+    paths: Sequence[str],
 ) -> AppendOutcome:
     """Append what the request posted, with its author and request id, and count the outcome."""
-    meter = services(request.app.state).meter
     metadata = {"author": request.state.author, "request_id": REQUEST_ID.get()}
     try:
         outcome = await appender.append(posted, metadata, paths, request.state.key)
@@ -73,7 +76,7 @@ class EventsController(Controller):
         operation_id="appendEvent",
         dto=StrictBody.of(NewEvent),
         return_dto=None,
-        guards=[requires_scope("write", rechecked=True)],
+        opt=needs("write", rechecked=True),
         status_code=201,
         security=[{"apiKey": []}],
         **documented(
@@ -90,10 +93,11 @@ class EventsController(Controller):
         self,
         request: Request[Any, Any, Any],
         appender: NamedDependency[Appender],
+        meter: NamedDependency[Meter],
         data: Annotated[NewEvent, Body(examples=_EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
-        outcome = await _append(request, appender, [data], ["$"])
+        outcome = await _append(request, appender, meter, [data], ["$"])
         row = outcome.rows[0]
         return Response(
             row,
@@ -106,7 +110,7 @@ class EventsController(Controller):
         operation_id="appendEvents",
         dto=StrictBody.of(BatchAppend),
         return_dto=None,
-        guards=[requires_scope("write", rechecked=True)],
+        opt=needs("write", rechecked=True),
         status_code=201,
         security=[{"apiKey": []}],
         **documented(
@@ -122,11 +126,12 @@ class EventsController(Controller):
         self,
         request: Request[Any, Any, Any],
         appender: NamedDependency[Appender],
+        meter: NamedDependency[Meter],
         data: Annotated[BatchAppend, Body(examples=_BATCH_EXAMPLES)],
     ) -> Response[BatchAppended]:
         """Append up to 1,000 events atomically: all of them or none."""
         paths = [f"$.events[{index}]" for index in range(len(data.events))]
-        outcome = await _append(request, appender, data.events, paths)
+        outcome = await _append(request, appender, meter, data.events, paths)
         return Response(
             BatchAppended(events=outcome.rows),
             status_code=200 if outcome.replayed else 201,

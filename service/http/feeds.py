@@ -14,10 +14,12 @@ from service.domain import cursors
 from service.domain.cursors import FeedCursor
 from service.http import params
 from service.http.docs import documented
-from service.http.services import cached
-from service.http.timelines import ENTITIES, READING, Reading, timeline_title
+from service.http.read_cache import ReadCache
+from service.http.services import CACHED
+from service.http.timelines import ENTITIES, READING, Reading
 from service.presentation import feed
-from service.presentation.timelines import entry
+from service.presentation.timelines import entry, title
+from service.projections.newsroom.reads import FeedPage
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
 _ATOM = "application/atom+xml"
@@ -32,27 +34,23 @@ def _documented(*problems: int) -> dict[str, Any]:
 
 
 async def _feed(
-    request: Request[Any, Any, Any], read: Reading, before: str | None, slug: str | None
+    request: Request[Any, Any, Any], cache: ReadCache, read: Reading, before: str | None, slug: str | None
 ) -> Response[Any]:
     after = params.cursor("before", before, FeedCursor)
-    checkpoint = await read.cache.checkpoint(read.min_position)
-    newsroom = read.cache.newsroom
     base = str(request.base_url).rstrip("/")
     query = params.query_without(request, "before", "min_position")
 
     def link(path: str, extra: list[tuple[str, str]] | None = None) -> str:
         return base + params.with_query(path, [*query, *(extra or [])])
 
-    async def build() -> bytes:
-        found = await newsroom.feed(read.query, after)
-        title = await timeline_title(newsroom, slug, read.lang)
+    def present(found: FeedPage) -> bytes:
         entries = [entry(item, read.lang) for item in found.items]
         following = (
             None if found.next is None else link(request.url.path, [("before", cursors.encode(found.next))])
         )
         return feed.render(
             entries,
-            title=title,
+            title=title(found.entity, read.lang),
             self_url=str(request.url),
             first_url=link(request.url.path),
             next_url=following,
@@ -60,7 +58,13 @@ async def _feed(
             updated=max((shown.updated_at for shown in entries), default=datetime.now(UTC)),
         )
 
-    return await read.cache.respond(request, checkpoint, build, media_type=_FEED)
+    return await cache.answer(
+        request,
+        lambda newsroom: newsroom.feed(read.query, after),
+        present,
+        min_position=read.min_position,
+        media_type=_FEED,
+    )
 
 
 class FeedController(Controller):
@@ -70,31 +74,33 @@ class FeedController(Controller):
     @get(
         "/v1/feed.atom",
         operation_id="readTimelineFeed",
-        before_request=cached,
+        opt=CACHED,
         **_documented(),
     )
     async def timeline_feed(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
         read: NamedDependency[Reading],
         entities: ENTITIES = None,
         before: _BEFORE = None,
     ) -> Response[Any]:
         """Any timeline as an Atom feed, the latest changed first."""
-        return await _feed(request, read.of_entities(entities), before, None)
+        return await _feed(request, cache, read.of_entities(entities), before, None)
 
     @get(
         "/v1/entities/{slug:str}/feed.atom",
         operation_id="readEntityFeed",
-        before_request=cached,
+        opt=CACHED,
         **_documented(404),
     )
     async def entity_feed(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
         read: NamedDependency[Reading],
         slug: FromPath[str],
         before: _BEFORE = None,
     ) -> Response[Any]:
         """An entity's timeline as an Atom feed, the latest changed first."""
-        return await _feed(request, read.of_entity(slug), before, slug)
+        return await _feed(request, cache, read.of_entity(slug), before, slug)

@@ -11,7 +11,7 @@ from litestar.params import Body, PathParameter
 from schemas import ApiKeyInfo, CreatedApiKey, NewApiKey
 from service.demo.examples import NEW_KEY
 from service.domain.errors import NotFound
-from service.http.auth import requires_scope
+from service.http.auth import needs
 from service.http.body import StrictBody
 from service.http.docs import documented, shown
 from service.store import Pool, keys
@@ -22,7 +22,7 @@ _NEW_KEY_EXAMPLES = [shown(NEW_KEY, "A key for the CMS")]
 class KeysController(Controller):
     path = "/v1/keys"
     tags = ["keys"]
-    guards = [requires_scope("admin")]
+    opt = needs("admin")
     security = [{"apiKey": []}]
 
     @get(operation_id="listKeys", **documented(200, list[ApiKeyInfo], "keys", "Every key.", 401, 403, 503))

@@ -27,8 +27,8 @@ from service.domain.cursors import LogCursor
 from service.http import params, query
 from service.http.docs import documented
 from service.http.rates import client_address
-from service.http.services import services
 from service.http.timelines import Reading, filters
+from service.projections.newsroom import NewsroomReader
 
 _NOT_LIVE = {
     "as_of": "a live timeline is the one known now: read /v1/timeline/pinned for an instant",
@@ -84,6 +84,8 @@ def _after(request: Request[Any, Any, Any], given: str | None) -> LogCursor | No
 )
 async def follow(
     request: Request[Any, Any, Any],
+    hub: NamedDependency[live.Hub],
+    newsroom: NamedDependency[NewsroomReader],
     read: NamedDependency[Reading],
     entity: Annotated[
         str | None,
@@ -112,9 +114,8 @@ async def follow(
         named = params.slugs("entity", entity)
         if len(named) != 1:
             raise params.bad_parameter("entity", "one slug or alias: several go in `entities`")
-        await read.cache.newsroom.named(named[0])  # 404 for a name no entity has
+        await newsroom.named(named[0])  # 404 for a name no entity has
         query = replace(query, entity=named[0])
-    hub = services(request.app.state).live
     timeline = live.Timeline(query, read.lang, render == "html")
     stream = hub.join(timeline, after, client_address(request))
     return Stream(

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from schemas import ProjectionStatus
 from service.http.auth import may
 from service.http.docs import CACHE_CONTROL, VARY, documented
+from service.http.key_cache import KeyCache
 from service.projections.engine import progress, state
 from service.store import Pool
 
@@ -30,14 +31,14 @@ _STOPPED = "It stopped before an event it cannot apply; an admin key shows the e
     ),
 )
 async def projections(
-    request: Request[Any, Any, Any], database: NamedDependency[Pool]
+    request: Request[Any, Any, Any], database: NamedDependency[Pool], keys: NamedDependency[KeyCache]
 ) -> Response[list[ProjectionStatus]]:
     """Each projection's checkpoint, the log's head, the lag in events and seconds, and its state.
 
     A failing projection's error, which may quote the data that broke it, is shown to admin keys
     only; anyone else is told that it stopped, and where.
     """
-    admin = await may(request, "admin")
+    admin = await may(request, keys, "admin")
     statuses = [
         ProjectionStatus(
             name=checkpoint.name,

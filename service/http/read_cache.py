@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
@@ -23,6 +21,8 @@ CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 # An answer as known at an instant nothing can still be recorded by will never change.
 FINAL_CACHE_CONTROL = "public, max-age=86400"
 _encode = msgspec.json.Encoder().encode
+Found = TypeVar("Found")
+"""What a read finds, before it is presented."""
 
 
 def etag(body: bytes) -> str:
@@ -44,19 +44,16 @@ class _Body(msgspec.Struct, frozen=True):
 
 
 class ReadCache:
-    """The read side as HTTP meets it: the newsroom's facade (``newsroom``), and per process its
-    checkpoint, re-read at most every ``ttl`` seconds, and encoded responses by URL and checkpoint.
+    """The read side as HTTP meets it, one ``answer`` per read: the newsroom's facade
+    (``newsroom``), and per process the encoded responses by URL and checkpoint.
 
     A read's answer is a function of its URL and the read model's checkpoint, so a repeated read
-    costs one dictionary lookup until the projection moves. The checkpoint itself may be up to
-    ``ttl`` old, which public reads can afford (a CDN holds them for seconds); a read that needs
-    its own write says so with ``min_position`` and gets a fresh one.
+    costs one dictionary lookup until the projection moves.
     """
 
     def __init__(
         self,
         newsroom: NewsroomReader,
-        ttl: float = 0.1,
         size: int = 2048,
         most_bytes: int = 64 * 2**20,
         misses: RateLimit | None = None,
@@ -64,52 +61,37 @@ class ReadCache:
     ) -> None:
         self.newsroom = newsroom
         self.misses = misses
+        """Counts the reads each client makes that the cache does not answer."""
         self.meter = meter or Meter(on=False)
         """Counts hits and misses, and their bytes."""
-        """Counts the reads each client makes that the cache does not answer."""
-        self.ttl = ttl
         self.size = size
         self.most_bytes = most_bytes
         """What the bodies kept may weigh together: URLs differ without end, memory does not."""
         self.held = 0
         """What the bodies kept weigh now, as ``_weight`` counts them."""
-        self._checkpoint = (-1.0, 0)
-        self._refresh: asyncio.Task[int] | None = None
         self._bodies: OrderedDict[str, _Body] = OrderedDict()
 
-    async def checkpoint(self, min_position: int | None) -> int:
-        """The newsroom's checkpoint, after waiting (bounded) for ``min_position`` if asked."""
-        if min_position is not None:
-            position = await self.newsroom.including(min_position)
-        elif time.monotonic() - self._checkpoint[0] < self.ttl:
-            return self._checkpoint[1]
-        else:
-            # Reads that find it stale together share one query: a busy process would otherwise
-            # send dozens at once, each waiting for a connection the pages need.
-            if self._refresh is None or self._refresh.done():
-                self._refresh = asyncio.create_task(self.newsroom.checkpoint())
-            position = await asyncio.shield(self._refresh)
-        self._checkpoint = (time.monotonic(), position)
-        return position
-
-    async def respond(
+    async def answer(
         self,
         request: Request[Any, Any, Any],
-        checkpoint: int,
-        build: Callable[[], Awaitable[Any]],
+        fetch: Callable[[NewsroomReader], Awaitable[Found]],
+        present: Callable[[Found], Any],
         *,
-        final: bool = False,
+        min_position: int | None = None,
+        settles_at: datetime | None = None,
         variant: str = "",
         media_type: str = "application/json",
         headers: dict[str, str] | None = None,
     ) -> Response[Any]:
-        """304 if the client has it; else the body, built once per URL and checkpoint.
+        """The answer to a read: 304 if the client has it; else its body, read (``fetch``) and
+        presented (``present``: bytes, or a value to encode as JSON) once per URL and checkpoint.
 
-        A ``final`` answer (as known at an instant the log is settled at) is the same at every
-        checkpoint: it is kept across them, and caches downstream may keep it for a day.
-        ``build`` gives the body as bytes, or a value to encode as JSON. A ``variant`` (the
+        The checkpoint waits (bounded) for ``min_position`` if asked. An answer as known at an
+        instant the log is settled at (``settles_at``) is final: the same at every checkpoint, it
+        is kept across them, and caches downstream may keep it for a day. A ``variant`` (the
         language a browser chose) is part of the key, with the URL.
         """
+        checkpoint = await self.newsroom.checkpoint(min_position)
         key = _key(request, variant)
         cached = self._bodies.get(key)
         if cached is not None and (cached.final or cached.checkpoint == checkpoint):
@@ -118,8 +100,10 @@ class ReadCache:
             return _answer(request, cached, "hit")
         if self.misses is not None:
             self.misses.hit(client_address(request))
-        built = await build()
-        content = built if isinstance(built, bytes) else _encode(built)
+        # Asked before reading: an answer is final only if the log was settled before it was read.
+        final = settles_at is not None and await self.newsroom.settled(settles_at)
+        shown = present(await fetch(self.newsroom))
+        content = shown if isinstance(shown, bytes) else _encode(shown)
         body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})
         self._keep(key, body)
         self.meter.cache(False, len(content))
@@ -139,10 +123,6 @@ class ReadCache:
             gone, old = self._bodies.popitem(last=False)
             self.held -= _weight(gone, old)
 
-    async def final(self, as_of: datetime | None) -> bool:
-        """Whether an answer as known at ``as_of`` can no longer change: asked before reading it."""
-        return as_of is not None and await self.newsroom.settled(as_of)
-
     async def hit(self, request: Request[Any, Any, Any], variant: str = "") -> Response[Any] | None:
         """The answer to a read made before, if the projection has not moved since; else None.
 
@@ -151,7 +131,7 @@ class ReadCache:
         looking at the parameters again.
         """
         cached = self._bodies.get(_key(request, variant))
-        if cached is None or not (cached.final or cached.checkpoint == await self.checkpoint(None)):
+        if cached is None or not (cached.final or cached.checkpoint == await self.newsroom.checkpoint()):
             return None
         self.meter.cache(True, len(cached.content))
         return _answer(request, cached, "hit")

@@ -11,26 +11,20 @@ docs/operations.md describes it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from litestar import Request, Response, get
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.http.auth import requires_scope
+from service.http.auth import needs
 from service.http.metrics import exposition
-from service.http.services import Services, services
+from service.http.services import Services
 from service.projections.engine import progress
+from service.settings import Settings
 
 SAMPLE_SECONDS = 1.0
 """How often a process writes down its state for whichever process is scraped."""
-_ADMIN = requires_scope("admin")
-
-
-async def _may_scrape(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    if services(connection.app.state).settings.metrics == "admin":
-        await _ADMIN(connection, handler)
 
 
 def _sample_now(served: Services) -> None:
@@ -44,10 +38,18 @@ async def sample(served: Services) -> None:
         await asyncio.sleep(SAMPLE_SECONDS)
 
 
-@get("/metrics", include_in_schema=False, guards=[_may_scrape], cache_control=None)
-async def scrape(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def _scrape(services: NamedDependency[Services]) -> Response[bytes]:
     """Every API process's figures, and the projections' lag, in Prometheus's text format."""
-    served = services(request.app.state)
-    _sample_now(served)
-    states = await progress(served.database)
+    _sample_now(services)
+    states = await progress(services.database)
     return Response(exposition(states), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def scrape(settings: Settings) -> HTTPRouteHandler:
+    """The route, as ``settings.metrics`` asks: for an admin key, or for whoever reaches it."""
+    return get(
+        "/metrics",
+        include_in_schema=False,
+        opt=needs("admin") if settings.metrics == "admin" else {},
+        cache_control=None,
+    )(_scrape)

@@ -18,11 +18,9 @@ from service.domain.queries import TimelineQuery
 from service.http import params
 from service.http.docs import documented
 from service.http.read_cache import ReadCache
-from service.http.services import cached
+from service.http.services import CACHED
 from service.presentation import timelinejs
-from service.presentation.timelines import entry, fact_history, pinned_page, timeline_page
-from service.presentation.words import words
-from service.projections.newsroom import NewsroomReader
+from service.presentation.timelines import entry, fact_history, pinned_page, timeline_page, title
 
 _TYPES = Annotated[
     str | None, QueryParameter(description="Comma-separated event types, e.g. model.reported,model.released.")
@@ -89,14 +87,12 @@ def _date(name: str, value: str | None, end: bool) -> Any:
 
 @dataclass(frozen=True)
 class Reading:
-    """What a timeline read asks for, its parameters checked, and the cache that answers it; the
-    entities come from the route."""
+    """What a timeline read asks for, its parameters checked; the entities come from the route."""
 
     query: TimelineQuery
     lang: str
     min_position: int | None
     as_of: datetime | None
-    cache: ReadCache
 
     def of_entities(self, entities: str | None) -> Reading:
         """The read narrowed to the ``entities`` parameter's slugs."""
@@ -108,7 +104,6 @@ class Reading:
 
 
 async def filters(
-    cache: NamedDependency[ReadCache],
     tags: _TAGS = None,
     types: _TYPES = None,
     status: _STATUSES = None,
@@ -127,7 +122,7 @@ async def filters(
         start=_date("from", from_, end=False),
         end=_date("to", to, end=True),
     )
-    return Reading(query, lang, None, None, cache)
+    return Reading(query, lang, None, None)
 
 
 async def reading(
@@ -140,12 +135,7 @@ async def reading(
     as_of: params.AsOf = None,
 ) -> Reading:
     """The query parameters of a timeline read: its filters (``timeline``), then its place,
-    order and instant (a Litestar dependency of every timeline, page and feed).
-
-    Each takes its one dependency as its own: Litestar resolves dependencies of the same level
-    concurrently, in a task group that costs a fifth of an uncached page, and a level of one
-    dependency directly.
-    """
+    order and instant (a Litestar dependency of every timeline, page and feed)."""
     instant = params.instant(as_of)
     relevance = order == "relevance"
     if relevance and not timeline.query.text:
@@ -170,47 +160,37 @@ READING = {"read": Provide(reading), "timeline": Provide(filters)}
 """The dependencies of a timeline read."""
 
 
-async def _page(request: Request[Any, Any, Any], read: Reading, form: str = "json") -> Response[Any]:
+async def _page(
+    request: Request[Any, Any, Any], cache: ReadCache, read: Reading, form: str = "json"
+) -> Response[Any]:
     if form == "timelinejs":
-        return await _export(request, read)
-    checkpoint = await read.cache.checkpoint(read.min_position)
+        return await _export(request, cache, read)
+    return await cache.answer(
+        request,
+        lambda newsroom: newsroom.timeline(read.query, read.as_of),
+        lambda page: timeline_page(page, read.lang),
+        min_position=read.min_position,
+        settles_at=read.as_of,
+    )
 
-    # Everything that reads the database happens in build(), which a repeated read skips.
-    async def build() -> TimelinePage:
-        page = await read.cache.newsroom.timeline(read.query, read.as_of)
-        return timeline_page(page, read.lang)
 
-    return await read.cache.respond(request, checkpoint, build, final=await read.cache.final(read.as_of))
-
-
-async def _export(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:
+async def _export(request: Request[Any, Any, Any], cache: ReadCache, read: Reading) -> Response[Any]:
     """The timeline for TimelineJS, which cannot page: its first pages, up to the cap."""
-    checkpoint = await read.cache.checkpoint(read.min_position)
-    newsroom = read.cache.newsroom
-
-    async def build() -> TimelineJS:
-        query, items = replace(read.query, limit=100), []
-        while True:
-            page = await newsroom.timeline(query, read.as_of)
-            items += page.items
-            if page.next is None or len(items) >= timelinejs.CAP:
-                break
-            query = replace(query, after=page.next)
-        capped = len(items) > timelinejs.CAP or page.next is not None
-        entries = [entry(item, read.lang) for item in items[: timelinejs.CAP]]
-        title = await timeline_title(newsroom, read.query.entity, read.lang)
-        kept = params.query_without(request, *_NOT_NOW, "format")
-        whole = str(request.base_url).rstrip("/") + params.with_query(
-            request.url.path, [*kept, ("format", "json")]
-        )
-        return timelinejs.document(entries, title=title, capped=capped, whole=whole)
-
-    return await read.cache.respond(request, checkpoint, build)
-
-
-async def timeline_title(newsroom: NewsroomReader, name: str | None, language: str) -> str:
-    """What a timeline is called: its entity's name, or "Timeline" in the reader's language."""
-    return (await newsroom.named(name)).name if name is not None else words(language)["timeline"]
+    kept = params.query_without(request, *_NOT_NOW, "format")
+    whole = str(request.base_url).rstrip("/") + params.with_query(
+        request.url.path, [*kept, ("format", "json")]
+    )
+    return await cache.answer(
+        request,
+        lambda newsroom: newsroom.whole(replace(read.query, limit=100), timelinejs.CAP, read.as_of),
+        lambda page: timelinejs.document(
+            [entry(item, read.lang) for item in page.items],
+            title=title(page.entity, read.lang),
+            capped=page.next is not None,
+            whole=whole,
+        ),
+        min_position=read.min_position,
+    )
 
 
 _NOT_NOW = ("as_of", "cursor", "min_position")
@@ -221,19 +201,23 @@ def live_query(request: Request[Any, Any, Any], path: str) -> str:
     return params.with_query(path, params.query_without(request, *_NOT_NOW))
 
 
-async def _pinned(request: Request[Any, Any, Any], read: Reading) -> Response[Any]:
-    at = read.as_of
-    if at is None:
+def pinned_at(read: Reading) -> datetime:
+    """The instant a pinned view is pinned to, which it cannot do without."""
+    if read.as_of is None:
         raise params.bad_parameter("as_of", "a pinned view needs the instant it is pinned to")
-    checkpoint = await read.cache.checkpoint(read.min_position)
+    return read.as_of
+
+
+async def _pinned(request: Request[Any, Any, Any], cache: ReadCache, read: Reading) -> Response[Any]:
+    at = pinned_at(read)
     live = live_query(request, request.url.path.removesuffix("/pinned"))
-
-    async def build() -> PinnedTimelinePage:
-        pinned = await read.cache.newsroom.pinned(read.query, at)
-        return pinned_page(pinned, read.lang, live)
-
     # What happened since keeps changing: a pinned view is never final.
-    return await read.cache.respond(request, checkpoint, build)
+    return await cache.answer(
+        request,
+        lambda newsroom: newsroom.pinned(read.query, at),
+        lambda pinned: pinned_page(pinned, read.lang, live),
+        min_position=read.min_position,
+    )
 
 
 class TimelineController(Controller):
@@ -243,7 +227,7 @@ class TimelineController(Controller):
     @get(
         "/v1/timeline",
         operation_id="readTimeline",
-        before_request=cached,
+        opt=CACHED,
         **documented(
             200, _TIMELINE, ("timeline", "timelinejs"), "A page of the timeline.", 400, 503, conditional=True
         ),
@@ -251,17 +235,18 @@ class TimelineController(Controller):
     async def timeline(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
         read: NamedDependency[Reading],
         entities: ENTITIES = None,
         format: _FORMAT = "json",
     ) -> Response[Any]:
         """Facts in the order they happened, filtered by entities, tags, types, status, words and dates."""
-        return await _page(request, read.of_entities(entities), format)
+        return await _page(request, cache, read.of_entities(entities), format)
 
     @get(
         "/v1/entities/{slug:str}/timeline",
         operation_id="readEntityTimeline",
-        before_request=cached,
+        opt=CACHED,
         **documented(
             200,
             _TIMELINE,
@@ -276,17 +261,18 @@ class TimelineController(Controller):
     async def entity_timeline(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
         read: NamedDependency[Reading],
         slug: FromPath[str],
         format: _FORMAT = "json",
     ) -> Response[Any]:
         """One entity's timeline, including the history of entities merged into it; aliases work too."""
-        return await _page(request, read.of_entity(slug), format)
+        return await _page(request, cache, read.of_entity(slug), format)
 
     @get(
         "/v1/timeline/pinned",
         operation_id="readPinnedTimeline",
-        before_request=cached,
+        opt=CACHED,
         **documented(
             200, PinnedTimelinePage, "pinned", "The timeline pinned to as_of.", 400, 503, conditional=True
         ),
@@ -294,16 +280,17 @@ class TimelineController(Controller):
     async def pinned_timeline(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
         read: NamedDependency[Reading],
         entities: ENTITIES = None,
     ) -> Response[Any]:
         """The timeline as known at `as_of` (required), each item with the follow-ups recorded since, and how many facts were added and changed since."""
-        return await _pinned(request, read.of_entities(entities))
+        return await _pinned(request, cache, read.of_entities(entities))
 
     @get(
         "/v1/entities/{slug:str}/timeline/pinned",
         operation_id="readPinnedEntityTimeline",
-        before_request=cached,
+        opt=CACHED,
         **documented(
             200,
             PinnedTimelinePage,
@@ -318,16 +305,17 @@ class TimelineController(Controller):
     async def pinned_entity_timeline(
         self,
         request: Request[Any, Any, Any],
+        cache: NamedDependency[ReadCache],
         read: NamedDependency[Reading],
         slug: FromPath[str],
     ) -> Response[Any]:
         """One entity's timeline as known at `as_of` (required), merges as they stood then, with the follow-ups recorded since."""
-        return await _pinned(request, read.of_entity(slug))
+        return await _pinned(request, cache, read.of_entity(slug))
 
     @get(
         "/v1/events/{event_id:uuid}/history",
         operation_id="readFactHistory",
-        before_request=cached,
+        opt=CACHED,
         **documented(
             200, FactHistory, "history", "Every version of the fact.", 400, 404, 503, conditional=True
         ),
@@ -341,9 +329,9 @@ class TimelineController(Controller):
         min_position: params.MinPosition = None,
     ) -> Response[Any]:
         """Every version of a fact: when it was recorded, which follow-up changed it, and that follow-up's public note."""
-        checkpoint = await cache.checkpoint(min_position)
-
-        async def build() -> FactHistory:
-            return fact_history(event_id, await cache.newsroom.history(event_id), lang)
-
-        return await cache.respond(request, checkpoint, build)
+        return await cache.answer(
+            request,
+            lambda newsroom: newsroom.history(event_id),
+            lambda versions: fact_history(event_id, versions, lang),
+            min_position=min_position,
+        )

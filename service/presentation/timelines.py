@@ -24,9 +24,11 @@ from schemas import (
 )
 from schemas.read import FollowUpType, PrecisionName
 from service.domain import cursors
+from service.domain.entities import Profile
 from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
+from service.presentation.words import words
 from service.projections.newsroom import ItemPage, PinnedPage
 from service.store.newsroom import ItemVersion
 
@@ -154,3 +156,8 @@ def pinned_page(pinned: PinnedPage, language: str, live: str) -> PinnedTimelineP
         next=None if page.next is None else cursors.encode(page.next),
         since=ChangesSince(added=pinned.added, changed=pinned.changed, complete=pinned.complete, live=live),
     )
+
+
+def title(entity: Profile | None, language: str) -> str:
+    """What a timeline is called: its entity's name, or "Timeline" in the reader's language."""
+    return entity.name if entity is not None else words(language)["timeline"]

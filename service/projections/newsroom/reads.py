@@ -1,8 +1,9 @@
 """The newsroom read model's one door for readers: timelines, entities, and how far it has got.
 
-Whoever reads (the JSON API now, the embed page next) calls one method per answer: as known now,
-from the current rows, or "as known at" an instant, from the versions current then; the same
-queries either way. The cursor of the next page is made here.
+Whoever reads (the JSON API, the embed page, feeds, live streams) calls one method per answer: as
+known now, from the current rows, or "as known at" an instant, from the versions current then;
+the same queries either way. An answer carries the entity its query named, as resolved, and the
+cursor of its next page.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,15 +33,20 @@ from service.store.newsroom import NAME
 class ItemPage(msgspec.Struct, frozen=True):
     items: list[Item]
     next: TimelineCursor | RankCursor | None
+    entity: Profile | None = None
+    """The entity the query named, through its aliases and merges; None for any timeline."""
+    since: LogCursor | None = None
+    """Where the log stood before the page was read: a live reader follows on from there, so a
+    change made while the page was read is told, not missed."""
 
 
-def _paged(items: list[Item], query: TimelineQuery) -> ItemPage:
-    """A page of up to ``limit`` items, and where the next one starts if there is one."""
-    if len(items) <= query.limit:
-        return ItemPage(items, None)
-    items = items[: query.limit]
-    following = RankCursor(query.skip + query.limit) if query.relevance else cursor_after(items[-1])
-    return ItemPage(items, following)
+def _paged(items: list[Item], query: TimelineQuery, limit: int | None = None) -> tuple[list[Item], Any]:
+    """Up to ``limit`` (the query's) of ``items``, and where the next page starts if there is one."""
+    limit = limit or query.limit
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    return items, RankCursor(query.skip + limit) if query.relevance else cursor_after(items[-1])
 
 
 class EntityState(msgspec.Struct, frozen=True):
@@ -69,6 +76,8 @@ class FeedPage(msgspec.Struct, frozen=True):
 
     items: list[Item]
     next: FeedCursor | None
+    entity: Profile | None
+    """As in ``ItemPage``."""
 
 
 class EntityVersions(msgspec.Struct, frozen=True):
@@ -85,37 +94,60 @@ class EntityListing(msgspec.Struct, frozen=True):
 
 
 class NewsroomReader:
-    """Reads of the newsroom's tables, for one process."""
+    """Reads of the newsroom's tables, for one process, and how far they have got.
+
+    The checkpoint is re-read at most every ``ttl`` seconds. Public reads can afford that (a CDN
+    holds them for seconds); a read that needs its own write says so with ``min_position`` and
+    waits for it. What this process keeps per checkpoint (resolved names, where few rows are,
+    encoded answers in the read cache) is keyed on the one value ``checkpoint`` gives.
+    """
 
     counted = 100
     """How many added and changed facts a pinned view counts at most: "100+" says enough in an
     article, and the count then costs no more than a page."""
 
-    def __init__(self, db: Database, *, wait_seconds: float = 3.0, names: int = 4096) -> None:
+    def __init__(
+        self, db: Database, *, ttl: float = 0.1, wait_seconds: float = 3.0, names: int = 4096
+    ) -> None:
         self.db = db
+        self.ttl = ttl
         self.wait_seconds = wait_seconds
         """How long a read waits for the projection to include a position it asks for."""
         self.names = names
         """How many resolved entity names it keeps."""
         self._latest = -1
+        self._read_at = -1.0
+        self._refresh: asyncio.Task[int] | None = None
         self._cursor: LogCursor | None = None
         self._settled_until: datetime | None = None
-        self._few: tuple[int, tables.FewBounds] | None = None
         """An instant known to be settled, and so every instant before it."""
+        self._few: tuple[int, tables.FewBounds] | None = None
         self._resolved: OrderedDict[str, tuple[int, tuple[Profile, list[str]] | None]] = OrderedDict()
 
-    async def checkpoint(self) -> int:
-        """The position of the last event the tables include."""
+    async def checkpoint(self, min_position: int | None = None) -> int:
+        """The position of the last event the tables include, once it includes ``min_position``
+        if asked (read your own write)."""
+        if min_position is not None:
+            return self._saw(await self._including(min_position))
+        if time.monotonic() - self._read_at < self.ttl:
+            return self._latest
+        # Reads that find it stale together share one query: a busy process would otherwise send
+        # dozens at once, each waiting for a connection the pages need.
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.create_task(self._read_checkpoint())
+        return await asyncio.shield(self._refresh)
+
+    async def _read_checkpoint(self) -> int:
         cursor = await checkpoints.cursor(self.db, NAME)
         self._cursor = max(cursor, self._cursor or cursor)
         return self._saw(cursor.position)
 
     def _saw(self, checkpoint: int) -> int:
-        self._latest = max(self._latest, checkpoint)
+        self._latest, self._read_at = checkpoint, time.monotonic()
         return checkpoint
 
-    async def including(self, position: int) -> int:
-        """The checkpoint, once it includes the event at ``position`` (read your own write).
+    async def _including(self, position: int) -> int:
+        """The checkpoint, once it includes the event at ``position``.
 
         ``BeyondTheLog`` at once for a position no event has reached; ``NotCaughtUp`` if the
         projection has not got there within ``wait_seconds``.
@@ -127,7 +159,7 @@ class NewsroomReader:
                 raise BeyondTheLog(position, coverage.head)
             # No event at a position below the head: its transaction rolled back; nothing to wait for.
             if coverage.covered is not False:
-                return self._saw(coverage.checkpoint)
+                return coverage.checkpoint
             if time.monotonic() >= deadline:
                 raise NotCaughtUp(position)
             await asyncio.sleep(0.02)
@@ -143,21 +175,36 @@ class NewsroomReader:
 
     async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> ItemPage:
         """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
-        query = await self._of_entity(query, as_of)
-        return _paged(await tables.timeline(self.db, query, as_of, await self._few_bounds(as_of)), query)
+        since = await self.passed()
+        entity, query = await self._of_entity(query, as_of)
+        found = await tables.timeline(self.db, query, as_of, await self._few_bounds(as_of))
+        return ItemPage(*_paged(found, query), entity, since)
+
+    async def whole(self, query: TimelineQuery, most: int, as_of: datetime | None = None) -> ItemPage:
+        """The timeline's first ``most`` items at once, for readers that cannot page (TimelineJS),
+        read in pages of ``query.limit``; ``next`` says where the rest starts."""
+        entity, first = await self._of_entity(query, as_of)
+        bounds, items, query = await self._few_bounds(as_of), [], first
+        while True:
+            found, following = _paged(await tables.timeline(self.db, query, as_of, bounds), query)
+            items += found
+            if following is None or len(items) >= most:
+                break
+            query = replace(query, after=following)
+        items, rest = _paged(items, first, most)
+        return ItemPage(items, rest or following, entity)
 
     async def pinned(self, query: TimelineQuery, at: datetime) -> PinnedPage:
         """The timeline as known at ``at``, each item with what was recorded about it since,
         and how many facts were added and changed since."""
-        then = await self._of_entity(query, at)
+        entity, then = await self._of_entity(query, at)
         found = await tables.pinned(self.db, then, at, await self._few_bounds(at))
-        page = _paged([item for item, _ in found], then)
-        later = {item.id: changes_after(now, at) for item, now in found[: len(page.items)] if now is not None}
+        items, following = _paged([item for item, _ in found], then)
+        later = {item.id: changes_after(now, at) for item, now in found[: len(items)] if now is not None}
         # What happened since, over the timeline as it is now: merges since count too.
-        added, changed, stopped = await tables.changes_since(
-            self.db, await self._of_entity(query, None), at, self.counted
-        )
-        return PinnedPage(page, at, later, added, changed, not stopped)
+        _, now = await self._of_entity(query, None)
+        added, changed, stopped = await tables.changes_since(self.db, now, at, self.counted)
+        return PinnedPage(ItemPage(items, following, entity), at, later, added, changed, not stopped)
 
     async def _few_bounds(self, as_of: datetime | None) -> tables.FewBounds | None:
         """Where few rows are known, once per checkpoint: they move only with the projection."""
@@ -167,21 +214,24 @@ class NewsroomReader:
             self._few = (self._latest, await tables.few_bounds(self.db))
         return self._few[1]
 
-    async def _of_entity(self, query: TimelineQuery, as_of: datetime | None) -> TimelineQuery:
-        """The query over the entity it names and those merged into it, now or at ``as_of``."""
+    async def _of_entity(
+        self, query: TimelineQuery, as_of: datetime | None
+    ) -> tuple[Profile | None, TimelineQuery]:
+        """The entity the query names, and the query over it and those merged into it, now or at
+        ``as_of``."""
         if query.entity is None:
-            return query
+            return None, query
         profile, merged = await self._resolve(query.entity, as_of)
-        return query.of([profile.slug, *merged])
+        return profile, query.of([profile.slug, *merged])
 
     async def feed(self, query: TimelineQuery, before: FeedCursor | None) -> FeedPage:
         """A page of the timeline's feed: what changed last, first."""
-        query = await self._of_entity(query, None)
+        entity, query = await self._of_entity(query, None)
         found = await tables.feed(self.db, query, before)
         if len(found) <= query.limit:
-            return FeedPage([item for item, _ in found], None)
+            return FeedPage([item for item, _ in found], None, entity)
         last, since = found[query.limit - 1]
-        return FeedPage([item for item, _ in found[: query.limit]], FeedCursor(since, last.position))
+        return FeedPage([item for item, _ in found[: query.limit]], FeedCursor(since, last.position), entity)
 
     async def live_cursor(self) -> LogCursor:
         """How far in the log the tables have got: what a live stream follows up to."""
@@ -201,12 +251,13 @@ class NewsroomReader:
     ) -> tuple[set[UUID], set[UUID]]:
         """Which of ``facts`` the timeline shows now (retracted ones too), and which of the
         others it showed as known at ``before``: a live reader has those to take away."""
-        now = await tables.matching(self.db, await self._of_entity(query, None), facts)
+        _, current = await self._of_entity(query, None)
+        now = await tables.matching(self.db, current, facts)
         others = [fact for fact in facts if fact not in now]
         if not others:
             return now, set()
         try:
-            then = await self._of_entity(query, before)
+            _, then = await self._of_entity(query, before)
         except NotFound:  # the entity was registered since: its timeline showed nothing then
             return now, set()
         return now, await tables.matching(self.db, then, others, before)
