@@ -3,7 +3,8 @@
 It applies a batch of events in the caller's transaction. Items and profiles the batch touches
 are read once, folded in memory with the pure rules of ``service.domain``, and written once.
 A rebuild folds the whole log the same way (``load``), writing each item once, when no later
-event in the log changes it. The statements are in ``service.store.newsroom``.
+event in the log changes it. The rows and the statements that write them are in
+``service.store.newsroom``.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from service.domain.versions import State, Version, in_order, replayed, versions
 from service.projections.engine import EventNotApplied, logged
 from service.store import Connection
 from service.store import events as log
-from service.store import newsroom as tables
 from service.store.events import LogEntry, LogSnapshot
-from service.store.newsroom import (
+from service.store.newsroom import writes
+from service.store.newsroom.rows import (
     InvolvementRow,
     InvolvementVersionRow,
     ItemRow,
@@ -50,6 +51,7 @@ from service.store.newsroom import (
     ProfileVersionRow,
     Retired,
     Rows,
+    encode_profile,
 )
 from service.store.writers import Writers
 
@@ -143,7 +145,7 @@ def _profile_row(profile: Profile, position: int, version: Version[Profile]) -> 
         search_key(profile.name),
         search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
         position,
-        tables.encode_profile(profile),
+        encode_profile(profile),
         version.recorded_from,
         version.made_by,
     )
@@ -266,14 +268,14 @@ class Batch:
         """Read what ``events`` change from the tables."""
         targets = [e.event.event_id for e in events if isinstance(e.event, FollowUp)]
         if targets:
-            for event_id, (item, since) in (await tables.load_items(conn, targets)).items():
+            for event_id, (item, since) in (await writes.load_items(conn, targets)).items():
                 self.items[event_id] = item
                 self.item_versions.load(event_id, item, since)
         slugs = {ref.slug for e in events for ref in _entities_named(e.event)}
         slugs.update(e.event.slug for e in events if isinstance(e.event, EntityEvent))
         for item in self.items.values():
             slugs |= item.slugs
-        for slug, (profile, since) in (await tables.load_profiles(conn, sorted(slugs))).items():
+        for slug, (profile, since) in (await writes.load_profiles(conn, sorted(slugs))).items():
             self.profiles[slug] = profile
             self.profile_versions.load(slug, profile, since)
 
@@ -405,7 +407,7 @@ class Batch:
             )
         rows = self.take(list(self.changed_items))
         self.take_profiles(rows)
-        await tables.save(conn, rows)
+        await writes.save(conn, rows)
 
 
 History = Callable[[list[UUID], list[str]], Awaitable[list[LogEntry]]]
@@ -446,8 +448,8 @@ async def load(snapshot: LogSnapshot, writers: Writers) -> None:
         # Replayed now, while the items that need it are still in memory: each is finished, so
         # the snapshot holds all of its events.
         await batch.replay(snapshot.about, finished, entities=False)
-        await tables.insert(writers, batch.take(finished))
+        await writes.insert(writers, batch.take(finished))
     await batch.replay(snapshot.about, list(batch.changed_items), entities=True)
     rows = batch.take(list(batch.changed_items))
     batch.take_profiles(rows)
-    await tables.insert(writers, rows)
+    await writes.insert(writers, rows)
