@@ -1,5 +1,5 @@
-"""The newsroom read model's rows: its tables, and the shapes of what is written to them and read
-back from them.
+"""The newsroom read model's rows: its tables, the shapes of what is written to them and read back
+from them, and how the fold's items and profiles become rows.
 
 Three tables hold what readers see now: ``timeline_items`` (one row per fact), ``entity_items``
 (which entities each fact involves or ever involved, in timeline order) and ``entity_states``
@@ -10,15 +10,19 @@ those tables: the fold writes them through ``writes``, readers query them throug
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
 
+from schemas import parse_partial_date
 from schemas.unchecked import unchecked
-from service.domain.entities import Profile
+from service.domain.entities import Profile, alias_keys, search_key
 from service.domain.timeline import Item
+from service.domain.versions import Version
 
 # Items are what the projection wrote from events checked on their way in: reading them back
 # checks their shape only, with the same types the projection folds (see schemas/unchecked.py),
@@ -154,5 +158,115 @@ def as_json(value: Any) -> str:
     return _encode(value).decode()
 
 
-def encode_profile(profile: Profile) -> str:
-    return as_json(profile)
+# Stemming for the languages the newsroom writes in; any other text is indexed word for word.
+_STEMMERS = {"en": 0, "fr": 1}
+
+
+@lru_cache(maxsize=256)
+def _stemmer(language: str) -> int:
+    """Which of the item's texts (0 English, 1 French, 2 word for word) a language's text joins."""
+    return _STEMMERS.get(language.split("-")[0], 2)
+
+
+def _texts(item: Item, names: list[str]) -> tuple[str, str, str]:
+    """The item's words for the English, French and word-for-word indexes, accents removed."""
+    texts: tuple[list[str], list[str], list[str]] = ([], [], [*names, *item.tags])
+    for by_language in (item.headline, item.summary or {}):
+        for language, text in by_language.items():
+            texts[_stemmer(language)].append(text)
+    english, french, simple = map(search_key, map(" ".join, texts))
+    return english, french, simple
+
+
+Change = Literal["new", "moved", "same"]
+"""How an item's involvement rows change: "new" ones are inserted, "moved" ones (a correction
+changed its entities or date) are retired and written again, the "same" ones stay."""
+
+
+_Columns = tuple[UUID, int, datetime, datetime, int, str, str, bool, list[str], str, str, str, Item]
+
+
+def _columns(item: Item, names: list[str]) -> _Columns:
+    """What an item's current row and its versions share, in their columns' order (positional:
+    a rebuild makes a million of these)."""
+    start, end, precision = parse_partial_date(item.occurred)
+    english, french, simple = _texts(item, names)
+    retracted = item.retracted is not None
+    return (item.id, item.position, start, end, precision, item.type, item.status, retracted, item.tags, english,
+            french, simple, item)  # fmt: skip
+
+
+def add_item(
+    rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change, version: Version[Item]
+) -> None:
+    """An item's rows, as they are now: its current ``version``."""
+    columns = _columns(item, names)
+    start, precision = columns[2], columns[4]
+    since = version.recorded_from
+    rows.items.append(ItemRow(*columns, item.recorded_at, since, version.made_by))
+    if change == "moved":
+        rows.moved.append(MovedRow(item.id, start, precision))
+    if change == "same":
+        rows.touched.append((item.id, since))
+    else:
+        current = item.slugs
+        rows.involvement += [
+            InvolvementRow(
+                slug, item.id, start, precision, item.position, slug in current, since, item.recorded_at
+            )
+            for slug in involved
+        ]
+
+
+def _closed(version: Version[Any]) -> datetime:
+    """When an earlier version gave way: every version a batch makes, but its current one, has."""
+    assert version.recorded_until is not None
+    return version.recorded_until
+
+
+def add_item_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]) -> None:
+    """Rows for versions of items, each with the names its entities had when it was made."""
+    for version, names in versions:
+        item = version.state
+        columns = _columns(item, names)
+        since, until = version.recorded_from, _closed(version)
+        rows.item_versions.append(ItemVersionRow(*columns, since, until, version.made_by))
+        rows.involvement_versions += [
+            InvolvementVersionRow(item.id, slug, since, until, columns[2], columns[4], item.position)
+            for slug in dict.fromkeys(ref.slug for ref in item.entities)
+        ]
+
+
+def add_profile(rows: Rows, profile: Profile, position: int, version: Version[Profile]) -> None:
+    """An entity's row, as it is now: its current ``version``."""
+    rows.profiles.append(
+        ProfileRow(
+            profile.slug,
+            profile.kind,
+            profile.merged_into,
+            alias_keys(profile),
+            search_key(profile.name),
+            search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
+            position,
+            as_json(profile),
+            version.recorded_from,
+            version.made_by,
+        )
+    )
+
+
+def add_profile_versions(
+    rows: Rows, slug: str, versions: Iterable[tuple[Version[Profile], list[str]]]
+) -> None:
+    """Rows for earlier versions of an entity's profile."""
+    rows.profile_versions += [
+        ProfileVersionRow(
+            slug,
+            version.recorded_from,
+            _closed(version),
+            version.made_by,
+            version.state.merged_into,
+            version.state,
+        )
+        for version, _ in versions
+    ]
