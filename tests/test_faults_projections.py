@@ -25,7 +25,7 @@ from service.projections import PROJECTIONS
 from service.projections.engine import STOP_SECONDS
 from service.projections.rebuild import rebuild
 from service.store.checkpoints import LEASE_SECONDS, STATEMENT_SECONDS
-from service.store.newsroom import TABLES
+from service.store.newsroom.rows import TABLES
 from tests.browser import free_port
 from tests.conftest import PROJECT_ROOT, Client, client_for, make_key
 from tests.factories import bearer, registered, reported

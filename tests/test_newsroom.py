@@ -392,7 +392,7 @@ async def test_a_search_finds_the_same_whether_its_words_are_rare_or_common(
 ) -> None:
     # Rare words are looked up in the search index and sorted; common ones are met walking the
     # date order. In the demo every word is rare; counting none as rare takes the other path.
-    from service.store import newsroom
+    from service.store.newsroom import reads as newsroom
 
     queries = [{"q": "model"}, {"q": "microsoft", "order": "desc"}, {"q": "zzzqqq"}, {"q": "paramètres"}]
     rare = [await _get(demo_client, "/v1/timeline", **query, limit=3) for query in queries]
@@ -497,7 +497,7 @@ async def test_a_search_counted_within_a_callers_transaction_leaves_its_planner_
     # The count of a search's matches turns the planner's other scans off for itself only: on a
     # connection already in a transaction, its savepoint would hand that on to the rest.
     from service.domain.queries import TimelineQuery
-    from service.store import newsroom
+    from service.store.newsroom import reads as newsroom
 
     conn = await asyncpg.connect(demo_database_url)
     try:

@@ -23,7 +23,7 @@ from service.projections.engine import EventNotApplied, catch_up
 from service.projections.rebuild import rebuild
 from service.store import events as log
 from service.store.events import LogSnapshot
-from service.store.newsroom import TABLES
+from service.store.newsroom.rows import TABLES
 from service.store.writers import writers
 from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported

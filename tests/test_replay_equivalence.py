@@ -24,7 +24,7 @@ from service.domain.appending import followed_up_ids, plan_append, referenced_sl
 from service.projections.newsroom import PROJECTION
 from service.projections.rebuild import rebuild
 from service.store import events as log
-from service.store import newsroom
+from service.store.newsroom import reads as newsroom
 from tests.conftest import Client
 from tests.factories import bearer, registered, reported
 from tests.replay import Replay, read_log

@@ -64,7 +64,7 @@ UPGRADE = [
     """,
     "create index timeline_item_versions_search on timeline_item_versions using gin (search)",
     # Either end of a span, for the instants few versions hold: before most were recorded, or
-    # after most had given way (see service/store/newsroom.py, FEW).
+    # after most had given way (see service/store/newsroom/reads.py, FEW).
     "create index timeline_item_versions_from on timeline_item_versions (recorded_from)",
     "create index timeline_item_versions_until on timeline_item_versions (recorded_until)",
     # Which entities each earlier form involved, in timeline order; the spans are in the index,

@@ -25,12 +25,11 @@ from schemas import (
 from schemas.read import FollowUpType, PrecisionName
 from service.domain import cursors
 from service.domain.entities import Profile
-from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
+from service.domain.timeline import CorrectionNote, Item, ItemVersion, LaterChange, Retraction, changes
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
 from service.presentation.words import words
 from service.projections.newsroom import ItemPage, PinnedPage
-from service.store.newsroom import ItemVersion
 
 _PRECISION_NAMES: dict[Precision, PrecisionName] = {
     Precision.YEAR: "year",

@@ -15,7 +15,7 @@ from service.projections.newsroom.reads import (
     NewsroomReader,
     PinnedPage,
 )
-from service.store.newsroom import NAME, TABLES
+from service.store.newsroom.rows import NAME, TABLES
 
 PROJECTION = Projection(NAME, fold.apply, TABLES, fold.load)
 

@@ -3,15 +3,15 @@
 It applies a batch of events in the caller's transaction. Items and profiles the batch touches
 are read once, folded in memory with the pure rules of ``service.domain``, and written once.
 A rebuild folds the whole log the same way (``load``), writing each item once, when no later
-event in the log changes it. The statements are in ``service.store.newsroom``.
+event in the log changes it. The rows and the statements that write them are in
+``service.store.newsroom``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from functools import lru_cache
-from typing import Any, Generic, Literal, assert_never
+from typing import Any, Generic, assert_never
 from uuid import UUID
 
 from schemas import (
@@ -32,121 +32,27 @@ from schemas import (
     parse_partial_date,
 )
 from service.domain.cursors import LogCursor
-from service.domain.entities import Profile, alias_keys, evolve_profile, search_key
+from service.domain.entities import Profile, evolve_profile
 from service.domain.timeline import Item, LoggedFact, evolve, start
 from service.domain.versions import State, Version, in_order, replayed, versions_after
 from service.projections.engine import EventNotApplied, logged
 from service.store import Connection
 from service.store import events as log
-from service.store import newsroom as tables
 from service.store.events import LogEntry, LogSnapshot
-from service.store.newsroom import (
-    InvolvementRow,
-    InvolvementVersionRow,
-    ItemRow,
-    ItemVersionRow,
-    MovedRow,
-    ProfileRow,
-    ProfileVersionRow,
+from service.store.newsroom import writes
+from service.store.newsroom.rows import (
+    Change,
     Retired,
     Rows,
+    add_item,
+    add_item_versions,
+    add_profile,
+    add_profile_versions,
 )
 from service.store.writers import Writers
 
-# Stemming for the languages the newsroom writes in; any other text is indexed word for word.
-_STEMMERS = {"en": 0, "fr": 1}
 _FOLLOW_UPS = sorted(tag for tag, cls in EVENT_TYPES.items() if issubclass(cls, FollowUp))
 _LOAD_CHUNK = 5000
-
-
-@lru_cache(maxsize=256)
-def _stemmer(language: str) -> int:
-    """Which of the item's texts (0 English, 1 French, 2 word for word) a language's text joins."""
-    return _STEMMERS.get(language.split("-")[0], 2)
-
-
-def _texts(item: Item, names: list[str]) -> tuple[str, str, str]:
-    """The item's words for the English, French and word-for-word indexes, accents removed."""
-    texts: tuple[list[str], list[str], list[str]] = ([], [], [*names, *item.tags])
-    for by_language in (item.headline, item.summary or {}):
-        for language, text in by_language.items():
-            texts[_stemmer(language)].append(text)
-    english, french, simple = map(search_key, map(" ".join, texts))
-    return english, french, simple
-
-
-Change = Literal["new", "moved", "same"]
-"""How an item's involvement rows change: "new" ones are inserted, "moved" ones (a correction
-changed its entities or date) are retired and written again, the "same" ones stay."""
-
-
-_Columns = tuple[UUID, int, datetime, datetime, int, str, str, bool, list[str], str, str, str, Item]
-
-
-def _columns(item: Item, names: list[str]) -> _Columns:
-    """What an item's current row and its versions share, in their columns' order (positional:
-    a rebuild makes a million of these)."""
-    start, end, precision = parse_partial_date(item.occurred)
-    english, french, simple = _texts(item, names)
-    retracted = item.retracted is not None
-    return (item.id, item.position, start, end, precision, item.type, item.status, retracted, item.tags, english,
-            french, simple, item)  # fmt: skip
-
-
-def add_rows(
-    rows: Rows, item: Item, names: list[str], involved: Iterable[str], change: Change, version: Version[Item]
-) -> None:
-    """An item's rows, as they are now: its current ``version``."""
-    columns = _columns(item, names)
-    start, precision = columns[2], columns[4]
-    since = version.recorded_from
-    rows.items.append(ItemRow(*columns, item.recorded_at, since, version.made_by))
-    if change == "moved":
-        rows.moved.append(MovedRow(item.id, start, precision))
-    if change == "same":
-        rows.touched.append((item.id, since))
-    else:
-        current = item.slugs
-        rows.involvement += [
-            InvolvementRow(
-                slug, item.id, start, precision, item.position, slug in current, since, item.recorded_at
-            )
-            for slug in involved
-        ]
-
-
-def _closed(version: Version[Any]) -> datetime:
-    """When an earlier version gave way: every version a batch makes, but its current one, has."""
-    assert version.recorded_until is not None
-    return version.recorded_until
-
-
-def add_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[str]]]) -> None:
-    """Rows for versions of items, each with the names its entities had when it was made."""
-    for version, names in versions:
-        item = version.state
-        columns = _columns(item, names)
-        since, until = version.recorded_from, _closed(version)
-        rows.item_versions.append(ItemVersionRow(*columns, since, until, version.made_by))
-        rows.involvement_versions += [
-            InvolvementVersionRow(item.id, slug, since, until, columns[2], columns[4], item.position)
-            for slug in dict.fromkeys(ref.slug for ref in item.entities)
-        ]
-
-
-def _profile_row(profile: Profile, position: int, version: Version[Profile]) -> ProfileRow:
-    return ProfileRow(
-        profile.slug,
-        profile.kind,
-        profile.merged_into,
-        alias_keys(profile),
-        search_key(profile.name),
-        search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
-        position,
-        tables.encode_profile(profile),
-        version.recorded_from,
-        version.made_by,
-    )
 
 
 def _entities_named(event: NewEvent) -> list[EntityRef]:
@@ -266,14 +172,14 @@ class Batch:
         """Read what ``events`` change from the tables."""
         targets = [e.event.event_id for e in events if isinstance(e.event, FollowUp)]
         if targets:
-            for event_id, (item, since) in (await tables.load_items(conn, targets)).items():
+            for event_id, (item, since) in (await writes.load_items(conn, targets)).items():
                 self.items[event_id] = item
                 self.item_versions.load(event_id, item, since)
         slugs = {ref.slug for e in events for ref in _entities_named(e.event)}
         slugs.update(e.event.slug for e in events if isinstance(e.event, EntityEvent))
         for item in self.items.values():
             slugs |= item.slugs
-        for slug, (profile, since) in (await tables.load_profiles(conn, sorted(slugs))).items():
+        for slug, (profile, since) in (await writes.load_profiles(conn, sorted(slugs))).items():
             self.profiles[slug] = profile
             self.profile_versions.load(slug, profile, since)
 
@@ -355,7 +261,7 @@ class Batch:
         for event_id in ids:
             change = self.changed_items.pop(event_id)
             current, earlier = versions.take(event_id)
-            add_rows(
+            add_item(
                 rows,
                 self.items.pop(event_id),
                 self.names.pop(event_id),
@@ -368,30 +274,20 @@ class Batch:
             if event_id in versions.forgotten:
                 versions.forgotten.discard(event_id)
                 rows.forgotten.append(event_id)
-            add_versions(rows, earlier)
+            add_item_versions(rows, earlier)
         return rows
 
     def take_profiles(self, rows: Rows) -> None:
         versions = self.profile_versions
         for slug, position in self.changed_profiles.items():
             current, earlier = versions.take(slug)
-            rows.profiles.append(_profile_row(self.profiles[slug], position, current))
+            add_profile(rows, self.profiles[slug], position, current)
             if slug in versions.retired:
                 rows.retired_profiles.append(Retired(versions.retired.pop(slug), slug=slug))
             if slug in versions.forgotten:
                 versions.forgotten.discard(slug)
                 rows.forgotten_profiles.append(slug)
-            rows.profile_versions += [
-                ProfileVersionRow(
-                    slug,
-                    version.recorded_from,
-                    _closed(version),
-                    version.made_by,
-                    version.state.merged_into,
-                    version.state,
-                )
-                for version, _ in earlier
-            ]
+            add_profile_versions(rows, slug, earlier)
         self.changed_profiles.clear()
 
     async def save(self, conn: Connection) -> None:
@@ -405,7 +301,7 @@ class Batch:
             )
         rows = self.take(list(self.changed_items))
         self.take_profiles(rows)
-        await tables.save(conn, rows)
+        await writes.save(conn, rows)
 
 
 History = Callable[[list[UUID], list[str]], Awaitable[list[LogEntry]]]
@@ -446,8 +342,8 @@ async def load(snapshot: LogSnapshot, writers: Writers) -> None:
         # Replayed now, while the items that need it are still in memory: each is finished, so
         # the snapshot holds all of its events.
         await batch.replay(snapshot.about, finished, entities=False)
-        await tables.insert(writers, batch.take(finished))
+        await writes.insert(writers, batch.take(finished))
     await batch.replay(snapshot.about, list(batch.changed_items), entities=True)
     rows = batch.take(list(batch.changed_items))
     batch.take_profiles(rows)
-    await tables.insert(writers, rows)
+    await writes.insert(writers, rows)

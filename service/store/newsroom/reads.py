@@ -1,9 +1,5 @@
-"""The newsroom read model's SQL: what its fold writes, and every query that reads its tables.
-
-Three tables: ``timeline_items`` (one row per fact, as readers see it now), ``entity_items``
-(which entities each fact involves or ever involved, in timeline order) and ``entity_states``
-(one row per entity). Nothing outside ``service.projections.newsroom`` calls this module, and
-nothing else touches those tables.
+"""Every query that reads the newsroom's tables: timelines (now or as known at an instant, built by
+one selection of their rows), feeds, what changed since, entities and their versions.
 """
 
 from __future__ import annotations
@@ -15,332 +11,13 @@ from uuid import UUID
 
 import msgspec
 
-from schemas.unchecked import unchecked
 from service.domain.cursors import FeedCursor, TimelineCursor
 from service.domain.entities import Profile, search_key
 from service.domain.queries import EntityQuery, TimelineQuery
-from service.domain.timeline import Item
+from service.domain.timeline import Item, ItemVersion
 from service.domain.versions import Version
-from service.store import Connection, Database, connection
-from service.store.writers import Writers
-
-# Items are what the projection wrote from events checked on their way in: reading them back
-# checks their shape only, with the same types the projection folds (see schemas/unchecked.py),
-# since a struct equals only a struct of its own type.
-_item = msgspec.json.Decoder(unchecked(Item))
-_items = msgspec.json.Decoder(unchecked(list[Item]))
-_profile = msgspec.json.Decoder(Profile)
-_encode = msgspec.json.Encoder().encode
-
-NAME = "newsroom"
-"""The read model's name, and its checkpoint's."""
-TABLES = (
-    "timeline_items",
-    "entity_items",
-    "entity_states",
-    "timeline_item_versions",
-    "entity_item_versions",
-    "entity_state_versions",
-)
-"""The tables this read model owns, and a rebuild makes afresh."""
-
-_LOAD_ITEMS = (
-    "select event_id, item::text, current_since from timeline_items where event_id = any($1::uuid[])"
-)
-_LOAD_PROFILES = "select slug, state::text, current_since from entity_states where slug = any($1::text[])"
-# Rows are written a batch at a time, as one JSON array of rows: one statement instead of one
-# per row, and one document that msgspec writes and PostgreSQL parses faster than separate
-# array parameters. A rebuild fills empty tables with the plain inserts; live batches add the
-# ``on conflict`` clauses.
-# The columns an item's rows share, current or a version of it, as json_to_recordset reads them,
-# and the search index made from its words.
-_ITEM_COLUMNS = """
-    event_id uuid, position bigint, occurred_start timestamptz, occurred_end timestamptz,
-    precision smallint, type text, status text, retracted boolean, tags text[],
-    english text, french text, simple text, item json"""
-_SEARCH = (
-    "to_tsvector('english', n.english) || to_tsvector('french', n.french) || to_tsvector('simple', n.simple)"
-)
-_ITEM_VALUES = (
-    "n.event_id, n.position, n.occurred_start, n.occurred_end, n.precision, n.type, n.status,"
-    f" n.retracted, n.tags, {_SEARCH}, n.item"
-)
-_ITEM_TARGETS = (
-    "event_id, position, occurred_start, occurred_end, precision, type, status, retracted, tags, search, item"
-)
-_INSERT_ITEMS = f"""
-insert into timeline_items ({_ITEM_TARGETS}, recorded_at, current_since, made_by)
-select {_ITEM_VALUES}, n.recorded_at, n.current_since, n.made_by
-from json_to_recordset($1::json)
-     as n ({_ITEM_COLUMNS}, recorded_at timestamptz, current_since timestamptz, made_by uuid)
-"""
-_UPSERT_ITEMS = f"""{_INSERT_ITEMS}
-on conflict (event_id) do update set
-    occurred_start = excluded.occurred_start, occurred_end = excluded.occurred_end,
-    precision = excluded.precision, status = excluded.status, retracted = excluded.retracted,
-    tags = excluded.tags, search = excluded.search, item = excluded.item,
-    current_since = excluded.current_since, made_by = excluded.made_by
-"""
-# Every entity an item ever involved keeps a row (as-known-at reads look for them); only those it
-# involves now are current. All of an item's rows carry its current date, so that the rows come
-# out the same however the log was cut into batches.
-_RETIRE_INVOLVEMENT = """
-update entity_items e set current = false, occurred_start = n.occurred_start, precision = n.precision
-from json_to_recordset($1::json) as n (event_id uuid, occurred_start timestamptz, precision smallint)
-where e.event_id = n.event_id
-"""
-_INSERT_INVOLVEMENT = """
-insert into entity_items (slug, event_id, occurred_start, precision, position, current, current_since, recorded_at)
-select * from json_to_recordset($1::json)
-     as n (slug text, event_id uuid, occurred_start timestamptz, precision smallint, position bigint,
-           current boolean, current_since timestamptz, recorded_at timestamptz)
-"""
-_UPSERT_INVOLVEMENT = f"""{_INSERT_INVOLVEMENT}
-on conflict (slug, event_id) do update set
-    occurred_start = excluded.occurred_start, precision = excluded.precision, current = excluded.current,
-    current_since = excluded.current_since
-"""
-# An item that changed without moving keeps its rows, which learn since when it is so.
-_TOUCH_INVOLVEMENT = """
-update entity_items e set current_since = n.current_since
-from json_to_recordset($1::json) as n (event_id uuid, current_since timestamptz)
-where e.event_id = n.event_id and e.current_since <> n.current_since
-"""
-_INSERT_PROFILE = """
-insert into entity_states (slug, kind, merged_into, alias_keys, search, position, state, current_since, made_by)
-values ($1, $2, $3, $4, setweight(to_tsvector('simple', $5), 'A') || to_tsvector('simple', $6), $7, $8::jsonb,
-        $9, $10)
-"""
-_UPSERT_PROFILE = f"""{_INSERT_PROFILE}
-on conflict (slug) do update set
-    merged_into = excluded.merged_into, alias_keys = excluded.alias_keys, search = excluded.search,
-    position = excluded.position, state = excluded.state, current_since = excluded.current_since,
-    made_by = excluded.made_by
-"""
-# Versions: the forms rows had before their current one, each with its span. A live batch that
-# changes a row at a later instant first retires it: its current form, search index and all, is
-# copied into the versions, ending where the new one begins. A fact or entity replayed from
-# scratch forgets its versions, and the batch writes them all again.
-_SPAN = "recorded_from timestamptz, recorded_until timestamptz"
-_INSERT_ITEM_VERSIONS = f"""
-insert into timeline_item_versions ({_ITEM_TARGETS}, recorded_from, recorded_until, made_by)
-select {_ITEM_VALUES}, n.recorded_from, n.recorded_until, n.made_by
-from json_to_recordset($1::json) as n ({_ITEM_COLUMNS}, {_SPAN}, made_by uuid)
-"""
-_INSERT_INVOLVEMENT_VERSIONS = f"""
-insert into entity_item_versions (event_id, recorded_from, slug, recorded_until, occurred_start, precision, position)
-select n.event_id, n.recorded_from, n.slug, n.recorded_until, n.occurred_start, n.precision, n.position
-from json_to_recordset($1::json)
-     as n (event_id uuid, slug text, {_SPAN}, occurred_start timestamptz, precision smallint, position bigint)
-"""
-_INSERT_PROFILE_VERSIONS = f"""
-insert into entity_state_versions (slug, recorded_from, recorded_until, made_by, merged_into, state)
-select n.slug, n.recorded_from, n.recorded_until, n.made_by, n.merged_into, n.state
-from json_to_recordset($1::json) as n (slug text, {_SPAN}, made_by uuid, merged_into text, state jsonb)
-"""
-_RETIRED = "json_to_recordset($1::json) as n ({key} {kind}, until timestamptz)"
-_RETIRE_ITEMS = f"""
-insert into timeline_item_versions ({_ITEM_TARGETS}, recorded_from, recorded_until, made_by)
-select {", ".join(f"t.{column}" for column in _ITEM_TARGETS.split(", "))}, t.current_since, n.until, t.made_by
-from timeline_items t join {_RETIRED.format(key="event_id", kind="uuid")} on t.event_id = n.event_id
-"""
-_RETIRE_INVOLVEMENT_VERSIONS = f"""
-insert into entity_item_versions (event_id, recorded_from, slug, recorded_until, occurred_start, precision, position)
-select e.event_id, e.current_since, e.slug, n.until, e.occurred_start, e.precision, e.position
-from entity_items e join {_RETIRED.format(key="event_id", kind="uuid")} on e.event_id = n.event_id
-where e.current
-"""
-_RETIRE_PROFILES = f"""
-insert into entity_state_versions (slug, recorded_from, recorded_until, made_by, merged_into, state)
-select s.slug, s.current_since, n.until, s.made_by, s.merged_into, s.state
-from entity_states s join {_RETIRED.format(key="slug", kind="text")} on s.slug = n.slug
-"""
-_FORGET = (
-    "delete from timeline_item_versions where event_id = any($1::uuid[])",
-    "delete from entity_item_versions where event_id = any($1::uuid[])",
-)
-_FORGET_PROFILES = "delete from entity_state_versions where slug = any($1::text[])"
-
-
-class _ItemColumns(msgspec.Struct):
-    """What an item's row holds, current or a version of it."""
-
-    event_id: UUID
-    position: int
-    occurred_start: datetime
-    occurred_end: datetime
-    precision: int
-    type: str
-    status: str
-    retracted: bool
-    tags: list[str]
-    english: str
-    french: str
-    simple: str
-    item: Item
-
-
-class ItemRow(_ItemColumns):
-    recorded_at: datetime
-    current_since: datetime
-    made_by: UUID
-
-
-class ItemVersionRow(_ItemColumns):
-    recorded_from: datetime
-    recorded_until: datetime
-    made_by: UUID
-
-
-class InvolvementRow(msgspec.Struct):
-    slug: str
-    event_id: UUID
-    occurred_start: datetime
-    precision: int
-    position: int
-    current: bool
-    current_since: datetime
-    recorded_at: datetime
-
-
-class InvolvementVersionRow(msgspec.Struct):
-    event_id: UUID
-    slug: str
-    recorded_from: datetime
-    recorded_until: datetime
-    occurred_start: datetime
-    precision: int
-    position: int
-
-
-class MovedRow(msgspec.Struct):
-    event_id: UUID
-    occurred_start: datetime
-    precision: int
-
-
-class ProfileRow(msgspec.Struct, array_like=True):
-    slug: str
-    kind: str
-    merged_into: str | None
-    alias_keys: list[str]
-    name: str
-    """The words of its name, weighted first in search."""
-    other_names: str
-    position: int
-    state: str
-    """The profile as JSON."""
-    current_since: datetime
-    made_by: UUID
-
-
-class ProfileVersionRow(msgspec.Struct):
-    slug: str
-    recorded_from: datetime
-    recorded_until: datetime
-    made_by: UUID
-    merged_into: str | None
-    state: Profile
-
-
-class Retired(msgspec.Struct):
-    """A current row whose form gives way, at ``until``, to a later one."""
-
-    until: datetime
-    event_id: UUID | None = None
-    slug: str | None = None
-
-
-class Rows(msgspec.Struct):
-    """Rows for the newsroom's tables, as the statements above take them."""
-
-    items: list[ItemRow] = msgspec.field(default_factory=list)
-    involvement: list[InvolvementRow] = msgspec.field(default_factory=list)
-    moved: list[MovedRow] = msgspec.field(default_factory=list)
-    """Items whose involvement rows are retired before they are written again."""
-    touched: list[tuple[UUID, datetime]] = msgspec.field(default_factory=list)
-    """Items that changed without moving, and since when they are so."""
-    item_versions: list[ItemVersionRow] = msgspec.field(default_factory=list)
-    involvement_versions: list[InvolvementVersionRow] = msgspec.field(default_factory=list)
-    retired: list[Retired] = msgspec.field(default_factory=list)
-    forgotten: list[UUID] = msgspec.field(default_factory=list)
-    profiles: list[ProfileRow] = msgspec.field(default_factory=list)
-    profile_versions: list[ProfileVersionRow] = msgspec.field(default_factory=list)
-    retired_profiles: list[Retired] = msgspec.field(default_factory=list)
-    forgotten_profiles: list[str] = msgspec.field(default_factory=list)
-
-
-def _json(rows: Sequence[Any]) -> str:
-    return _encode(rows).decode()
-
-
-def _tuples(profiles: Sequence[ProfileRow]) -> list[tuple[Any, ...]]:
-    return [msgspec.structs.astuple(profile) for profile in profiles]
-
-
-def encode_profile(profile: Profile) -> str:
-    return _encode(profile).decode()
-
-
-async def load_items(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, tuple[Item, datetime]]:
-    """Items as they are now, and since when."""
-    rows = await conn.fetch(_LOAD_ITEMS, ids)
-    return {event_id: (_item.decode(text), since) for event_id, text, since in rows}
-
-
-async def load_profiles(conn: Connection, slugs: Sequence[str]) -> dict[str, tuple[Profile, datetime]]:
-    rows = await conn.fetch(_LOAD_PROFILES, slugs)
-    return {slug: (_profile.decode(text), since) for slug, text, since in rows}
-
-
-async def save(conn: Connection, rows: Rows) -> None:
-    """Write a live batch's rows over what the tables hold: first what gives way goes into the
-    versions, then the current rows, then the versions the batch made."""
-    if rows.forgotten:
-        for statement in _FORGET:
-            await conn.execute(statement, rows.forgotten)
-    if rows.forgotten_profiles:
-        await conn.execute(_FORGET_PROFILES, rows.forgotten_profiles)
-    if rows.retired:
-        retired = _json(rows.retired)
-        await conn.execute(_RETIRE_ITEMS, retired)
-        await conn.execute(_RETIRE_INVOLVEMENT_VERSIONS, retired)
-    if rows.retired_profiles:
-        await conn.execute(_RETIRE_PROFILES, _json(rows.retired_profiles))
-    if rows.profiles:
-        await conn.executemany(_UPSERT_PROFILE, _tuples(rows.profiles))
-    if rows.items:
-        await conn.execute(_UPSERT_ITEMS, _json(rows.items))
-    if rows.moved:
-        await conn.execute(_RETIRE_INVOLVEMENT, _json(rows.moved))
-    if rows.involvement:
-        await conn.execute(_UPSERT_INVOLVEMENT, _json(rows.involvement))
-    if rows.touched:
-        await conn.execute(
-            _TOUCH_INVOLVEMENT, _json([{"event_id": e, "current_since": t} for e, t in rows.touched])
-        )
-    await _insert_versions(conn, rows)
-
-
-async def insert(writers: Writers, rows: Rows) -> None:
-    """Hand a rebuild's rows to its writers, for tables that hold none of them yet."""
-    if rows.items:
-        await writers.execute(_INSERT_ITEMS, _json(rows.items))
-        await writers.execute(_INSERT_INVOLVEMENT, _json(rows.involvement))
-    if rows.profiles:
-        await writers.executemany(_INSERT_PROFILE, _tuples(rows.profiles))
-    await _insert_versions(writers, rows)
-
-
-async def _insert_versions(db: Connection | Writers, rows: Rows) -> None:
-    for statement, versions in (
-        (_INSERT_ITEM_VERSIONS, rows.item_versions),
-        (_INSERT_INVOLVEMENT_VERSIONS, rows.involvement_versions),
-        (_INSERT_PROFILE_VERSIONS, rows.profile_versions),
-    ):
-        if versions:
-            await db.execute(statement, _json(versions))
-
+from service.store import Database, connection
+from service.store.newsroom.rows import decode_item, decode_items, decode_profile
 
 # websearch_to_tsquery reads a reader's query the way search boxes do ("quoted phrases", -not).
 _QUERY = (
@@ -659,7 +336,7 @@ async def feed(db: Database, query: TimelineQuery, before: FeedCursor | None) ->
         )
     order = f" order by {key}.current_since desc, {key}.position desc limit {param(query.limit + 1)}"
     (select,) = selection.selects(f"t.item::text, {key}.current_since", *later, tail=order)
-    return [(_item.decode(text), since) for text, since in await db.fetch(select, *selection.params)]
+    return [(decode_item(text), since) for text, since in await db.fetch(select, *selection.params)]
 
 
 async def timeline(
@@ -702,7 +379,7 @@ async def _timeline(
     sql, params = timeline_sql(query, words, rare=rare, as_of=as_of, now=now, few=few)
     rows = await db.fetch(sql, *params)
     return [
-        (_item.decode(row[0]), _item.decode(row[1]) if now and row[1] is not None else None) for row in rows
+        (decode_item(row[0]), decode_item(row[1]) if now and row[1] is not None else None) for row in rows
     ]
 
 
@@ -767,7 +444,7 @@ async def resolve_entity(
         row = await db.fetchrow(_RESOLVE_AS_OF, name, search_key(name), as_of)
     if row is None:
         return None
-    return _profile.decode(row[0]), list(row[1])
+    return decode_profile(row[0]), list(row[1])
 
 
 _INVOLVING = """
@@ -795,7 +472,7 @@ async def items_involving(db: Database, slugs: list[str], as_of: datetime | None
         text = await db.fetchval(_INVOLVING, slugs)
     else:
         text = await db.fetchval(_INVOLVING_AS_OF, slugs, as_of)
-    items: list[Item] = _items.decode(text)
+    items: list[Item] = decode_items(text)
     return items
 
 
@@ -807,18 +484,10 @@ order by 1
 """
 
 
-class ItemVersion(msgspec.Struct, frozen=True):
-    """A fact as known from ``recorded_from`` on, and the event that made it so."""
-
-    recorded_from: datetime
-    made_by: UUID
-    item: Item
-
-
 async def versions(db: Database, event_id: UUID) -> list[ItemVersion]:
     """Every version of a fact, oldest first."""
     rows = await db.fetch(_VERSIONS_OF, event_id)
-    return [ItemVersion(since, made_by, _item.decode(text)) for since, made_by, text in rows]
+    return [ItemVersion(since, made_by, decode_item(text)) for since, made_by, text in rows]
 
 
 # An entity's versions, and those of every entity ever merged into it.
@@ -846,7 +515,7 @@ async def profile_versions(db: Database, slug: str) -> dict[str, list[Version[Pr
     """Every version of an entity's profile, and of each entity ever merged into it, oldest first."""
     found: dict[str, list[Version[Profile]]] = {}
     for other, since, until, made_by, state in await db.fetch(_PROFILE_VERSIONS, slug):
-        found.setdefault(other, []).append(Version(_profile.decode(state), since, made_by, until))
+        found.setdefault(other, []).append(Version(decode_profile(state), since, made_by, until))
     return found
 
 
@@ -869,7 +538,7 @@ _ITEMS_NOW = "select item::text from timeline_items where event_id = any($1::uui
 
 async def items_now(db: Database, ids: Sequence[UUID]) -> dict[UUID, Item]:
     """The facts ``ids`` as they are now."""
-    items = [_item.decode(row[0]) for row in await db.fetch(_ITEMS_NOW, list(ids))]
+    items = [decode_item(row[0]) for row in await db.fetch(_ITEMS_NOW, list(ids))]
     return {item.id: item for item in items}
 
 
@@ -906,4 +575,4 @@ async def entities(db: Database, query: EntityQuery) -> list[Profile]:
         )
     else:
         rows = await db.fetch(_ENTITIES_BY_SLUG, query.kind, query.after_slug, query.limit + 1)
-    return [_profile.decode(row[0]) for row in rows]
+    return [decode_profile(row[0]) for row in rows]
