@@ -19,7 +19,7 @@ from service.http.services import CACHED
 from service.http.timelines import ENTITIES, READING, Reading
 from service.presentation import feed
 from service.presentation.timelines import entry, title
-from service.projections.newsroom.reads import FeedPage
+from service.projections.newsroom.reader import FeedPage
 
 _BEFORE = Annotated[str | None, QueryParameter(description="The feed's `next` link's value: older entries.")]
 _ATOM = "application/atom+xml"
