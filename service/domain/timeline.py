@@ -102,14 +102,6 @@ class Item(msgspec.Struct, frozen=True, omit_defaults=True):
         return {ref.slug for ref in self.entities}
 
 
-class ItemVersion(msgspec.Struct, frozen=True):
-    """A fact as known from ``recorded_from`` on, and the event that made it so."""
-
-    recorded_from: datetime
-    made_by: UUID
-    item: Item
-
-
 @cache
 def _details_of(fact_type: type[Fact]) -> tuple[str, ...]:
     """The detail fields a type of fact has."""

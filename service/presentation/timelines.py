@@ -25,7 +25,8 @@ from schemas import (
 from schemas.read import FollowUpType, PrecisionName
 from service.domain import cursors
 from service.domain.entities import Profile
-from service.domain.timeline import CorrectionNote, Item, ItemVersion, LaterChange, Retraction, changes
+from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
+from service.domain.versions import Version
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
 from service.presentation.words import words
@@ -119,9 +120,9 @@ def later_shown(change: LaterChange, language: str) -> LaterShown:
     )
 
 
-def fact_history(event_id: UUID, versions: list[ItemVersion], language: str) -> FactHistory:
-    def shown(number: int, version: ItemVersion) -> RevisionShown:
-        item = version.item
+def fact_history(event_id: UUID, versions: list[Version[Item]], language: str) -> FactHistory:
+    def shown(number: int, version: Version[Item]) -> RevisionShown:
+        item = version.state
         made = next((change for change in changes(item) if change.event_id == version.made_by), None)
         note, used = pick(made.note, language) if made is not None else (None, None)
         return RevisionShown(

@@ -23,7 +23,7 @@ from service.domain.cursors import FeedCursor, LogCursor, RankCursor, SlugCursor
 from service.domain.entities import MergeSpan, Profile, facts_about, merge_spans
 from service.domain.errors import BeyondTheLog, NotCaughtUp, NotFound
 from service.domain.queries import EntityQuery, TimelineQuery
-from service.domain.timeline import Item, ItemVersion, LaterChange, changes_after, cursor_after
+from service.domain.timeline import Item, LaterChange, changes_after, cursor_after
 from service.domain.versions import Version
 from service.store import Database, checkpoints
 from service.store.newsroom import reads as tables
@@ -280,7 +280,7 @@ class NewsroomReader:
         items = await tables.items_involving(self.db, [profile.slug, *merged], as_of)
         return EntityState(profile, merged, facts_about({profile.slug, *merged}, profile.kind, items))
 
-    async def history(self, event_id: UUID) -> list[ItemVersion]:
+    async def history(self, event_id: UUID) -> list[Version[Item]]:
         """Every version of a fact: when it changed, and which event changed it."""
         found = await tables.versions(self.db, event_id)
         if not found:

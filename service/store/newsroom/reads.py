@@ -14,7 +14,7 @@ import msgspec
 from service.domain.cursors import FeedCursor, TimelineCursor
 from service.domain.entities import Profile, search_key
 from service.domain.queries import EntityQuery, TimelineQuery
-from service.domain.timeline import Item, ItemVersion
+from service.domain.timeline import Item
 from service.domain.versions import Version
 from service.store import Database, connection
 from service.store.newsroom.rows import decode_item, decode_items, decode_profile
@@ -484,10 +484,10 @@ order by 1
 """
 
 
-async def versions(db: Database, event_id: UUID) -> list[ItemVersion]:
+async def versions(db: Database, event_id: UUID) -> list[Version[Item]]:
     """Every version of a fact, oldest first."""
     rows = await db.fetch(_VERSIONS_OF, event_id)
-    return [ItemVersion(since, made_by, decode_item(text)) for since, made_by, text in rows]
+    return [Version(decode_item(text), since, made_by) for since, made_by, text in rows]
 
 
 # An entity's versions, and those of every entity ever merged into it.
