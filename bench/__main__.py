@@ -96,7 +96,12 @@ def _page(args: argparse.Namespace, reads: ProjectionSettings, code: str, stamp:
     on the bench's server."""
     settings = page.PageSettings(reads=reads, rounds=args.rounds)
     if args.quick:
-        settings.json_pages, settings.json_seconds, settings.json_sample = 200, 0.5, 10
+        settings.json_pages, settings.json_seconds, settings.json_sample, settings.handler_pages = (
+            200,
+            0.5,
+            10,
+            100,
+        )
     settings.results["code"] = code
     with contextlib.ExitStack() as stack:
         server = "" if args.database_url is not None else stack.enter_context(postgres_server())

@@ -60,6 +60,8 @@ class PageSettings:
     """How long each of the experiment's measurements runs at most."""
     json_sample: int = 100
     """Pages of each kind whose bodies are checked equal both ways, in each language."""
+    handler_pages: int = 1_000
+    """Pages of each kind the service's handler is timed on in this process, and as many profiled."""
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,7 +156,10 @@ def run(database_url: str | None, server_url: str, settings: PageSettings) -> li
                 sample=settings.json_sample,
             )
         )
-    return report(results) + page_json.report(results["json_agg"])
+        results["handler"] = asyncio.run(page_json.handler_cost(url, scenarios, settings.handler_pages))
+    return (
+        report(results) + page_json.report(results["json_agg"]) + page_json.handler_report(results["handler"])
+    )
 
 
 def _rounds(

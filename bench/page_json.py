@@ -16,14 +16,16 @@ out), one page at a time and then 16 at a time, in the order ``ORDER``, with the
 process and PostgreSQL spent; the bodies are first checked equal as JSON values (PostgreSQL
 spaces its JSON differently) on a sample of pages in three languages. Nothing of the service's
 read path is changed: the composed path lives here only, and names the store's statement in one
-place (``composed_sql``). A profile of the app's path and ``EXPLAIN (ANALYZE, BUFFERS)`` of the
-statements say where an uncached page's time goes.
+place (``composed_sql``). A profile of the app's path, ``EXPLAIN (ANALYZE, BUFFERS)`` of the
+statements, and the service's whole handler timed and profiled over ASGI in this process
+(``handler_cost``) say where an uncached page's time goes.
 """
 
 from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pstats
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,7 +35,9 @@ from typing import Any, Literal
 
 import msgspec
 from babel.dates import match_skeleton, tokenize_pattern
+from yarl import URL
 
+from bench import app_cost
 from bench.harness import measure, postgres_cpu_seconds
 from service.domain import cursors
 from service.domain.cursors import TimelineCursor
@@ -365,16 +369,10 @@ async def profiled(reader: NewsroomReader, queries: Sequence[TimelineQuery], top
     for query in queries:
         await app_page(reader, query, "en")
     profiler.disable()
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    rows = stats.stats.items()  # type: ignore[attr-defined]
-    heaviest = sorted(rows, key=lambda row: -row[1][2])[:top]
     return {
         "pages": len(queries),
         "stages_ms": {name: seconds / len(queries) * 1000 for name, seconds in stages.items()},
-        "functions_ms": [
-            (f"{name} ({filename.rsplit('/', 2)[-1]}:{line})", figures[2] / len(queries) * 1000)
-            for (filename, line, name), figures in heaviest
-        ],
+        "functions_ms": _heaviest(profiler, len(queries), top),
     }
 
 
@@ -403,6 +401,77 @@ async def explained(db: Database, query: TimelineQuery) -> dict[str, Any]:
             "shared_read": top["Plan"].get("Shared Read Blocks", 0),
         }
     return found
+
+
+def _heaviest(
+    profiler: cProfile.Profile, count: int, top: int, *, cumulative: bool = False
+) -> list[tuple[str, float]]:
+    """cProfile's functions by their own CPU time (or their cumulative, for the service's
+    own functions), in milliseconds per page."""
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    rows = [
+        row
+        for row in stats.stats.items()  # type: ignore[attr-defined]
+        if not cumulative or "/service/" in row[0][0]
+    ]
+    index = 3 if cumulative else 2
+    return [
+        (f"{name} ({filename.rsplit('/', 2)[-1]}:{line})", figures[index] / count * 1000)
+        for (filename, line, name), figures in sorted(rows, key=lambda row: -row[1][index])[:top]
+    ]
+
+
+async def handler_cost(url: str, scenarios: dict[str, list[URL]], count: int) -> dict[str, Any]:
+    """The service's own handler for ``count`` uncached pages of each scenario, in this process
+    over ASGI (no server, no client, one request at a time): its CPU and PostgreSQL's per page,
+    then, on as many other pages, cProfile's heaviest functions."""
+    os.environ["DATABASE_URL"] = url
+    # Rate limits on, above any rate reached here, as in the other benches.
+    os.environ.setdefault("DATELINE_READ_RATE", "1000000/second")
+    os.environ.setdefault("DATELINE_WRITE_RATE", "1000000/second")
+    found: dict[str, Any] = {}
+    async with app_cost.in_process() as answer:
+        for name, urls in scenarios.items():
+            measured, profiled_urls = urls[:count], urls[count : 2 * count]
+            hits, failed = 0, 0
+            postgres = await postgres_cpu_seconds(url) or 0.0
+            python = time.process_time()
+            for target in measured:
+                start = await answer(target.path, target.raw_query_string.encode())
+                failed += start["status"] != 200
+                hits += dict(start["headers"]).get(b"cache-status") == b"dateline; hit"
+            python = time.process_time() - python
+            postgres = (await postgres_cpu_seconds(url) or 0.0) - postgres
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+            for target in profiled_urls:
+                await answer(target.path, target.raw_query_string.encode())
+            profiler.disable()
+            found[name] = {
+                "pages": len(measured),
+                "hits": hits,
+                "failed": failed,
+                "python_cpu_ms": python / len(measured) * 1000,
+                "postgres_cpu_ms": postgres / len(measured) * 1000,
+                "own_ms": _heaviest(profiler, len(profiled_urls), 10),
+                "cumulative_ms": _heaviest(profiler, len(profiled_urls), 10, cumulative=True),
+            }
+    return found
+
+
+def handler_report(found: dict[str, Any]) -> list[str]:
+    lines = ["the service's handler in this process over ASGI, one uncached page at a time (CPU a page):"]
+    for name, figures in found.items():
+        lines.append(
+            f"  {name}: {figures['python_cpu_ms']:.3f} ms Python, {figures['postgres_cpu_ms']:.3f} ms PostgreSQL"
+            f" ({figures['pages']} pages, {figures['hits']} hits, {figures['failed']} not 200)"
+        )
+        lines.append("    heaviest by own CPU: " + ", ".join(f"{n} {ms:.3f}" for n, ms in figures["own_ms"]))
+        lines.append(
+            "    the service's functions by cumulative CPU: "
+            + ", ".join(f"{n} {ms:.3f}" for n, ms in figures["cumulative_ms"])
+        )
+    return lines
 
 
 def _composed(db: Database, form: Form) -> Callable[[TimelineQuery], Awaitable[bytes]]:
