@@ -33,6 +33,7 @@ from bench.projections import log_size
 from bench.rebuilds import timed_rebuild
 from bench.timeline_reads import (
     TRIVIAL,
+    UNCACHED_MINIMUM,
     UNCACHED_READS,
     UNCACHED_URLS,
     Reads,
@@ -219,11 +220,17 @@ def report(results: dict[str, Any]) -> list[str]:
         throughputs = [found[name]["throughput_ratio"] for found in results["rounds"]]
         p99s = [found[name]["p99_ratio"] for found in results["rounds"]]
         failed = any(sum(found[name]["errors"].values()) for found in results["rounds"])
+        urls = results["rounds"][0][name]["urls"]
+        few = (
+            f", fewer than the {UNCACHED_MINIMUM:,} that make them uncached"
+            if urls < UNCACHED_MINIMUM
+            else ""
+        )
         lines.append(
             f"  {name:42} req/s {min(throughputs):.2f}x to {max(throughputs):.2f}x:"
             f" {_met(min(throughputs) >= PAGE_THROUGHPUT_AIM and not failed)}"
             f"  p99 {min(p99s):.2f}x to {max(p99s):.2f}x: {_met(max(p99s) <= PAGE_P99_AIM and not failed)}"
-            f"  ({len(throughputs)} rounds{', FAILED: errors' if failed else ''})"
+            f"  ({len(throughputs)} rounds, {urls:,} URLs{few}{', FAILED: errors' if failed else ''})"
         )
     return lines
 
