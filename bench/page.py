@@ -73,6 +73,8 @@ def _cpu_seconds(url: str) -> dict[str, float]:
     found = {"service": 0.0, "trivial": 0.0, "bench": sum(own.cpu_times()[:2])}
     for child in own.children():
         with contextlib.suppress(psutil.NoSuchProcess):
+            if child.name().startswith("postgres"):  # an embedded server, counted below
+                continue
             name = "trivial" if "trivial_app" in " ".join(child.cmdline()) else "service"
             for process in [child, *child.children(recursive=True)]:
                 with contextlib.suppress(psutil.NoSuchProcess):

@@ -151,11 +151,12 @@ def _language(texts: str, written: str, lang: str, base: str) -> str:
     )
 
 
-def composed_sql(query: TimelineQuery, form: Form) -> tuple[str, list[object]]:
+def composed_sql(query: TimelineQuery, form: Form, language: str) -> tuple[str, list[object]]:
     """The store's timeline statement for ``query``, wrapped so that it answers one row: the
-    page's items as JSON in the wire shape of ``TimelinePage``, and the sort key of the last
-    item shown when there is a next page. Parameters after the store's: the language, its base,
-    the date templates, the month names wide and abbreviated, AM and PM, and the limit."""
+    page's items as JSON in the wire shape of ``TimelinePage`` for a reader of ``language``, and
+    the sort key of the last item shown when there is a next page. Its parameters: the store's,
+    then the language, its base, the date templates, the month names wide and abbreviated, AM
+    and PM, and the limit."""
     sql, params = tables.timeline_sql(query)
     # The store's statement selects only each item's JSON from its ordered rows; the sort key
     # is taken too, for the end of the interval, the date and the cursor.
@@ -228,16 +229,13 @@ def composed_sql(query: TimelineQuery, form: Form) -> tuple[str, list[object]]:
         select start, precision, position from p where n = {limit}::int and exists (select from p where n > {limit}::int)
     ) last on true
     """
-    return statement, [*params, query.limit]
+    return statement, [*params, language, language.split("-")[0], *date_patterns(language), query.limit]
 
 
 async def composed_page(db: Database, query: TimelineQuery, language: str, form: Form) -> bytes:
     """The page's body, composed by PostgreSQL (``query`` already of its entity's slugs)."""
-    statement, params = composed_sql(query, form)
-    limit = params.pop()
-    row = await db.fetchrow(
-        statement, *params, language, language.split("-")[0], *date_patterns(language), limit
-    )
+    statement, params = composed_sql(query, form, language)
+    row = await db.fetchrow(statement, *params)
     assert row is not None
     following = None if row[1] is None else cursors.encode(TimelineCursor(row[1], row[2], row[3]))
     items: str = row[0]
@@ -380,11 +378,8 @@ async def explained(db: Database, query: TimelineQuery) -> dict[str, Any]:
     """``EXPLAIN (ANALYZE, BUFFERS)`` of the store's statement for ``query`` and of the composed
     ones, each the fastest of ``EXPLAINED`` runs: planning and execution times, shared buffers
     hit and read."""
-    statements = {"app": tables.timeline_sql(query)}
-    for form in FORMS:
-        statement, params = composed_sql(query, form)
-        limit = params.pop()
-        statements[form] = (statement, [*params, "en", "en", *date_patterns("en"), limit])
+    statements: dict[str, tuple[str, list[object]]] = {"app": tables.timeline_sql(query)}
+    statements.update({form: composed_sql(query, form, "en") for form in FORMS})
     found = {}
     for name, (statement, params) in statements.items():
         plans = [
