@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 from yarl import URL
 
-from bench import page_json, trivial_app
+from bench import page_json, page_json_app, trivial_app
 from bench.harness import READ_MODEL, caught_up, fresh_database, postgres_cpu_seconds, service, vacuum
 from bench.newsroom_log import KIND, generate
 from bench.projection_settings import ProjectionSettings
@@ -146,6 +146,8 @@ def run(database_url: str | None, server_url: str, settings: PageSettings) -> li
                         found[name] = _measured(url, urls, reads, seed)
                     measured.append(found)
                 closing = _measured(url, trivial_urls, reads, seed=0)
+        with page_json_app.serve(url) as both:
+            results["json_agg_http"] = _both_over_http(url, both, starts, pages, reads)
         results["events"] = asyncio.run(log_size(url))
         results["rounds"] = _rounds(measured, closing)
         print("(measuring the json_agg experiment)")
@@ -161,8 +163,52 @@ def run(database_url: str | None, server_url: str, settings: PageSettings) -> li
         )
         results["handler"] = asyncio.run(page_json.handler_cost(url, scenarios, settings.handler_pages))
     return (
-        report(results) + page_json.report(results["json_agg"]) + page_json.handler_report(results["handler"])
+        report(results)
+        + page_json.report(results["json_agg"])
+        + _http_report(results["json_agg_http"])
+        + page_json.handler_report(results["handler"])
     )
+
+
+def _both_over_http(
+    url: str, base: str, starts: list[str], pages: list[tuple[str, str]], settings: ProjectionSettings
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The same random pages from ``bench/page_json_app.py``'s two routes, 64 readers, in the
+    order app, composed, composed, app for each kind: each run's figures and CPU per request."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for kind in ("entity", "global"):
+        runs: dict[str, list[dict[str, Any]]] = {"app": [], "composed": []}
+        for seed, path in enumerate(("app", "composed", "composed", "app"), start=100):
+            urls = (
+                [URL(f"{base}/{path}").with_query(slug=slug, cursor=cursor) for slug, cursor in pages]
+                if kind == "entity"
+                else [URL(f"{base}/{path}").with_query(cursor=cursor) for cursor in starts]
+            )
+            reads, cpu = _measured(url, urls, settings, seed)
+            runs[path].append({**reads.summary(), "cpu_ms": cpu})
+        found[kind] = runs
+    return found
+
+
+def _http_report(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    lines = [
+        "json_agg over HTTP (bench/page_json_app.py: both ways in one bare app, no cache, 64 readers),"
+        " each run: req/s, p99 ms, CPU ms a request of the app and of PostgreSQL"
+    ]
+    for kind, runs in found.items():
+        mean = {path: sum(run["requests_per_second"] for run in got) / len(got) for path, got in runs.items()}
+        for path, got in runs.items():
+            lines.append(
+                f"  {kind:7} {path:9} "
+                + "; ".join(
+                    f"{run['requests_per_second']:.0f} req/s, p99 {run['p99_ms']:.1f},"
+                    f" CPU {run['cpu_ms']['service']:.2f} + {run['cpu_ms']['postgres']:.2f}"
+                    + (f", {sum(run['errors'].values())} errors" if run["errors"] else "")
+                    for run in got
+                )
+            )
+        lines.append(f"  {kind:7} composed/app req/s: {mean['composed'] / mean['app']:.2f}x")
+    return lines
 
 
 def _rounds(
