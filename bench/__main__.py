@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import platform
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import appends, live, metrics_cost, projections
+from bench import appends, live, metrics_cost, page, projections
 from bench.harness import postgres_server
 from bench.plot import plot_appends, plot_live, plot_reads
 from bench.projection_settings import ProjectionSettings
@@ -90,6 +91,25 @@ def _live_settings(args: argparse.Namespace) -> live.LiveSettings:
     return settings
 
 
+def _page(args: argparse.Namespace, reads: ProjectionSettings, code: str, stamp: str) -> None:
+    """The uncached page and the json_agg experiment, against ``--database-url`` or a log generated
+    on the bench's server."""
+    settings = page.PageSettings(reads=reads, rounds=args.rounds)
+    if args.quick:
+        settings.json_pages, settings.json_seconds, settings.json_sample, settings.handler_pages = (
+            200,
+            0.5,
+            10,
+            100,
+        )
+    settings.results["code"] = code
+    with contextlib.ExitStack() as stack:
+        server = "" if args.database_url is not None else stack.enter_context(postgres_server())
+        print("\n".join(page.run(args.database_url, server, settings)))
+    (RESULTS / f"page-{stamp}.json").write_text(json.dumps(_finite(settings.results), indent=2, default=str))
+    print(f"Results: {RESULTS}/page-{stamp}.json")
+
+
 def _stop(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -100,9 +120,10 @@ def main() -> None:
         "suite",
         nargs="?",
         default="appends",
-        choices=["appends", "projections", "all", "reads", "live", "metrics"],
-        help="reads: the timeline reads alone, against --database-url; live: live streams; metrics: "
-        "what metrics cost (neither in all)",
+        choices=["appends", "projections", "all", "reads", "page", "live", "metrics"],
+        help="reads: the timeline reads alone, against --database-url; page: the uncached page against "
+        "the trivial route, and the json_agg experiment; live: live streams; metrics: what metrics cost "
+        "(none of these in all)",
     )
     parser.add_argument(
         "--seconds",
@@ -120,8 +141,9 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default=None,
-        help="reads: an existing database holding a generated log, already built (projected)",
+        help="reads, page: an existing database holding a generated log, already built (projected)",
     )
+    parser.add_argument("--rounds", type=int, default=2, help="page: rounds of measurements (default 2)")
     parser.add_argument("--streams", type=int, default=None, help="live: concurrent streams (default 1,000)")
     parser.add_argument("--rate", type=float, default=None, help="live: appends per second (default 50)")
     parser.add_argument(
@@ -133,8 +155,12 @@ def main() -> None:
     live_settings = _live_settings(args)
     if args.seconds is None:
         args.seconds = 5.0
-    if (args.suite == "reads") != (args.database_url is not None):
-        parser.error("--database-url goes with the reads suite, and the reads suite needs it")
+    if args.database_url is not None and args.suite not in ("reads", "page"):
+        parser.error("--database-url goes with the reads and page suites")
+    if args.suite == "reads" and args.database_url is None:
+        parser.error("the reads suite needs --database-url")
+    if args.rounds < 1:
+        parser.error("--rounds takes at least 1")
 
     settings = appends.AppendSettings(seconds=args.seconds)
     if args.quick:
@@ -165,7 +191,17 @@ def main() -> None:
             f"live: {live_settings.streams:,} streams, {live_settings.rate:g} appends/s for "
             f"{live_settings.seconds:g} s (one stream: {live_settings.baseline_seconds:g} s)"
         ]
-    if args.database_url is not None:
+    if args.suite == "page":
+        where = (
+            f"database {projections.where(args.database_url)}"
+            if args.database_url is not None
+            else f"a generated log of {projection_settings.events:,} events"
+        )
+        measuring = [
+            f"the uncached page against {where}, {args.rounds} rounds, "
+            f"{projection_settings.read_seconds:g} s per read measurement"
+        ]
+    elif args.database_url is not None:
         measuring = [
             f"timeline reads against database {projections.where(args.database_url)}, "
             f"{projection_settings.read_seconds:g} s per read measurement"
@@ -180,7 +216,9 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # A run stopped with SIGTERM leaves through SystemExit, so its embedded server is stopped too.
     signal.signal(signal.SIGTERM, _stop)
-    if args.database_url is not None:
+    if args.suite == "page":
+        _page(args, projection_settings, code, stamp)
+    elif args.database_url is not None:
         projection_settings.results["code"] = code
         print("\n".join(projections.reads_only(args.database_url, projection_settings)))
         _save_projections(projection_settings, f"reads-{stamp}")

@@ -11,9 +11,11 @@ alternating: it leaves out the uvicorn and the client that the other benches inc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from service.app import create_app
@@ -23,7 +25,7 @@ REQUESTS = 5_000
 WARM_UP = 300
 
 
-def _scope(path: str) -> dict[str, Any]:
+def _scope(path: str, query: bytes = b"") -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -32,7 +34,7 @@ def _scope(path: str) -> dict[str, Any]:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"*/*"), (b"user-agent", b"bench")],
         "client": ("127.0.0.1", 50000),
@@ -41,8 +43,13 @@ def _scope(path: str) -> dict[str, Any]:
     }
 
 
-async def _measure(path: str) -> float:
-    """Microseconds per cached answer to ``path``."""
+Answer = Callable[[str, bytes], Awaitable[dict[str, Any]]]
+"""A GET of a path and query string through the app; the start of its response."""
+
+
+@contextlib.asynccontextmanager
+async def in_process() -> AsyncIterator[Answer]:
+    """The ASGI app, its lifespan started, in this process (against ``DATABASE_URL``)."""
     app = create_app(settings())
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -56,27 +63,35 @@ async def _measure(path: str) -> float:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def answer() -> dict[str, Any]:
+    async def answer(path: str, query: bytes = b"") -> dict[str, Any]:
         sent: list[dict[str, Any]] = []
 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        await app(_scope(path), receive, send)  # type: ignore[arg-type]
+        await app(_scope(path, query), receive, send)  # type: ignore[arg-type]
         return sent[0]
 
-    for _ in range(WARM_UP):
-        start = await answer()
-    headers = dict(start["headers"])
-    if start["status"] != 200 or headers.get(b"cache-status") != b"dateline; hit":
-        raise RuntimeError(f"{path} is not answered from the read cache: {start['status']} {headers}")
-    begin = time.perf_counter()
-    for _ in range(REQUESTS):
-        await answer()
-    elapsed = time.perf_counter() - begin
-    await inbox.put({"type": "lifespan.shutdown"})
-    await outbox.get()
-    await lifespan
+    try:
+        yield answer
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await lifespan
+
+
+async def _measure(path: str) -> float:
+    """Microseconds per cached answer to ``path``."""
+    async with in_process() as answer:
+        for _ in range(WARM_UP):
+            start = await answer(path, b"")
+        headers = dict(start["headers"])
+        if start["status"] != 200 or headers.get(b"cache-status") != b"dateline; hit":
+            raise RuntimeError(f"{path} is not answered from the read cache: {start['status']} {headers}")
+        begin = time.perf_counter()
+        for _ in range(REQUESTS):
+            await answer(path, b"")
+        elapsed = time.perf_counter() - begin
     return elapsed / REQUESTS * 1e6
 
 

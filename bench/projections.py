@@ -101,7 +101,7 @@ def where(database_url: str) -> str:
     return f"{parsed.path.lstrip('/')} on {host}{f':{parsed.port}' if parsed.explicit_port else ''}"
 
 
-async def _log_size(url: str) -> int:
+async def log_size(url: str) -> int:
     async with connected(url) as conn:
         return int(await conn.fetchval("select count(*) from events"))
 
@@ -122,7 +122,7 @@ def reads_only(database_url: str, settings: ProjectionSettings) -> list[str]:
         slugs = asyncio.run(entity_slugs(database_url, KIND))
         if not slugs:
             raise SystemExit(f"no entities of kind {KIND!r} in {where(database_url)}: is it a generated log?")
-        events = asyncio.run(_log_size(database_url))
+        events = asyncio.run(log_size(database_url))
         results["log"] = {"events": events, "entities": len(slugs)}
         results["reads"] = {str(events): _reads(database_url, base, slugs, settings)}
     return reads_report(results)

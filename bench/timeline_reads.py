@@ -259,18 +259,30 @@ def read_scenarios(
     """The same URL again and again, or one of many: the first page of a random entity's timeline
     (the main figure), a random page of one, and a random page of the whole newsroom's; and the
     embed page of one entity, repeated, and of a random page of a random one."""
+    uncached = uncached_scenarios(base, starts, pages)
     return {
         MAIN_READ: [URL(f"{base}/v1/entities/{slug}/timeline?limit=20") for slug in slugs],
         "entity timeline, repeated": [URL(f"{base}/v1/entities/{slugs[len(slugs) // 2]}/timeline?limit=20")],
+        UNCACHED_READS[0]: uncached[UNCACHED_READS[0]],
+        "global timeline, repeated": [URL(f"{base}/v1/timeline?limit=20")],
+        UNCACHED_READS[1]: uncached[UNCACHED_READS[1]],
+        **embed_scenarios(base, slugs, pages),
+    }
+
+
+def uncached_scenarios(
+    base: str, starts: Sequence[str], pages: Sequence[tuple[str, str]]
+) -> dict[str, list[URL]]:
+    """The pages no cache holds: a random entity's timeline at a random cursor (``pages``), and
+    the whole newsroom's at one (``starts``), as ``sample_pages`` draws them."""
+    return {
         UNCACHED_READS[0]: [
             URL(f"{base}/v1/entities/{slug}/timeline").with_query(limit=20, cursor=cursor)
             for slug, cursor in pages
         ],
-        "global timeline, repeated": [URL(f"{base}/v1/timeline?limit=20")],
         UNCACHED_READS[1]: [
             URL(f"{base}/v1/timeline").with_query(limit=20, cursor=cursor) for cursor in starts
         ],
-        **embed_scenarios(base, slugs, pages),
     }
 
 
