@@ -46,8 +46,8 @@ from service.presentation.languages import locale_of
 from service.presentation.timelines import timeline_page
 from service.projections.newsroom import NewsroomReader
 from service.store import Database
-from service.store import newsroom as tables
 from service.store.database import create_pool
+from service.store.newsroom import reads as tables
 
 _encode = msgspec.json.Encoder().encode
 LANGUAGES = ("en", "fr", "de")

@@ -20,8 +20,8 @@ from service.domain import cursors
 from service.domain.cursors import TimelineCursor
 from service.domain.queries import TimelineQuery
 from service.projections.newsroom import NewsroomReader
-from service.store import newsroom as tables
 from service.store.database import create_pool
+from service.store.newsroom import reads as tables
 
 READY = "/ready"
 JSON = "application/json"
