@@ -199,8 +199,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Dateline(
         route_handlers=[
-            EventsController,
-            KeysController,
+            # The guard only where a route may need a key: Litestar copies the route's handler
+            # for every guard it runs, which a cached read would pay on every request.
+            Router(
+                "/",
+                route_handlers=[EventsController, KeysController, *([scrape(settings)] if meter.on else [])],
+                guards=[guard(current)],
+            ),
             EntitiesController,
             TimelineController,
             EmbedController,
@@ -212,11 +217,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             projections,
             health,
             readiness,
-            *([scrape(settings)] if meter.on else []),
             *REFERENCE_ROUTES,
         ],
         dependencies=dependencies(current),
-        guards=[guard(current)],
         before_request=answer_cached(current),
         lifespan=[services_running],
         exception_handlers=exception_handlers(),

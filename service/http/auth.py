@@ -1,7 +1,7 @@
 """Writes need ``Authorization: Bearer <key>`` with the right scope; reads are public.
 
 A route says the scope it needs in its ``opt`` (``needs("write")``), and the app's one guard
-(``guard``) checks it. A revoked key is refused by every API process from the moment its
+(``guard``), on the routes that may need a key, checks it. A revoked key is refused by every API process from the moment its
 revocation commits. Appends check their key themselves, in the statement that writes them
 (``service/store/events.py``), so their guard may take a key's name and scope from the
 short-lived cache; every other write (key management) looks its key up afresh.

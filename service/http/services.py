@@ -2,8 +2,8 @@
 
 The app's lifespan opens them (``create_app``). Handlers name the one they need as a typed
 parameter (``cache: NamedDependency[ReadCache]``) and Litestar's dependency injection provides
-it. Guards and ``before_request`` hooks have no injection in Litestar: the app's own guard and
-hook are made with the same ``current`` the providers read, and each route says in its ``opt``
+it. Guards and ``before_request`` hooks have no injection in Litestar: the app's one guard and
+one hook are made with the same ``current`` the providers read, and each route says in its ``opt``
 what it asks of them (the scope it needs, ``service.http.auth``; whether the read cache may
 answer it before its parameters are parsed, ``CACHED``).
 """

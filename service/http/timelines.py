@@ -104,6 +104,7 @@ class Reading:
 
 
 async def filters(
+    cache: NamedDependency[ReadCache],
     tags: _TAGS = None,
     types: _TYPES = None,
     status: _STATUSES = None,
@@ -113,7 +114,12 @@ async def filters(
     lang: params.Language = "en",
 ) -> Reading:
     """The filters every timeline takes, each checked, and its language: all a live timeline
-    takes (``GET /v1/live``), and what ``reading`` adds a place and an instant to."""
+    takes (``GET /v1/live``), and what ``reading`` adds a place and an instant to.
+
+    ``cache`` is named only to put it first in line: the handlers that take a reading take the
+    cache too, and Litestar resolves dependencies of one level together in a task group (0.05
+    to 0.1 ms of an uncached page), a chain of them one after the other.
+    """
     query = TimelineQuery(
         tags=_words("tags", tags),
         types=_words("types", types),
