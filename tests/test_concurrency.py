@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from schemas import EntityRef, FactReported
-from service.domain.appending import plan_append
+from service.domain.appending import AppendPlan, decide, needs
 from service.store import events as log
 from tests.conftest import Client
 from tests.factories import bearer, registered, reported
@@ -100,7 +100,8 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
     try:
         transaction = conn.transaction()
         await transaction.start()
-        plan = plan_append([slow_event], await log.known_streams(conn, ["slow"]), {}, ["$"])
+        plan = decide([slow_event], await log.append_state(conn, needs([slow_event])), ["$"])
+        assert isinstance(plan, AppendPlan)
         [slow_row] = await log.write_plan(conn, plan, [{"author": "test"}])
 
         fast = await client.post("/v1/events", json=reported("fast"), headers=bearer(write_key))
@@ -131,7 +132,8 @@ async def test_a_rolled_back_append_leaves_no_trace(
         event = FactReported(
             occurred="2024", headline={"en": "x"}, entities=[EntityRef(slug="microsoft", role="subject")]
         )
-        plan = plan_append([event], await log.known_streams(conn, ["microsoft"]), {}, ["$"])
+        plan = decide([event], await log.append_state(conn, needs([event])), ["$"])
+        assert isinstance(plan, AppendPlan)
         await log.write_plan(conn, plan, [{}])
         await transaction.rollback()
     finally:

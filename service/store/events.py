@@ -38,7 +38,15 @@ import asyncpg
 import msgspec
 
 from schemas import Appended
-from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
+from service.domain.appending import (
+    AppendNeeds,
+    AppendPlan,
+    AppendState,
+    PriorEvent,
+    StreamChange,
+    StreamState,
+    TargetState,
+)
 from service.domain.cursors import LogCursor
 from service.domain.errors import Conflict
 from service.store import Database, connection, keys
@@ -79,14 +87,6 @@ class LogEntry(msgspec.Struct, frozen=True, array_like=True):
     recorded_at: datetime
     data: str
     transaction_id: int
-
-
-class ExistingEvent(msgspec.Struct, frozen=True):
-    """An event already in the log, for idempotent retries."""
-
-    row: Appended
-    type: str
-    data: msgspec.Raw
 
 
 class EventIdTaken(Exception):
@@ -141,18 +141,25 @@ limit $3
 """  # noqa: S608
 _READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"  # noqa: S608
 _STREAM_VERSION = "select version from streams where stream = $1"
-_KNOWN_STREAMS = "select stream, version, kind, merged_into from streams where stream = any($1::text[])"
-_KNOWN_EVENTS = """
-select e.id, e.type, e.stream,
+# Everything an append's rules need, in one round trip: the streams it names, the events its
+# follow-ups are about, and the events already logged under its ids (a retry). Each branch is an
+# index probe, and a branch given an empty array costs nothing. One row shape serves the three:
+# ``kind`` is a stream's entity kind or an event's type.
+_APPEND_STATE = """
+select 'stream' as state, stream, null::uuid as id, version, kind, merged_into,
+       null::boolean as retracted, null::bigint as position, null::timestamptz as recorded_at,
+       null::text as data
+from streams where stream = any($1::text[])
+union all
+select 'target', e.stream, e.id, null, e.type, null,
        exists (select 1 from events r
                where r.type = 'event.retracted' and (r.data ->> 'event_id')::uuid = e.id
-                 and r.type like 'event.%') as retracted
-from events e
-where e.id = any($1::uuid[])
-"""
-_EXISTING = """
-select id, stream, version, position, recorded_at, type, data::text as data
-from events where id = any($1::uuid[])
+                 and r.type like 'event.%'),
+       null, null, null
+from events e where e.id = any($2::uuid[])
+union all
+select 'prior', stream, id, version, type, null, null, position, recorded_at, data::text
+from events where id = any($3::uuid[])
 """
 # The writers' keys are checked by the append itself, in its statement: a condition without a
 # column of the row is a one-time filter that PostgreSQL evaluates before it calls the function,
@@ -171,24 +178,19 @@ _STREAM_MOVED = "DL001"
 _EVENT_ID_UNIQUE = "events_id_key"
 
 
-async def known_streams(conn: Database, slugs: Sequence[str]) -> dict[str, KnownStream]:
-    rows = await conn.fetch(_KNOWN_STREAMS, list(slugs))
-    return {row["stream"]: KnownStream(row["version"], row["kind"], row["merged_into"]) for row in rows}
-
-
-async def known_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
-    if not ids:
-        return {}
-    rows = await conn.fetch(_KNOWN_EVENTS, list(ids))
-    return {row["id"]: KnownEvent(row["type"], row["stream"], row["retracted"]) for row in rows}
-
-
-async def existing_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
-    rows = await conn.fetch(_EXISTING, list(ids))
-    return {
-        row["id"]: ExistingEvent(_appended(row), row["type"], msgspec.Raw(row["data"].encode()))
-        for row in rows
-    }
+async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
+    """What the log holds of the state ``needs`` asks for, read in one statement."""
+    streams: dict[str, StreamState] = {}
+    found: dict[UUID, TargetState] = {}
+    prior: dict[UUID, PriorEvent] = {}
+    for row in await conn.fetch(_APPEND_STATE, needs.slugs, needs.targets, needs.ids):
+        if row["state"] == "stream":
+            streams[row["stream"]] = StreamState(row["version"], row["kind"], row["merged_into"])
+        elif row["state"] == "target":
+            found[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"])
+        else:
+            prior[row["id"]] = PriorEvent(_appended(row), row["kind"], row["data"])
+    return AppendState(streams, found, prior)
 
 
 async def stream_version(conn: Database, stream: str) -> int | None:
