@@ -128,11 +128,10 @@ class Appender:
         return AppendOutcome(rows, replayed=False)
 
     async def _state(self, needed: AppendNeeds) -> AppendState:
-        """The state ``needed``, read in one statement; none when the cached kinds answer it all."""
+        """The state ``needed``, read in one statement, less what the cached kinds answer (plain
+        facts asking nothing else read nothing)."""
         if not needed.versions and all(slug in self.kinds for slug in needed.slugs):
             cached = {slug: StreamState(None, self.kinds[slug], None) for slug in needed.slugs}
-            if not needed.targets and not needed.ids:
-                return AppendState(cached, {}, {})
             state = await log.append_state(self.pool, msgspec.structs.replace(needed, slugs=[]))
             return AppendState(cached, state.targets, state.prior)
         state = await log.append_state(self.pool, needed)

@@ -29,6 +29,7 @@ transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -143,24 +144,37 @@ _READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"  # noqa: S608
 _STREAM_VERSION = "select version from streams where stream = $1"
 # Everything an append's rules need, in one round trip: the streams it names, the events its
 # follow-ups are about, and the events already logged under its ids (a retry). Each branch is an
-# index probe, and a branch given an empty array costs nothing. One row shape serves the three:
-# ``kind`` is a stream's entity kind or an event's type.
-_APPEND_STATE = """
+# index probe, and the statement holds only the branches an append needs: PostgreSQL plans these
+# statements afresh at each execution (its plan for the arrays at hand is always costed below a
+# generic one), and planning a branch costs more than probing it. One row shape serves the
+# three, typed in each branch since any may come first: ``kind`` is a stream's entity kind or
+# an event's type.
+_STREAM_STATE = """
 select 'stream' as state, stream, null::uuid as id, version, kind, merged_into,
        null::boolean as retracted, null::bigint as position, null::timestamptz as recorded_at,
        null::text as data
-from streams where stream = any($1::text[])
-union all
-select 'target', e.stream, e.id, null, e.type, null,
+from streams where stream = any(${}::text[])
+"""
+_TARGET_STATE = """
+select 'target' as state, e.stream, e.id, null::int as version, e.type as kind, null::text as merged_into,
        exists (select 1 from events r
                where r.type = 'event.retracted' and (r.data ->> 'event_id')::uuid = e.id
-                 and r.type like 'event.%'),
-       null, null, null
-from events e where e.id = any($2::uuid[])
-union all
-select 'prior', stream, id, version, type, null, null, position, recorded_at, data::text
-from events where id = any($3::uuid[])
+                 and r.type like 'event.%') as retracted,
+       null::bigint as position, null::timestamptz as recorded_at, null::text as data
+from events e where e.id = any(${}::uuid[])
 """
+_PRIOR_STATE = """
+select 'prior' as state, stream, id, version, type as kind, null::text as merged_into,
+       null::boolean as retracted, position, recorded_at, data::text as data
+from events where id = any(${}::uuid[])
+"""
+
+
+@functools.cache
+def _state_statement(branches: tuple[str, ...]) -> str:
+    return "union all".join(branch.format(number) for number, branch in enumerate(branches, 1))
+
+
 # The writers' keys are checked by the append itself, in its statement: a condition without a
 # column of the row is a one-time filter that PostgreSQL evaluates before it calls the function,
 # so a revoked key's write calls nothing and returns no row. The check costs an index probe and
@@ -180,17 +194,29 @@ _EVENT_ID_UNIQUE = "events_id_key"
 
 async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
     """What the log holds of the state ``needs`` asks for, read in one statement."""
+    asked = [
+        (branch, values)
+        for branch, values in (
+            (_STREAM_STATE, needs.slugs),
+            (_TARGET_STATE, needs.targets),
+            (_PRIOR_STATE, needs.ids),
+        )
+        if values
+    ]
     streams: dict[str, StreamState] = {}
-    found: dict[UUID, TargetState] = {}
+    targets: dict[UUID, TargetState] = {}
     prior: dict[UUID, PriorEvent] = {}
-    for row in await conn.fetch(_APPEND_STATE, needs.slugs, needs.targets, needs.ids):
+    if not asked:
+        return AppendState(streams, targets, prior)
+    statement = _state_statement(tuple(branch for branch, _ in asked))
+    for row in await conn.fetch(statement, *(values for _, values in asked)):
         if row["state"] == "stream":
             streams[row["stream"]] = StreamState(row["version"], row["kind"], row["merged_into"])
         elif row["state"] == "target":
-            found[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"])
+            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"])
         else:
             prior[row["id"]] = PriorEvent(_appended(row), row["kind"], row["data"])
-    return AppendState(streams, found, prior)
+    return AppendState(streams, targets, prior)
 
 
 async def stream_version(conn: Database, stream: str) -> int | None:
