@@ -34,6 +34,21 @@ async def test_twenty_appends_with_the_same_expected_version_one_wins(client: Cl
     assert (await client.get("/v1/streams/microsoft")).json()["version"] == 2
 
 
+async def test_identical_retries_at_once_append_once_and_all_get_its_row(
+    client: Client, write_key: str
+) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    event = reported("microsoft", id=str(uuid.uuid4()))
+
+    responses = await asyncio.gather(
+        *(client.post("/v1/events", json=event, headers=bearer(write_key)) for _ in range(10))
+    )
+
+    assert sorted(Counter(response.status_code for response in responses).items()) == [(200, 9), (201, 1)]
+    assert all(response.json() == responses[0].json() for response in responses)
+    assert (await client.get("/v1/streams/microsoft")).json()["version"] == 2
+
+
 async def _follow(client: Client, stop: asyncio.Event) -> list[str]:
     """Read the log page by page until told to stop and nothing new comes."""
     seen: list[str] = []
