@@ -1,4 +1,7 @@
-"""Appending events: check them against what the log knows, plan, and write.
+"""Appending events: read the state their rules need, decide, and write.
+
+What the rules need is read in one statement (``domain.appending.needs`` says what), and the
+decision is the domain's alone (``decide``): a plan to write, or a retry to answer.
 
 Retries of the same request are safe: events posted with an ``id`` that is already in the log
 are answered with the original result when their content is the same, and refused with a
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,15 +26,14 @@ import msgspec
 
 from schemas import Appended, NewEvent
 from service.domain.appending import (
+    AppendNeeds,
     AppendPlan,
-    KnownEvent,
-    KnownStream,
-    event_type,
-    followed_up_ids,
-    needs_stream_state,
-    plan_append,
-    referenced_slugs,
-    stored_data,
+    AppendState,
+    Replay,
+    StreamState,
+    decide,
+    needs,
+    replay,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
 from service.store import REFUSED, Pool, keys
@@ -64,22 +65,6 @@ class _Write:
     done: asyncio.Future[list[Appended]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-
-
-def _replay(posted: Sequence[NewEvent], existing: Mapping[uuid.UUID, log.ExistingEvent]) -> AppendOutcome:
-    """The original result of a retried request, or ``Conflict`` if the ids were reused."""
-    for event in posted:
-        found = existing.get(event.id) if event.id is not None else None
-        if found is None:
-            raise Conflict(
-                "some events of this request are already in the log and others are not: "
-                "a retry must resend exactly the original request"
-            )
-        same_stream = event.stream is None or event.stream == found.row.stream
-        same_data = msgspec.json.decode(found.data) == msgspec.json.decode(stored_data(event))
-        if found.type != event_type(event) or not same_data or not same_stream:
-            raise Conflict(f"event id {event.id} is already used by a different event")
-    return AppendOutcome([existing[event.id].row for event in posted if event.id is not None], replayed=True)
 
 
 class Appender:
@@ -120,13 +105,13 @@ class Appender:
         is still live when the write reaches the log (the write checks it itself, exactly).
         """
         writers = () if key is None else (key,)
-        client_ids = [event.id for event in posted if event.id is not None]
-        if client_ids and (existing := await self._existing(client_ids)):
-            return await self._replay(posted, existing, writers)
-        # The rules are checked against a snapshot; the write re-checks atomically whatever can
-        # change meanwhile (stream versions, merges).
-        plan = plan_append(posted, await self._known_streams(posted), await self._known_events(posted), paths)
-        write = _Write(plan, [_event_metadata(metadata, event) for event in posted], writers)
+        needed = needs(posted)
+        # The rules decide from a snapshot; the write re-checks atomically whatever can change
+        # meanwhile (stream versions, merges).
+        decided = decide(posted, await self._state(needed), paths)
+        if isinstance(decided, Replay):
+            return await self._replayed(decided, writers)
+        write = _Write(decided, [_event_metadata(metadata, event) for event in posted], writers)
         await self._queue.put(write)
         try:
             rows = await write.done
@@ -135,42 +120,30 @@ class Appender:
             raise Rejected(list(_nul_characters(posted, paths))) from None
         except log.EventIdTaken:
             # Two identical retries raced past the id check: answer the loser from the winner's rows.
-            return await self._replay(posted, await self._existing(client_ids), writers)
-        for change in plan.streams:
+            state = await log.append_state(self.pool, msgspec.structs.replace(needed, slugs=[], targets=[]))
+            return await self._replayed(replay(posted, state.prior), writers)
+        for change in decided.streams:
             if change.registers_kind is not None:
                 self.kinds[change.stream] = change.registers_kind
         return AppendOutcome(rows, replayed=False)
 
-    async def _existing(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, log.ExistingEvent]:
-        return await log.existing_events(self.pool, ids)
+    async def _state(self, needed: AppendNeeds) -> AppendState:
+        """The state ``needed``, read in one statement, less what the cached kinds answer (plain
+        facts asking nothing else read nothing)."""
+        if not needed.versions and all(slug in self.kinds for slug in needed.slugs):
+            cached = {slug: StreamState(None, self.kinds[slug], None) for slug in needed.slugs}
+            state = await log.append_state(self.pool, msgspec.structs.replace(needed, slugs=[]))
+            return AppendState(cached, state.targets, state.prior)
+        state = await log.append_state(self.pool, needed)
+        self.kinds.update((slug, stream.kind) for slug, stream in state.streams.items())
+        return state
 
-    async def _replay(
-        self,
-        posted: Sequence[NewEvent],
-        existing: Mapping[uuid.UUID, log.ExistingEvent],
-        writers: Sequence[bytes],
-    ) -> AppendOutcome:
+    async def _replayed(self, replayed: Replay, writers: Sequence[bytes]) -> AppendOutcome:
         # A retry writes nothing, so no append checks its key: it is checked here (retries are
         # rare), and a revoked key learns nothing of what it wrote before.
         if writers and not await keys.live(self.pool, writers):
             raise keys.Revoked
-        return _replay(posted, existing)
-
-    async def _known_streams(self, posted: Sequence[NewEvent]) -> dict[str, KnownStream]:
-        slugs = sorted(referenced_slugs(posted))
-        if not needs_stream_state(posted) and all(slug in self.kinds for slug in slugs):
-            return {
-                slug: KnownStream(version=None, kind=self.kinds[slug], merged_into=None) for slug in slugs
-            }
-        known = await log.known_streams(self.pool, slugs)
-        self.kinds.update((slug, stream.kind) for slug, stream in known.items())
-        return known
-
-    async def _known_events(self, posted: Sequence[NewEvent]) -> dict[uuid.UUID, KnownEvent]:
-        targets = sorted(followed_up_ids(posted))
-        if not targets:
-            return {}
-        return await log.known_events(self.pool, targets)
+        return AppendOutcome(replayed.rows, replayed=True)
 
     async def _write_forever(self) -> None:
         while True:

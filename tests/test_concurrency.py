@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from schemas import EntityRef, FactReported
-from service.domain.appending import plan_append
+from service.domain.appending import AppendPlan, decide, needs
 from service.store import events as log
 from tests.conftest import Client
 from tests.factories import bearer, registered, reported
@@ -31,6 +31,21 @@ async def test_twenty_appends_with_the_same_expected_version_one_wins(client: Cl
 
     assert sorted(Counter(response.status_code for response in responses).items()) == [(201, 1), (409, 19)]
     assert all(r.json()["current_version"] == 2 for r in responses if r.status_code == 409)
+    assert (await client.get("/v1/streams/microsoft")).json()["version"] == 2
+
+
+async def test_identical_retries_at_once_append_once_and_all_get_its_row(
+    client: Client, write_key: str
+) -> None:
+    await client.post("/v1/events", json=registered("microsoft"), headers=bearer(write_key))
+    event = reported("microsoft", id=str(uuid.uuid4()))
+
+    responses = await asyncio.gather(
+        *(client.post("/v1/events", json=event, headers=bearer(write_key)) for _ in range(10))
+    )
+
+    assert sorted(Counter(response.status_code for response in responses).items()) == [(200, 9), (201, 1)]
+    assert all(response.json() == responses[0].json() for response in responses)
     assert (await client.get("/v1/streams/microsoft")).json()["version"] == 2
 
 
@@ -100,7 +115,8 @@ async def test_a_reader_never_skips_an_event_that_commits_late(
     try:
         transaction = conn.transaction()
         await transaction.start()
-        plan = plan_append([slow_event], await log.known_streams(conn, ["slow"]), {}, ["$"])
+        plan = decide([slow_event], await log.append_state(conn, needs([slow_event])), ["$"])
+        assert isinstance(plan, AppendPlan)
         [slow_row] = await log.write_plan(conn, plan, [{"author": "test"}])
 
         fast = await client.post("/v1/events", json=reported("fast"), headers=bearer(write_key))
@@ -131,7 +147,8 @@ async def test_a_rolled_back_append_leaves_no_trace(
         event = FactReported(
             occurred="2024", headline={"en": "x"}, entities=[EntityRef(slug="microsoft", role="subject")]
         )
-        plan = plan_append([event], await log.known_streams(conn, ["microsoft"]), {}, ["$"])
+        plan = decide([event], await log.append_state(conn, needs([event])), ["$"])
+        assert isinstance(plan, AppendPlan)
         await log.write_plan(conn, plan, [{}])
         await transaction.rollback()
     finally:

@@ -3,29 +3,56 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from schemas import NewEvent
-from service.domain.appending import AppendPlan, KnownEvent, KnownStream, plan_append
+from schemas import Appended, NewEvent
+from service.domain.appending import (
+    AppendPlan,
+    AppendState,
+    PriorEvent,
+    Replay,
+    StreamState,
+    TargetState,
+    decide,
+    event_type,
+    needs,
+    stored_data,
+)
 from service.domain.errors import Conflict, Rejected
 from tests.factories import registered, reported
 
-MICROSOFT = KnownStream(version=3, kind="organization", merged_into=None)
-MAI_1 = KnownStream(version=1, kind="model", merged_into=None)
+MICROSOFT = StreamState(version=3, kind="organization", merged_into=None)
+MAI_1 = StreamState(version=1, kind="model", merged_into=None)
 
 
 def events(*bodies: dict[str, object]) -> list[NewEvent]:
     return [msgspec.convert(body, NewEvent) for body in bodies]
 
 
+def paths(posted: list[NewEvent]) -> list[str]:
+    return [f"$[{i}]" for i in range(len(posted))]
+
+
 def plan(
     posted: list[NewEvent],
-    streams: dict[str, KnownStream],
-    earlier: dict[uuid.UUID, KnownEvent] | None = None,
+    streams: dict[str, StreamState],
+    targets: dict[uuid.UUID, TargetState] | None = None,
 ) -> AppendPlan:
-    return plan_append(posted, streams, earlier or {}, [f"$[{i}]" for i in range(len(posted))])
+    decided = decide(posted, AppendState(streams, targets or {}, {}), paths(posted))
+    assert isinstance(decided, AppendPlan)
+    return decided
+
+
+def logged(event: NewEvent, stream: str, version: int) -> dict[uuid.UUID, PriorEvent]:
+    """``event`` as the log holds it under its id, at ``version`` of ``stream``."""
+    assert event.id is not None
+    row = Appended(
+        id=event.id, stream=stream, version=version, position=version, recorded_at=datetime.now(UTC)
+    )
+    return {event.id: PriorEvent(row, event_type(event), stored_data(event))}
 
 
 def test_given_a_known_entity_when_a_fact_is_appended_then_it_goes_to_that_stream() -> None:
@@ -76,7 +103,7 @@ def test_given_a_stream_when_the_fact_claims_another_then_rejected() -> None:
 
 def test_given_a_retraction_in_the_batch_then_later_follow_ups_are_rejected() -> None:
     fact = uuid.uuid4()
-    earlier = {fact: KnownEvent("fact.reported", "microsoft", retracted=False)}
+    earlier = {fact: TargetState("fact.reported", "microsoft", retracted=False)}
     posted = events(
         {"type": "event.retracted", "event_id": str(fact), "reason": {"en": "wrong"}},
         {"type": "event.confirmed", "event_id": str(fact)},
@@ -91,13 +118,13 @@ def test_given_a_follow_up_then_it_joins_the_stream_of_its_fact() -> None:
     result = plan(
         events({"type": "event.confirmed", "event_id": str(fact)}),
         {},
-        {fact: KnownEvent("model.reported", "mai-1", retracted=False)},
+        {fact: TargetState("model.reported", "mai-1", retracted=False)},
     )
     assert result.events[0].stream == "mai-1"
 
 
 def test_given_a_merged_entity_then_it_cannot_be_merged_again() -> None:
-    merged = KnownStream(version=2, kind="organization", merged_into="microsoft")
+    merged = StreamState(version=2, kind="organization", merged_into="microsoft")
     with pytest.raises(Rejected):
         plan(
             events({"type": "entity.merged", "slug": "msft", "into": "microsoft"}),
@@ -106,7 +133,7 @@ def test_given_a_merged_entity_then_it_cannot_be_merged_again() -> None:
 
 
 def test_given_entities_of_two_kinds_then_one_cannot_be_merged_into_the_other() -> None:
-    suleyman = KnownStream(version=1, kind="person", merged_into=None)
+    suleyman = StreamState(version=1, kind="person", merged_into=None)
     with pytest.raises(Rejected) as rejected:
         plan(
             events({"type": "entity.merged", "slug": "mustafa-suleyman", "into": "microsoft"}),
@@ -115,7 +142,7 @@ def test_given_entities_of_two_kinds_then_one_cannot_be_merged_into_the_other() 
     [problem] = rejected.value.problems
     assert problem.path == "$[0].into"
     assert "same kind" in problem.reason
-    msft = KnownStream(version=1, kind="organization", merged_into=None)
+    msft = StreamState(version=1, kind="organization", merged_into=None)
     merged = plan(
         events({"type": "entity.merged", "slug": "msft", "into": "microsoft"}),
         {"msft": msft, "microsoft": MICROSOFT},
@@ -129,3 +156,47 @@ def test_the_same_id_twice_in_one_request_is_rejected() -> None:
     with pytest.raises(Rejected) as rejected:
         plan(posted, {"microsoft": MICROSOFT})
     assert rejected.value.problems[0].path == "$[1].id"
+
+
+def test_given_a_batch_then_it_needs_its_slugs_targets_and_ids() -> None:
+    fact, own = uuid.uuid4(), uuid.uuid4()
+    posted = events(
+        reported("microsoft", "mai-1", id=str(own)),
+        {"type": "event.confirmed", "event_id": str(fact)},
+    )
+    needed = needs(posted)
+    assert (needed.slugs, needed.targets, needed.ids, needed.versions) == (
+        ["mai-1", "microsoft"],
+        [fact],
+        [own],
+        False,
+    )
+    assert needs(events(reported("microsoft", expected_version=3))).versions
+    assert needs(events(registered("openai"))).versions
+
+
+def test_given_the_same_events_in_the_log_when_retried_then_the_earlier_rows_answer() -> None:
+    posted = events(reported("microsoft", id=str(uuid.uuid4()), expected_version=0))
+    prior = logged(posted[0], "microsoft", 1)
+    # The stream has moved on since: a retry is answered all the same.
+    decided = decide(posted, AppendState({"microsoft": MICROSOFT}, {}, prior), paths(posted))
+    assert decided == Replay([row.row for row in prior.values()])
+
+
+def test_given_an_id_in_the_log_when_another_event_reuses_it_then_conflict() -> None:
+    same = str(uuid.uuid4())
+    earlier = events(reported("microsoft", id=same))[0]
+    posted = events(reported("microsoft", id=same, headline="Something else"))
+    with pytest.raises(Conflict, match="already used by a different event"):
+        decide(
+            posted,
+            AppendState({"microsoft": MICROSOFT}, {}, logged(earlier, "microsoft", 1)),
+            paths(posted),
+        )
+
+
+def test_given_some_ids_in_the_log_when_a_batch_adds_others_then_conflict() -> None:
+    posted = events(reported("microsoft", id=str(uuid.uuid4())), reported("microsoft", id=str(uuid.uuid4())))
+    prior = logged(posted[0], "microsoft", 1)
+    with pytest.raises(Conflict, match="a retry must resend exactly the original request"):
+        decide(posted, AppendState({"microsoft": MICROSOFT}, {}, prior), paths(posted))

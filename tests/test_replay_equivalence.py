@@ -20,7 +20,7 @@ import msgspec
 import pytest
 
 from schemas import NewEvent
-from service.domain.appending import followed_up_ids, plan_append, referenced_slugs
+from service.domain.appending import AppendPlan, decide, needs
 from service.projections.newsroom import PROJECTION
 from service.projections.rebuild import rebuild
 from service.store import events as log
@@ -105,9 +105,10 @@ class _Log:
 async def _append_in(conn: asyncpg.Connection, events: Sequence[dict[str, Any]]) -> None:
     """Append inside ``conn``'s open transaction, through the same rules as an HTTP append."""
     posted = [msgspec.convert(event, NewEvent) for event in events]
-    streams = await log.known_streams(conn, sorted(referenced_slugs(posted)))
-    earlier = await log.known_events(conn, sorted(followed_up_ids(posted)))
-    plan = plan_append(posted, streams, earlier, [f"[{index}]" for index in range(len(posted))])
+    plan = decide(
+        posted, await log.append_state(conn, needs(posted)), [f"[{index}]" for index in range(len(posted))]
+    )
+    assert isinstance(plan, AppendPlan)
     await log.write_plan(conn, plan, [{}] * len(posted))
 
 

@@ -1,10 +1,12 @@
 """Which appends are valid, decided without I/O.
 
-``plan_append`` takes the posted events and what the log knew about the streams and earlier
-events they touch, and either returns the exact rows and stream changes to write or raises a
-``Rejected``/``Conflict`` that says what is wrong and where. The store then writes the plan
-and re-checks the version expectations atomically in SQL, so a plan made from a snapshot that
-has gone stale is refused there, never written.
+An append is decided in three steps, only the middle one touching the database:
+``needs`` says what state the rules need for the posted events, the store reads all of it in
+one statement, and ``decide`` answers from that state alone. Its answer is a ``Replay`` when the
+events are already in the log (a retry), an ``AppendPlan`` holding the exact rows and stream
+changes to write, or a ``Rejected``/``Conflict`` that says what is wrong and where. The store
+then writes the plan and re-checks the version expectations atomically in SQL, so a plan made
+from a snapshot that has gone stale is refused there, never written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import msgspec
 from schemas import (
     ENVELOPE_FIELDS,
     EVENT_TYPES,
+    Appended,
     EntityMerged,
     EntityRegistered,
     EntityUnmerged,
@@ -34,7 +37,7 @@ from schemas import (
 from service.domain.errors import Conflict, FieldProblem, Rejected
 
 
-class KnownStream(msgspec.Struct, frozen=True):
+class StreamState(msgspec.Struct, frozen=True):
     """A stream as the log holds it: every stream is an entity's.
 
     ``version`` is None when it was not read: the write checks versions atomically anyway.
@@ -45,12 +48,53 @@ class KnownStream(msgspec.Struct, frozen=True):
     merged_into: str | None
 
 
-class KnownEvent(msgspec.Struct, frozen=True):
-    """An earlier event that a follow-up refers to."""
+class TargetState(msgspec.Struct, frozen=True):
+    """A follow-up's target as the log holds it."""
 
     type: str
     stream: str
     retracted: bool
+
+
+class PriorEvent(msgspec.Struct, frozen=True):
+    """An event already in the log under an id the append posts: what a retry is answered with."""
+
+    row: Appended
+    type: str
+    data: str
+    """Its data as the log's JSON."""
+
+
+class AppendNeeds(msgspec.Struct, frozen=True):
+    """What state the rules need to decide an append."""
+
+    slugs: list[str]
+    """Every slug the events name."""
+    versions: bool
+    """Whether the streams' versions and merges matter, not just which entities exist and their
+    kinds: plain facts and follow-ups without an expected version need only the kinds."""
+    targets: list[UUID]
+    """The events the follow-ups are about."""
+    ids: list[UUID]
+    """The client's ids, any of which already in the log makes the append a retry."""
+
+
+class AppendState(msgspec.Struct, frozen=True):
+    """The state an append is decided from, keyed as ``AppendNeeds`` asked for it.
+
+    ``streams`` holds the slugs the log knows, ``targets`` the follow-ups' targets it holds, and
+    ``prior`` the events it already holds under the posted ids.
+    """
+
+    streams: Mapping[str, StreamState]
+    targets: Mapping[UUID, TargetState]
+    prior: Mapping[UUID, PriorEvent]
+
+
+class Replay(msgspec.Struct, frozen=True):
+    """A retry of an earlier append: nothing to write, the earlier rows to answer with."""
+
+    rows: list[Appended]
 
 
 class PlannedEvent(msgspec.Struct, frozen=True):
@@ -107,7 +151,7 @@ class _Planner:
     """Walks the posted events in order, tracking what earlier events of the batch changed."""
 
     def __init__(
-        self, streams: Mapping[str, KnownStream], earlier: Mapping[UUID, KnownEvent], paths: Sequence[str]
+        self, streams: Mapping[str, StreamState], earlier: Mapping[UUID, TargetState], paths: Sequence[str]
     ) -> None:
         self.streams = dict(streams)
         self.earlier = dict(earlier)
@@ -121,7 +165,7 @@ class _Planner:
             FieldProblem(f"{self.paths[index]}.{name}" if name else self.paths[index], reason)
         )
 
-    def entity(self, index: int, name: str, slug: str) -> KnownStream | None:
+    def entity(self, index: int, name: str, slug: str) -> StreamState | None:
         known = self.streams.get(slug)
         if known is None:
             self.reject(index, name, _unknown(slug))
@@ -147,7 +191,7 @@ class _Planner:
             )
         )
         if occurred is not None and event.id is not None:  # a later event of the batch may follow it up
-            self.earlier[event.id] = KnownEvent(kind, stream, retracted=False)
+            self.earlier[event.id] = TargetState(kind, stream, retracted=False)
 
     def expect(self, index: int, event: NewEvent, change: StreamChange) -> None:
         """Fold the event's expected_version into the stream's expectation at the batch's start."""
@@ -193,7 +237,7 @@ class _Planner:
                 stream=event.slug,
                 current_version=self.streams[event.slug].version,
             )
-        self.streams[event.slug] = KnownStream(version=0, kind=event.kind, merged_into=None)
+        self.streams[event.slug] = StreamState(version=0, kind=event.kind, merged_into=None)
         change = self.changes.setdefault(event.slug, StreamChange(event.slug))
         change.registers_kind = event.kind
         change.expected = 0
@@ -208,7 +252,7 @@ class _Planner:
                 merged = f"merged into '{known.merged_into}'" if known.merged_into else "not merged"
                 self.reject(index, "into", f"'{event.slug}' is {merged}, not into '{event.into}'")
             else:
-                self.streams[event.slug] = KnownStream(known.version, known.kind, None)
+                self.streams[event.slug] = StreamState(known.version, known.kind, None)
                 self.changes.setdefault(event.slug, StreamChange(event.slug)).unmerges_from = event.into
         elif isinstance(event, EntityMerged):
             into = self.entity(index, "into", event.into)
@@ -228,7 +272,7 @@ class _Planner:
                     "only entities of the same kind can be merged",
                 )
             else:
-                self.streams[event.slug] = KnownStream(known.version, known.kind, event.into)
+                self.streams[event.slug] = StreamState(known.version, known.kind, event.into)
                 self.changes.setdefault(event.slug, StreamChange(event.slug)).merges_into = event.into
         return event.slug
 
@@ -277,10 +321,10 @@ class _Planner:
         if isinstance(event, EventCorrected):
             self.check_correction(index, event, target)
         if isinstance(event, EventRetracted):
-            self.earlier[event.event_id] = KnownEvent(target.type, target.stream, retracted=True)
+            self.earlier[event.event_id] = TargetState(target.type, target.stream, retracted=True)
         return self.claimed_stream(index, event, target.stream)
 
-    def check_correction(self, index: int, event: EventCorrected, target: KnownEvent) -> None:
+    def check_correction(self, index: int, event: EventCorrected, target: TargetState) -> None:
         # A correction may change the fields every fact has, and the target type's own.
         fields = EVENT_TYPES[target.type].__struct_fields__
         for name in event.changes.__struct_fields__:
@@ -290,18 +334,48 @@ class _Planner:
             self.check_entities(index, "changes.entities", event)
 
 
-def plan_append(
-    events: Sequence[NewEvent],
-    streams: Mapping[str, KnownStream],
-    earlier: Mapping[UUID, KnownEvent],
-    paths: Sequence[str],
-) -> AppendPlan:
-    """The rows and stream changes that appending ``events`` makes.
+def needs(events: Sequence[NewEvent]) -> AppendNeeds:
+    """What state deciding ``events`` needs, so the store can read all of it at once."""
+    slugs: set[str] = set()
+    versions = False
+    for event in events:
+        if event.stream is not None:
+            slugs.add(event.stream)
+        if event.expected_version is not None:
+            versions = True
+        match event:
+            case Fact():
+                slugs.update(ref.slug for ref in event.entities)
+            case EventCorrected():
+                slugs.update(ref.slug for ref in event.changes.entities or ())
+            case EventConfirmed() | EventDenied() | EventRetracted():
+                pass  # their stream is their fact's, found by its id
+            case EntityRegistered() | EntityUpdated():
+                slugs.add(event.slug)
+                versions = True
+            case EntityMerged() | EntityUnmerged():
+                slugs.update((event.slug, event.into))
+                versions = True
+            case _:
+                assert_never(event)
+    return AppendNeeds(
+        slugs=sorted(slugs),
+        versions=versions,
+        targets=sorted({event.event_id for event in events if isinstance(event, FollowUp)}),
+        ids=[event.id for event in events if event.id is not None],
+    )
 
-    ``streams`` must hold every slug the events name that the log knows, and ``earlier`` every
-    event they follow up on; ``paths`` locates each event in the request for error messages.
+
+def decide(events: Sequence[NewEvent], state: AppendState, paths: Sequence[str]) -> AppendPlan | Replay:
+    """What appending ``events`` does, given the ``state`` that ``needs(events)`` asked for.
+
+    A retry is answered before any rule is checked: what it posted was valid when first
+    appended, and the log has moved on since. ``paths`` locates each event in the request for
+    error messages.
     """
-    planner = _Planner(streams, earlier, paths)
+    if state.prior:
+        return replay(events, state.prior)
+    planner = _Planner(state.streams, state.targets, paths)
     seen_ids: set[UUID] = set()
     for index, event in enumerate(events):
         if event.id is not None:
@@ -312,7 +386,7 @@ def plan_append(
     if planner.problems:
         raise Rejected(planner.problems)
     for change in planner.changes.values():
-        known = streams.get(change.stream)
+        known = state.streams.get(change.stream)
         if change.expected is not None and known is not None and known.version not in (None, change.expected):
             raise Conflict(
                 f"stream '{change.stream}' is at version {known.version}, not {change.expected}",
@@ -322,35 +396,17 @@ def plan_append(
     return AppendPlan(planner.events, sorted(planner.changes.values(), key=lambda change: change.stream))
 
 
-def referenced_slugs(events: Sequence[NewEvent]) -> set[str]:
-    """Every slug the events name, so the store can look them all up at once."""
-    slugs: set[str] = set()
+def replay(events: Sequence[NewEvent], prior: Mapping[UUID, PriorEvent]) -> Replay:
+    """The earlier rows of a retried append, or ``Conflict`` if its ids were reused for other events."""
     for event in events:
-        if event.stream is not None:
-            slugs.add(event.stream)
-        match event:
-            case Fact():
-                slugs.update(ref.slug for ref in event.entities)
-            case EventCorrected():
-                slugs.update(ref.slug for ref in event.changes.entities or ())
-            case EntityRegistered() | EntityUpdated():
-                slugs.add(event.slug)
-            case EntityMerged() | EntityUnmerged():
-                slugs.update((event.slug, event.into))
-            case EventConfirmed() | EventDenied() | EventRetracted():
-                pass  # their stream is their fact's, found by its id
-            case _:
-                assert_never(event)
-    return slugs
-
-
-def followed_up_ids(events: Sequence[NewEvent]) -> set[UUID]:
-    return {event.event_id for event in events if isinstance(event, FollowUp)}
-
-
-def needs_stream_state(events: Sequence[NewEvent]) -> bool:
-    """Whether the rules need stream versions and merges, not just which entities exist and
-    their kinds: plain facts and follow-ups without an expected version do not."""
-    return any(
-        event.expected_version is not None or not isinstance(event, Fact | FollowUp) for event in events
-    )
+        found = prior.get(event.id) if event.id is not None else None
+        if found is None:
+            raise Conflict(
+                "some events of this request are already in the log and others are not: "
+                "a retry must resend exactly the original request"
+            )
+        same_stream = event.stream is None or event.stream == found.row.stream
+        same_data = msgspec.json.decode(found.data) == msgspec.json.decode(stored_data(event))
+        if found.type != event_type(event) or not same_data or not same_stream:
+            raise Conflict(f"event id {event.id} is already used by a different event")
+    return Replay([prior[event.id].row for event in events if event.id is not None])

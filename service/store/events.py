@@ -29,6 +29,7 @@ transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,15 @@ import asyncpg
 import msgspec
 
 from schemas import Appended
-from service.domain.appending import AppendPlan, KnownEvent, KnownStream, StreamChange
+from service.domain.appending import (
+    AppendNeeds,
+    AppendPlan,
+    AppendState,
+    PriorEvent,
+    StreamChange,
+    StreamState,
+    TargetState,
+)
 from service.domain.cursors import LogCursor
 from service.domain.errors import Conflict
 from service.store import Database, connection, keys
@@ -79,14 +88,6 @@ class LogEntry(msgspec.Struct, frozen=True, array_like=True):
     recorded_at: datetime
     data: str
     transaction_id: int
-
-
-class ExistingEvent(msgspec.Struct, frozen=True):
-    """An event already in the log, for idempotent retries."""
-
-    row: Appended
-    type: str
-    data: msgspec.Raw
 
 
 class EventIdTaken(Exception):
@@ -141,19 +142,39 @@ limit $3
 """  # noqa: S608
 _READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"  # noqa: S608
 _STREAM_VERSION = "select version from streams where stream = $1"
-_KNOWN_STREAMS = "select stream, version, kind, merged_into from streams where stream = any($1::text[])"
-_KNOWN_EVENTS = """
-select e.id, e.type, e.stream,
+# Everything an append's rules need, in one round trip: the streams it names, the events its
+# follow-ups are about, and the events already logged under its ids (a retry). Each branch is an
+# index probe, and the statement holds only the branches an append needs: PostgreSQL plans these
+# statements afresh at each execution (its plan for the arrays at hand is always costed below a
+# generic one), and planning a branch costs more than probing it. One row shape serves the
+# three, typed in each branch since any may come first: ``kind`` is a stream's entity kind or
+# an event's type.
+_STREAM_STATE = """
+select 'stream' as state, stream, null::uuid as id, version, kind, merged_into,
+       null::boolean as retracted, null::bigint as position, null::timestamptz as recorded_at,
+       null::text as data
+from streams where stream = any(${}::text[])
+"""
+_TARGET_STATE = """
+select 'target' as state, e.stream, e.id, null::int as version, e.type as kind, null::text as merged_into,
        exists (select 1 from events r
                where r.type = 'event.retracted' and (r.data ->> 'event_id')::uuid = e.id
-                 and r.type like 'event.%') as retracted
-from events e
-where e.id = any($1::uuid[])
+                 and r.type like 'event.%') as retracted,
+       null::bigint as position, null::timestamptz as recorded_at, null::text as data
+from events e where e.id = any(${}::uuid[])
 """
-_EXISTING = """
-select id, stream, version, position, recorded_at, type, data::text as data
-from events where id = any($1::uuid[])
+_PRIOR_STATE = """
+select 'prior' as state, stream, id, version, type as kind, null::text as merged_into,
+       null::boolean as retracted, position, recorded_at, data::text as data
+from events where id = any(${}::uuid[])
 """
+
+
+@functools.cache
+def _state_statement(branches: tuple[str, ...]) -> str:
+    return "union all".join(branch.format(number) for number, branch in enumerate(branches, 1))
+
+
 # The writers' keys are checked by the append itself, in its statement: a condition without a
 # column of the row is a one-time filter that PostgreSQL evaluates before it calls the function,
 # so a revoked key's write calls nothing and returns no row. The check costs an index probe and
@@ -171,24 +192,31 @@ _STREAM_MOVED = "DL001"
 _EVENT_ID_UNIQUE = "events_id_key"
 
 
-async def known_streams(conn: Database, slugs: Sequence[str]) -> dict[str, KnownStream]:
-    rows = await conn.fetch(_KNOWN_STREAMS, list(slugs))
-    return {row["stream"]: KnownStream(row["version"], row["kind"], row["merged_into"]) for row in rows}
-
-
-async def known_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, KnownEvent]:
-    if not ids:
-        return {}
-    rows = await conn.fetch(_KNOWN_EVENTS, list(ids))
-    return {row["id"]: KnownEvent(row["type"], row["stream"], row["retracted"]) for row in rows}
-
-
-async def existing_events(conn: Database, ids: Sequence[UUID]) -> dict[UUID, ExistingEvent]:
-    rows = await conn.fetch(_EXISTING, list(ids))
-    return {
-        row["id"]: ExistingEvent(_appended(row), row["type"], msgspec.Raw(row["data"].encode()))
-        for row in rows
-    }
+async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
+    """What the log holds of the state ``needs`` asks for, read in one statement."""
+    asked = [
+        (branch, values)
+        for branch, values in (
+            (_STREAM_STATE, needs.slugs),
+            (_TARGET_STATE, needs.targets),
+            (_PRIOR_STATE, needs.ids),
+        )
+        if values
+    ]
+    streams: dict[str, StreamState] = {}
+    targets: dict[UUID, TargetState] = {}
+    prior: dict[UUID, PriorEvent] = {}
+    if not asked:
+        return AppendState(streams, targets, prior)
+    statement = _state_statement(tuple(branch for branch, _ in asked))
+    for row in await conn.fetch(statement, *(values for _, values in asked)):
+        if row["state"] == "stream":
+            streams[row["stream"]] = StreamState(row["version"], row["kind"], row["merged_into"])
+        elif row["state"] == "target":
+            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"])
+        else:
+            prior[row["id"]] = PriorEvent(_appended(row), row["kind"], row["data"])
+    return AppendState(streams, targets, prior)
 
 
 async def stream_version(conn: Database, stream: str) -> int | None:
