@@ -9,7 +9,7 @@ from uuid import UUID
 from msgspec import Meta, Struct
 
 from schemas.common import Slug
-from schemas.events import NewEvent
+from schemas.events import Event
 
 MAX_BATCH = 1000
 
@@ -20,7 +20,7 @@ JsonObject = dict[str, Any]
 class BatchAppend(Struct, kw_only=True, forbid_unknown_fields=True):
     """Events appended together, all or none."""
 
-    events: Annotated[list[NewEvent], Meta(min_length=1, max_length=MAX_BATCH)]
+    events: Annotated[list[Event], Meta(min_length=1, max_length=MAX_BATCH)]
 
 
 class Appended(Struct, kw_only=True):

@@ -261,7 +261,7 @@ class EventRetracted(FollowUp, tag="event.retracted", kw_only=True):
     reason: Summary
 
 
-NewEvent = (
+Event = (
     EntityRegistered
     | EntityUpdated
     | EntityMerged
@@ -286,5 +286,5 @@ NewEvent = (
 EntityEvent = EntityRegistered | EntityUpdated | EntityMerged | EntityUnmerged
 """An entity's own events, which make its profile."""
 
-EVENT_TYPES: dict[str, type[NewEvent]] = {cls.__struct_config__.tag: cls for cls in get_args(NewEvent)}
+EVENT_TYPES: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in get_args(Event)}
 """Each event type's class by its published tag."""

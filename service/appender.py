@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import Appended, NewEvent
+from schemas import Appended, Event
 from service.domain.appending import (
     AppendNeeds,
     AppendPlan,
@@ -94,7 +94,7 @@ class Appender:
 
     async def append(
         self,
-        posted: Sequence[NewEvent],
+        posted: Sequence[Event],
         metadata: Mapping[str, Any],
         paths: Sequence[str],
         key: bytes | None = None,
@@ -216,7 +216,7 @@ def _disjoint(group: list[_Write]) -> tuple[list[_Write], list[_Write]]:
     return together, later
 
 
-def _nul_characters(posted: Sequence[NewEvent], paths: Sequence[str]) -> Iterator[FieldProblem]:
+def _nul_characters(posted: Sequence[Event], paths: Sequence[str]) -> Iterator[FieldProblem]:
     def walk(value: Any, path: str) -> Iterator[FieldProblem]:
         if isinstance(value, str) and "\x00" in value:
             yield FieldProblem(path, "contains U+0000 (NUL), which cannot be stored")
@@ -233,7 +233,7 @@ def _nul_characters(posted: Sequence[NewEvent], paths: Sequence[str]) -> Iterato
         yield from walk(msgspec.to_builtins(event), path)
 
 
-def _event_metadata(metadata: Mapping[str, Any], event: NewEvent) -> Mapping[str, Any]:
+def _event_metadata(metadata: Mapping[str, Any], event: Event) -> Mapping[str, Any]:
     """The request's metadata plus the event's own trace ids; the very same object when it has none,
     so that a batch's metadata is encoded once."""
     if event.correlation_id is None and event.causation_id is None:

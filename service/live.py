@@ -34,7 +34,7 @@ from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.domain.live import Regrouped, Touch, latest, touch
 from service.domain.queries import TimelineQuery
-from service.domain.timeline import Item, LoggedFact
+from service.domain.timeline import Item, RecordedEvent
 from service.presentation.embed import render_event
 from service.presentation.timelines import entry
 from service.projections.engine import logged
@@ -89,7 +89,7 @@ class Told:
 class _Changes:
     """What a run of events changed, read once for every group."""
 
-    events: Sequence[LoggedFact]
+    events: Sequence[RecordedEvent]
     facts: list[Touch]
     items: dict[UUID, Item]
     regrouped: bool
@@ -317,7 +317,7 @@ class Hub:
     async def catch_up(self, stream: Stream) -> Told | None:
         """What ``stream`` missed from its place up to where it joined the hub; None, with
         ``stream.reload`` set, when that is more than ``window`` events."""
-        found: list[LoggedFact] = []
+        found: list[RecordedEvent] = []
         until = stream.joined
         after = stream.after
         while after < until:
@@ -357,7 +357,7 @@ class Hub:
                     stream.take(told[timeline])
             self.cursor = events[-1].cursor
 
-    async def _changes(self, events: Sequence[LoggedFact]) -> _Changes:
+    async def _changes(self, events: Sequence[RecordedEvent]) -> _Changes:
         touched = [touch(event) for event in events]
         facts = latest(found for found in touched if isinstance(found, Touch))
         items = await self.newsroom.facts([found.fact for found in facts]) if facts else {}

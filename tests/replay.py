@@ -17,12 +17,12 @@ import msgspec
 
 from schemas import EntityEvent, parse_partial_date
 from service.domain.entities import Profile, evolve_profile, facts_about, search_key
-from service.domain.timeline import Item, LoggedFact, fold, sort_key
+from service.domain.timeline import Item, RecordedEvent, fold, sort_key
 from service.presentation.entities import entity_view
 from service.presentation.timelines import entry
 from service.projections.engine import logged
 from service.projections.newsroom import EntityState
-from service.store.events import LogEntry
+from service.store.events import FoldRow
 
 _LOG = """
 select id, stream, position, recorded_at, data::text, transaction_id::text::bigint from events
@@ -39,10 +39,10 @@ select to_tsvector('english', $1) || to_tsvector('french', $2) || to_tsvector('s
 _encode = msgspec.json.Encoder().encode
 
 
-async def read_log(url: str) -> list[LoggedFact]:
+async def read_log(url: str) -> list[RecordedEvent]:
     conn = await asyncpg.connect(url)
     try:
-        return [logged(LogEntry(*row)) for row in await conn.fetch(_LOG)]
+        return [logged(FoldRow(*row)) for row in await conn.fetch(_LOG)]
     finally:
         await conn.close()
 
@@ -54,7 +54,7 @@ def as_json(value: Any) -> Any:
 class Replay:
     """The log as known at one instant."""
 
-    def __init__(self, events: Sequence[LoggedFact], at: datetime) -> None:
+    def __init__(self, events: Sequence[RecordedEvent], at: datetime) -> None:
         known = [event for event in events if event.recorded_at <= at]
         self.items = fold(known)
         self.profiles: dict[str, Profile] = {}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from schemas import Appended, NewEvent
+from schemas import Appended, Event
 from service.domain.appending import (
     AppendPlan,
     AppendState,
@@ -28,16 +28,16 @@ MICROSOFT = StreamState(version=3, kind="organization", merged_into=None)
 MAI_1 = StreamState(version=1, kind="model", merged_into=None)
 
 
-def events(*bodies: dict[str, object]) -> list[NewEvent]:
-    return [msgspec.convert(body, NewEvent) for body in bodies]
+def events(*bodies: dict[str, object]) -> list[Event]:
+    return [msgspec.convert(body, Event) for body in bodies]
 
 
-def paths(posted: list[NewEvent]) -> list[str]:
+def paths(posted: list[Event]) -> list[str]:
     return [f"$[{i}]" for i in range(len(posted))]
 
 
 def plan(
-    posted: list[NewEvent],
+    posted: list[Event],
     streams: dict[str, StreamState],
     targets: dict[uuid.UUID, TargetState] | None = None,
 ) -> AppendPlan:
@@ -46,7 +46,7 @@ def plan(
     return decided
 
 
-def logged(event: NewEvent, stream: str, version: int) -> dict[uuid.UUID, PriorEvent]:
+def logged(event: Event, stream: str, version: int) -> dict[uuid.UUID, PriorEvent]:
     """``event`` as the log holds it under its id, at ``version`` of ``stream``."""
     assert event.id is not None
     row = Appended(

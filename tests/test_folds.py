@@ -8,17 +8,17 @@ from typing import Any
 
 import msgspec
 
-from schemas import NewEvent
+from schemas import Event
 from service.domain.entities import Profile, evolve_profile, facts_about
-from service.domain.timeline import Item, LoggedFact, evolve, fold, start
+from service.domain.timeline import Item, RecordedEvent, evolve, fold, start
 from tests.factories import registered, reported
 
 T0 = datetime(2024, 5, 7, 8, 0, tzinfo=UTC)
 
 
-def logged(body: dict[str, Any], position: int, event_id: uuid.UUID | None = None) -> LoggedFact:
-    event = msgspec.convert(body, NewEvent)
-    return LoggedFact(
+def logged(body: dict[str, Any], position: int, event_id: uuid.UUID | None = None) -> RecordedEvent:
+    event = msgspec.convert(body, Event)
+    return RecordedEvent(
         id=event_id or uuid.uuid4(),
         stream="s",
         position=position,
@@ -28,7 +28,7 @@ def logged(body: dict[str, Any], position: int, event_id: uuid.UUID | None = Non
     )
 
 
-def fact(**fields: Any) -> LoggedFact:
+def fact(**fields: Any) -> RecordedEvent:
     return logged(reported("microsoft", **fields), 1)
 
 
@@ -102,12 +102,12 @@ def test_fold_replays_a_log_in_order() -> None:
 
 
 def test_profiles_fold_registration_update_and_merge() -> None:
-    profile = evolve_profile(None, msgspec.convert(registered("deepmind", aliases=["DM"]), NewEvent))
+    profile = evolve_profile(None, msgspec.convert(registered("deepmind", aliases=["DM"]), Event))
     profile = evolve_profile(
-        profile, msgspec.convert({"type": "entity.updated", "slug": "deepmind", "name": "DeepMind"}, NewEvent)
+        profile, msgspec.convert({"type": "entity.updated", "slug": "deepmind", "name": "DeepMind"}, Event)
     )
     profile = evolve_profile(
-        profile, msgspec.convert({"type": "entity.merged", "slug": "deepmind", "into": "gdm"}, NewEvent)
+        profile, msgspec.convert({"type": "entity.merged", "slug": "deepmind", "into": "gdm"}, Event)
     )
     assert profile == Profile(
         slug="deepmind", kind="organization", name="DeepMind", aliases=["DM"], merged_into="gdm"

@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from schemas import NewEvent
+from schemas import Event
 from service.domain.appending import AppendPlan, decide, needs
 from service.projections.newsroom import PROJECTION
 from service.projections.rebuild import rebuild
@@ -104,7 +104,7 @@ class _Log:
 
 async def _append_in(conn: asyncpg.Connection, events: Sequence[dict[str, Any]]) -> None:
     """Append inside ``conn``'s open transaction, through the same rules as an HTTP append."""
-    posted = [msgspec.convert(event, NewEvent) for event in events]
+    posted = [msgspec.convert(event, Event) for event in events]
     plan = decide(
         posted, await log.append_state(conn, needs(posted)), [f"[{index}]" for index in range(len(posted))]
     )

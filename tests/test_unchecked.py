@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from schemas import Fact, NewEvent
+from schemas import Event, Fact
 from schemas.unchecked import unchecked
 from service.demo.story import DEMO_EVENTS
-from service.domain.timeline import Item, LoggedFact, fold
+from service.domain.timeline import Item, RecordedEvent, fold
 from tests.factories import reported
 
-_checked = msgspec.json.Decoder(NewEvent)
-_unchecked = msgspec.json.Decoder(unchecked(NewEvent))
+_checked = msgspec.json.Decoder(Event)
+_unchecked = msgspec.json.Decoder(unchecked(Event))
 
 
 @pytest.mark.parametrize("index", range(len(DEMO_EVENTS)))
@@ -38,10 +38,10 @@ def test_reading_back_skips_the_checks_and_nothing_else() -> None:
 
 
 def test_items_folded_from_read_back_events_encode_like_the_checked_ones() -> None:
-    def logged(decoder: msgspec.json.Decoder[NewEvent]) -> list[LoggedFact]:
+    def logged(decoder: msgspec.json.Decoder[Event]) -> list[RecordedEvent]:
         at = datetime(2024, 5, 6, tzinfo=UTC)
         return [
-            LoggedFact(uuid.UUID(int=n), "demo", n, at, decoder.decode(msgspec.json.encode(event)), 1)
+            RecordedEvent(uuid.UUID(int=n), "demo", n, at, decoder.decode(msgspec.json.encode(event)), 1)
             for n, event in enumerate(DEMO_EVENTS)
         ]
 

@@ -35,6 +35,7 @@ from schemas import (
     EntityUnmerged,
     EntityUpdated,
     EntityView,
+    Event,
     EventConfirmed,
     EventCorrected,
     EventDenied,
@@ -54,7 +55,6 @@ from schemas import (
     ModelReported,
     Money,
     NewApiKey,
-    NewEvent,
     Occurred,
     OEmbed,
     OrganizationFounded,
@@ -78,7 +78,7 @@ from schemas import (
 )
 from service.demo.story import THE_INFORMATION, demo_batches, demo_id
 
-_Event = TypeVar("_Event", bound=NewEvent)
+_Event = TypeVar("_Event", bound=Event)
 
 _STORY = {event.id: event for batch in demo_batches() for event in batch.events}
 
@@ -113,11 +113,11 @@ _PINNED_AT = _at("2024-05-07T09:00:00Z")
 _SOURCE = msgspec.convert(THE_INFORMATION, Source)
 
 
-def _tag(event: NewEvent) -> str:
+def _tag(event: Event) -> str:
     return str(type(event).__struct_config__.tag)
 
 
-EVENTS: dict[str, NewEvent] = {
+EVENTS: dict[str, Event] = {
     _tag(event): event
     for event in (
         EntityRegistered(
@@ -273,7 +273,7 @@ BATCH = BatchAppend(
 NEW_KEY = NewApiKey(name="wordpress-newsroom", scope="write")
 
 
-def _data(event: NewEvent) -> dict[str, object]:
+def _data(event: Event) -> dict[str, object]:
     """What the log keeps of an event besides its envelope, which goes in columns."""
     wire = msgspec.to_builtins(event)
     return {name: value for name, value in wire.items() if name not in ENVELOPE_FIELDS}

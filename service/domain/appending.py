@@ -26,13 +26,13 @@ from schemas import (
     EntityUnmerged,
     EntityUpdated,
     Envelope,
+    Event,
     EventConfirmed,
     EventCorrected,
     EventDenied,
     EventRetracted,
     Fact,
     FollowUp,
-    NewEvent,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
 
@@ -133,7 +133,7 @@ _NO_ENVELOPE: dict[str, Any] = dict.fromkeys(ENVELOPE_FIELDS)
 _encode = msgspec.json.Encoder().encode
 
 
-def stored_data(event: NewEvent) -> str:
+def stored_data(event: Event) -> str:
     """What the log keeps as an event's ``data``: the event as JSON, without its envelope.
 
     The ``type`` tag stays, so stored data decodes back into the same tagged union.
@@ -171,7 +171,7 @@ class _Planner:
             self.reject(index, name, _unknown(slug))
         return known
 
-    def plan(self, index: int, event: NewEvent) -> None:
+    def plan(self, index: int, event: Event) -> None:
         stream = self.stream_of(index, event)
         if stream is None:
             return
@@ -193,7 +193,7 @@ class _Planner:
         if occurred is not None and event.id is not None:  # a later event of the batch may follow it up
             self.earlier[event.id] = TargetState(kind, stream, retracted=False)
 
-    def expect(self, index: int, event: NewEvent, change: StreamChange) -> None:
+    def expect(self, index: int, event: Event, change: StreamChange) -> None:
         """Fold the event's expected_version into the stream's expectation at the batch's start."""
         if event.expected_version is None:
             return
@@ -208,7 +208,7 @@ class _Planner:
         elif change.expected is None:
             change.expected = at_start
 
-    def stream_of(self, index: int, event: NewEvent) -> str | None:
+    def stream_of(self, index: int, event: Event) -> str | None:
         # Facts first: they are most of any batch, and each class pattern costs an isinstance.
         match event:
             case Fact():
@@ -334,7 +334,7 @@ class _Planner:
             self.check_entities(index, "changes.entities", event)
 
 
-def needs(events: Sequence[NewEvent]) -> AppendNeeds:
+def needs(events: Sequence[Event]) -> AppendNeeds:
     """What state deciding ``events`` needs, so the store can read all of it at once."""
     slugs: set[str] = set()
     versions = False
@@ -366,7 +366,7 @@ def needs(events: Sequence[NewEvent]) -> AppendNeeds:
     )
 
 
-def decide(events: Sequence[NewEvent], state: AppendState, paths: Sequence[str]) -> AppendPlan | Replay:
+def decide(events: Sequence[Event], state: AppendState, paths: Sequence[str]) -> AppendPlan | Replay:
     """What appending ``events`` does, given the ``state`` that ``needs(events)`` asked for.
 
     A retry is answered before any rule is checked: what it posted was valid when first
@@ -396,7 +396,7 @@ def decide(events: Sequence[NewEvent], state: AppendState, paths: Sequence[str])
     return AppendPlan(planner.events, sorted(planner.changes.values(), key=lambda change: change.stream))
 
 
-def replay(events: Sequence[NewEvent], prior: Mapping[UUID, PriorEvent]) -> Replay:
+def replay(events: Sequence[Event], prior: Mapping[UUID, PriorEvent]) -> Replay:
     """The earlier rows of a retried append, or ``Conflict`` if its ids were reused for other events."""
     for event in events:
         found = prior.get(event.id) if event.id is not None else None

@@ -27,7 +27,7 @@ from schemas import (
     LiveKind,
 )
 from service.domain.cursors import LogCursor
-from service.domain.timeline import LoggedFact
+from service.domain.timeline import RecordedEvent
 
 Kind = LiveKind
 
@@ -48,7 +48,7 @@ class Regrouped(msgspec.Struct, frozen=True):
     cursor: LogCursor
 
 
-def touch(logged: LoggedFact) -> Touch | Regrouped | None:
+def touch(logged: RecordedEvent) -> Touch | Regrouped | None:
     """What one event changes for a live reader; None for what no timeline shows."""
     event = logged.event
     cursor = logged.cursor

@@ -21,13 +21,13 @@ from schemas import (
     EntityRegistered,
     EntityUnmerged,
     EntityUpdated,
+    Event,
     EventConfirmed,
     EventCorrected,
     EventDenied,
     EventRetracted,
     Fact,
     FollowUp,
-    NewEvent,
     Source,
     parse_partial_date,
 )
@@ -38,14 +38,14 @@ from service.domain.cursors import LogCursor, TimelineCursor
 DETAIL_FIELDS = ("title", "parameters", "parameters_qualifier", "price", "amount", "round")
 
 
-class LoggedFact(msgspec.Struct, frozen=True):
+class RecordedEvent(msgspec.Struct, frozen=True):
     """An event as the log holds it, decoded: what folds take."""
 
     id: UUID
     stream: str
     position: int
     recorded_at: datetime
-    event: NewEvent
+    event: Event
     transaction_id: int
     """With ``position``, where it stands in the log: see ``LogCursor``."""
 
@@ -108,7 +108,7 @@ def _details_of(fact_type: type[Fact]) -> tuple[str, ...]:
     return tuple(name for name in DETAIL_FIELDS if name in fact_type.__struct_fields__)
 
 
-def start(logged: LoggedFact) -> Item:
+def start(logged: RecordedEvent) -> Item:
     fact = logged.event
     assert isinstance(fact, Fact)
     return Item(
@@ -148,7 +148,7 @@ def _corrected(item: Item, changes: Correction) -> tuple[dict[str, Any], list[st
     return updates, changed
 
 
-def evolve(item: Item, logged: LoggedFact) -> Item:
+def evolve(item: Item, logged: RecordedEvent) -> Item:
     """The item after one follow-up; a retracted item takes no more changes."""
     event = logged.event
     if item.retracted is not None:
@@ -172,7 +172,7 @@ def evolve(item: Item, logged: LoggedFact) -> Item:
             assert_never(event)
 
 
-def fold(logged_events: list[LoggedFact]) -> dict[UUID, Item]:
+def fold(logged_events: list[RecordedEvent]) -> dict[UUID, Item]:
     """Every item that the events, in log order, make: what a rebuild or an "as of" read does."""
     items: dict[UUID, Item] = {}
     for logged in logged_events:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from service.domain.timeline import LoggedFact
+from service.domain.timeline import RecordedEvent
 
 State = TypeVar("State")
 
@@ -32,12 +32,14 @@ class Version(Generic[State]):
     recorded_until: datetime | None = None
 
 
-def in_order(current: Version[State] | None, event: LoggedFact) -> bool:
+def in_order(current: Version[State] | None, event: RecordedEvent) -> bool:
     """Whether ``event`` folds onto the current version: recorded no earlier than it began."""
     return current is None or event.recorded_at >= current.recorded_from
 
 
-def versions_after(current: Version[State] | None, state: State, event: LoggedFact) -> list[Version[State]]:
+def versions_after(
+    current: Version[State] | None, state: State, event: RecordedEvent
+) -> list[Version[State]]:
     """The versions an in-order ``event`` leaves, from the current one on: the current one closed
     and the new one after it, or only the new one where both were recorded at the same instant."""
     made = Version(state, event.recorded_at, event.id)
@@ -48,7 +50,7 @@ def versions_after(current: Version[State] | None, state: State, event: LoggedFa
 
 
 def replayed(
-    events: Sequence[LoggedFact], fold: Callable[[State | None, LoggedFact], State | None]
+    events: Sequence[RecordedEvent], fold: Callable[[State | None, RecordedEvent], State | None]
 ) -> list[Version[State]]:
     """Every version that ``events`` (in log order) make: at each instant any of them was
     recorded, all those recorded by then, folded in log order."""

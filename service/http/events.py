@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, QueryParameter
 
-from schemas import Appended, BatchAppend, BatchAppended, EventPage, LoggedEvent, NewEvent, StreamPage
+from schemas import Appended, BatchAppend, BatchAppended, Event, EventPage, LoggedEvent, StreamPage
 from service.appender import Appender, AppendOutcome
 from service.demo import examples
 from service.domain import cursors
@@ -34,7 +34,7 @@ async def _append(
     request: Request[Any, Any, Any],
     appender: Appender,
     meter: Meter,
-    posted: Sequence[NewEvent],
+    posted: Sequence[Event],
     paths: Sequence[str],
 ) -> AppendOutcome:
     """Append what the request posted, with its author and request id, and count the outcome."""
@@ -48,7 +48,7 @@ async def _append(
     return outcome
 
 
-def _logged(stored: log.StoredEvent) -> LoggedEvent:
+def _logged(stored: log.EventRow) -> LoggedEvent:
     # data and metadata leave as PostgreSQL wrote them: msgspec.Raw skips a decode and re-encode.
     return LoggedEvent(
         position=stored.position,
@@ -74,7 +74,7 @@ class EventsController(Controller):
     @post(
         "/events",
         operation_id="appendEvent",
-        dto=StrictBody.of(NewEvent),
+        dto=StrictBody.of(Event),
         return_dto=None,
         opt=needs("write", rechecked=True),
         status_code=201,
@@ -94,7 +94,7 @@ class EventsController(Controller):
         request: Request[Any, Any, Any],
         appender: NamedDependency[Appender],
         meter: NamedDependency[Meter],
-        data: Annotated[NewEvent, Body(examples=_EVENT_EXAMPLES)],
+        data: Annotated[Event, Body(examples=_EVENT_EXAMPLES)],
     ) -> Response[Appended]:
         """Append one event; 200 instead of 201 when it repeats an event already appended."""
         outcome = await _append(request, appender, meter, [data], ["$"])

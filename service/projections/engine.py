@@ -32,22 +32,22 @@ from uuid import UUID
 
 import msgspec
 
-from schemas import NewEvent
+from schemas import Event
 from schemas.unchecked import unchecked
-from service.domain.timeline import LoggedFact
+from service.domain.timeline import RecordedEvent
 from service.store import REFUSED, UNREACHABLE, Connection, Database, Pool, checkpoints
 from service.store import events as log
 from service.store.writers import Writers
 
 _log = logging.getLogger("dateline.projections")
 # Events were checked when they were appended; reading them back checks their shape only.
-_decode_event = msgspec.json.Decoder(unchecked(NewEvent)).decode
+_decode_event = msgspec.json.Decoder(unchecked(Event)).decode
 
 STOP_SECONDS = 5.0
 """How long stopping runners may take to finish their batches before they are cancelled: a step
 takes well under a second, and a statement is cut at ``checkpoints.STATEMENT_SECONDS`` anyway."""
 
-Apply = Callable[[Connection, Sequence[LoggedFact]], Awaitable[None]]
+Apply = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
 Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]
 
 
@@ -71,8 +71,8 @@ class Projection:
     how a rebuild fills its fresh tables before following the live log with ``apply``."""
 
 
-def logged(stored: log.StoredEvent | log.LogEntry) -> LoggedFact:
-    return LoggedFact(
+def logged(stored: log.EventRow | log.FoldRow) -> RecordedEvent:
+    return RecordedEvent(
         id=stored.id,
         stream=stored.stream,
         position=stored.position,

@@ -27,7 +27,7 @@ import msgspec
 from service.domain.cursors import LogCursor
 from service.store import UNREACHABLE, Connection, Database
 from service.store.database import connect
-from service.store.events import LogEntry, StoredEvent
+from service.store.events import EventRow, FoldRow
 from service.store.rebuilds import SCHEMA_PREFIX
 
 EVENTS_CHANNEL = "dateline_events"
@@ -169,7 +169,7 @@ async def cursor(conn: Database, name: str) -> LogCursor:
     return LogCursor(checkpoint["transaction_id"], checkpoint["position"])
 
 
-async def move(conn: Connection, name: str, last: StoredEvent | LogEntry) -> None:
+async def move(conn: Connection, name: str, last: EventRow | FoldRow) -> None:
     """The projection ``name`` has applied every event up to ``last``."""
     await conn.execute(_MOVE, name, str(last.transaction_id), last.position, last.recorded_at)
 

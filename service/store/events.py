@@ -55,7 +55,7 @@ from service.store import Database, connection, keys
 _encode = msgspec.json.Encoder().encode
 
 
-class StoredEvent(msgspec.Struct, frozen=True):
+class EventRow(msgspec.Struct, frozen=True):
     """An event as the log holds it; its data and metadata as the JSON PostgreSQL gave back."""
 
     position: int
@@ -76,7 +76,7 @@ class StoredEvent(msgspec.Struct, frozen=True):
         return LogCursor(self.transaction_id, self.position)
 
 
-class LogEntry(msgspec.Struct, frozen=True, array_like=True):
+class FoldRow(msgspec.Struct, frozen=True, array_like=True):
     """An event as a fold reads it in bulk: where it stands in the log, and its data's JSON.
 
     A rebuild reads a million of these: only the columns a fold needs, and no copy of its data.
@@ -98,8 +98,8 @@ class NulCharacter(Exception):
     """A text holds U+0000, which PostgreSQL text cannot store."""
 
 
-def _stored(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
+def _stored(row: asyncpg.Record) -> EventRow:
+    return EventRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
         msgspec.Raw(row[8].encode()), msgspec.Raw(row[9].encode()), row[10],
     )  # fmt: skip
@@ -325,7 +325,7 @@ def _appended(row: asyncpg.Record) -> Appended:
     )
 
 
-async def read_log(conn: Database, after: LogCursor, limit: int) -> list[StoredEvent]:
+async def read_log(conn: Database, after: LogCursor, limit: int) -> list[EventRow]:
     rows = await conn.fetch(_READ_LOG, str(after.transaction_id), after.position, limit)
     return [_stored(row) for row in rows]
 
@@ -343,7 +343,7 @@ class LogSnapshot:
         """Told how many events have been read so far, after each chunk."""
         self.horizon = ""
         self.read = 0
-        self.last: LogEntry | None = None
+        self.last: FoldRow | None = None
         """The last event read: where a reader following the live log goes on from."""
 
     async def __aenter__(self) -> LogSnapshot:
@@ -355,18 +355,18 @@ class LogSnapshot:
     async def __aexit__(self, *_: object) -> None:
         await self._transaction.rollback()
 
-    async def chunks(self, size: int) -> AsyncIterator[list[LogEntry]]:
+    async def chunks(self, size: int) -> AsyncIterator[list[FoldRow]]:
         """Every event in the snapshot, in log order, ``size`` at a time."""
         cursor = await self.conn.cursor(_READ_BELOW, self.horizon)
         while rows := await cursor.fetch(size):
-            events = [LogEntry(*row) for row in rows]
+            events = [FoldRow(*row) for row in rows]
             self.read += len(events)
             self.last = events[-1]
             yield events
             if self.on_read is not None:
                 self.on_read(self.read)
 
-    async def about(self, facts: Sequence[UUID], entities: Sequence[str]) -> list[LogEntry]:
+    async def about(self, facts: Sequence[UUID], entities: Sequence[str]) -> list[FoldRow]:
         """``events_about`` within the snapshot."""
         return await events_about(self.conn, facts, entities, LogCursor(int(self.horizon), 0))
 
@@ -376,11 +376,11 @@ class LogSnapshot:
         return {row["target"]: row["referrers"] for row in rows}
 
 
-async def read_stream(conn: Database, stream: str, from_version: int, limit: int) -> list[StoredEvent]:
+async def read_stream(conn: Database, stream: str, from_version: int, limit: int) -> list[EventRow]:
     return [_stored(row) for row in await conn.fetch(_READ_STREAM, stream, from_version, limit)]
 
 
-async def read_event(conn: Database, event_id: UUID) -> StoredEvent | None:
+async def read_event(conn: Database, event_id: UUID) -> EventRow | None:
     row = await conn.fetchrow(_READ_EVENT, event_id)
     return None if row is None else _stored(row)
 
@@ -400,10 +400,10 @@ order by events.transaction_id, events.position
 
 async def events_about(
     db: Database, facts: Sequence[UUID], entities: Sequence[str], before: LogCursor
-) -> list[LogEntry]:
+) -> list[FoldRow]:
     """The facts ``facts`` with their follow-ups, and the entities' own events, that come before
     ``before`` in the log, in log order."""
     rows = await db.fetch(
         _EVENTS_ABOUT, list(facts), list(entities), str(before.transaction_id), before.position
     )
-    return [LogEntry(*row) for row in rows]
+    return [FoldRow(*row) for row in rows]

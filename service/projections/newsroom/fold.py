@@ -22,23 +22,23 @@ from schemas import (
     EntityRegistered,
     EntityUnmerged,
     EntityUpdated,
+    Event,
     EventConfirmed,
     EventCorrected,
     EventDenied,
     EventRetracted,
     Fact,
     FollowUp,
-    NewEvent,
     parse_partial_date,
 )
 from service.domain.cursors import LogCursor
 from service.domain.entities import Profile, evolve_profile
-from service.domain.timeline import Item, LoggedFact, evolve, start
+from service.domain.timeline import Item, RecordedEvent, evolve, start
 from service.domain.versions import State, Version, in_order, replayed, versions_after
 from service.projections.engine import EventNotApplied, logged
 from service.store import Connection
 from service.store import events as log
-from service.store.events import LogEntry, LogSnapshot
+from service.store.events import FoldRow, LogSnapshot
 from service.store.newsroom import writes
 from service.store.newsroom.rows import (
     Change,
@@ -55,7 +55,7 @@ _FOLLOW_UPS = sorted(tag for tag, cls in EVENT_TYPES.items() if issubclass(cls, 
 _LOAD_CHUNK = 5000
 
 
-def _entities_named(event: NewEvent) -> list[EntityRef]:
+def _entities_named(event: Event) -> list[EntityRef]:
     """The entities an event brings into an item: a fact's, or those a correction moves it to."""
     match event:
         case Fact():
@@ -76,13 +76,13 @@ def _entities_named(event: NewEvent) -> list[EntityRef]:
             assert_never(event)
 
 
-def _item_fold(item: Item | None, logged: LoggedFact) -> Item | None:
+def _item_fold(item: Item | None, logged: RecordedEvent) -> Item | None:
     if isinstance(logged.event, Fact):
         return start(logged)
     return None if item is None else evolve(item, logged)
 
 
-def _profile_fold(profile: Profile | None, logged: LoggedFact) -> Profile | None:
+def _profile_fold(profile: Profile | None, logged: RecordedEvent) -> Profile | None:
     event = logged.event
     if isinstance(event, EntityEvent):
         return evolve_profile(profile, event)
@@ -114,7 +114,7 @@ class _Versions(Generic[State]):
         self.current[key] = Version(state, since, made_by=_STORED)
         self.stored.add(key)
 
-    def change(self, key: Any, state: State, logged: LoggedFact, names: list[str]) -> None:
+    def change(self, key: Any, state: State, logged: RecordedEvent, names: list[str]) -> None:
         """``state`` is what ``logged`` made of ``key``; ``names`` the words it is found by."""
         if key in self.replay:
             return
@@ -166,9 +166,9 @@ class Batch:
         self.involved: dict[UUID, dict[str, None]] = {}
         self.item_versions: _Versions[Item] = _Versions()
         self.profile_versions: _Versions[Profile] = _Versions()
-        self.last: LoggedFact | None = None
+        self.last: RecordedEvent | None = None
 
-    async def load(self, conn: Connection, events: Sequence[LoggedFact]) -> None:
+    async def load(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Read what ``events`` change from the tables."""
         targets = [e.event.event_id for e in events if isinstance(e.event, FollowUp)]
         if targets:
@@ -183,7 +183,7 @@ class Batch:
             self.profiles[slug] = profile
             self.profile_versions.load(slug, profile, since)
 
-    def apply(self, logged: LoggedFact) -> UUID | None:
+    def apply(self, logged: RecordedEvent) -> UUID | None:
         """Fold one event in; the item it changed, if any."""
         event = logged.event
         self.last = logged
@@ -218,7 +218,7 @@ class Batch:
             case _:
                 assert_never(event)
 
-    def _changed(self, item: Item, logged: LoggedFact) -> None:
+    def _changed(self, item: Item, logged: RecordedEvent) -> None:
         # Events are read back unchecked (see ``logged``); a date that does not parse must stop
         # the fold here, at the event that brought it, not later when the rows are made.
         parse_partial_date(item.occurred)
@@ -241,7 +241,7 @@ class Batch:
         slugs = sorted(self.profile_versions.replay) if entities else []
         if not replay and not slugs:
             return
-        about: dict[Any, list[LoggedFact]] = {}
+        about: dict[Any, list[RecordedEvent]] = {}
         for stored in await history(replay, slugs):
             event = logged(stored)
             if isinstance(event.event, EntityEvent):
@@ -304,11 +304,11 @@ class Batch:
         await writes.save(conn, rows)
 
 
-History = Callable[[list[UUID], list[str]], Awaitable[list[LogEntry]]]
+History = Callable[[list[UUID], list[str]], Awaitable[list[FoldRow]]]
 """The log's events about some facts and entities, up to the point a fold has reached."""
 
 
-async def apply(conn: Connection, events: Sequence[LoggedFact]) -> None:
+async def apply(conn: Connection, events: Sequence[RecordedEvent]) -> None:
     """Fold ``events`` into the newsroom tables, inside the caller's transaction."""
     batch = Batch()
     await batch.load(conn, events)
