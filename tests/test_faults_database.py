@@ -158,6 +158,13 @@ def _posting(service: Service, key: str, batch: dict[str, Any], *, share: float)
     return sent
 
 
+def _kill(service: Service, sending: socket.socket) -> None:
+    """SIGKILL the service's process, with the request ``sending`` still open."""
+    os.kill(service.process.pid, signal.SIGKILL)
+    service.process.wait(timeout=10)
+    sending.close()
+
+
 def test_a_batch_whose_process_is_killed_while_it_is_sent_is_absent_and_a_retry_appends_it_once(
     database_url: str,
 ) -> None:
@@ -167,9 +174,7 @@ def test_a_batch_whose_process_is_killed_while_it_is_sent_is_absent_and_a_retry_
         assert service.request("POST", "/v1/events", registered("acme"), key)[0] == 201
         sending = _posting(service, key, batch, share=0.5)
         time.sleep(0.2)  # the process holds half a body, and waits for the rest
-        os.kill(service.process.pid, signal.SIGKILL)
-        service.process.wait(timeout=10)
-        sending.close()
+        _kill(service, sending)
     assert _logged(database_url, _ids(batch)) == []
     _retried_once(database_url, key, batch, 201)
 
@@ -200,9 +205,7 @@ async def _killed_inside_the_append(
         await holder.execute("select 1 from streams where stream = 'acme' for update")
         sending = _posting(service, key, batch, share=1.0)
         backend = await _appending_backend(database_url)
-        os.kill(service.process.pid, signal.SIGKILL)
-        service.process.wait(timeout=10)
-        sending.close()
+        _kill(service, sending)
         await locked.rollback()
     finally:
         await holder.close()

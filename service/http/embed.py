@@ -107,7 +107,7 @@ async def _embed(
 
     async def fetch(newsroom: NewsroomReader) -> PinnedPage | ItemPage:
         if read.as_of is None:
-            return await newsroom.timeline(read.query)
+            return await newsroom.timeline(read.query, followed=True)
         return await newsroom.pinned(read.query, read.as_of)
 
     return await cache.answer(

@@ -76,7 +76,7 @@ def answer_cached(current: Callable[[], Services]) -> Callable[[Request[Any, Any
         cached = request.route_handler.opt.get("cached")
         if cached is None:
             return None
-        variant = params.reader_language(request) or "" if cached == "page" else ""
+        variant = (params.reader_language(request) or "") if cached == "page" else ""
         return await current().reads.hit(request, variant)
 
     return hook

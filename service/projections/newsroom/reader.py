@@ -36,11 +36,13 @@ class ItemPage(msgspec.Struct, frozen=True):
     entity: Profile | None = None
     """The entity the query named, through its aliases and merges; None for any timeline."""
     since: LogCursor | None = None
-    """Where the log stood before the page was read: a live reader follows on from there, so a
-    change made while the page was read is told, not missed."""
+    """For a page that is followed live, where the log stood before the page was read: its
+    reader follows on from there, so a change made while the page was read is told, not missed."""
 
 
-def _paged(items: list[Item], query: TimelineQuery, limit: int | None = None) -> tuple[list[Item], Any]:
+def _paged(
+    items: list[Item], query: TimelineQuery, limit: int | None = None
+) -> tuple[list[Item], TimelineCursor | RankCursor | None]:
     """Up to ``limit`` (the query's) of ``items``, and where the next page starts if there is one."""
     limit = limit or query.limit
     if len(items) <= limit:
@@ -173,9 +175,12 @@ class NewsroomReader:
         self._settled_until = max(instant, self._settled_until or instant)
         return True
 
-    async def timeline(self, query: TimelineQuery, as_of: datetime | None = None) -> ItemPage:
-        """A page of the timeline ``query`` asks for, as known now or at ``as_of``."""
-        since = await self.passed()
+    async def timeline(
+        self, query: TimelineQuery, as_of: datetime | None = None, *, followed: bool = False
+    ) -> ItemPage:
+        """A page of the timeline ``query`` asks for, as known now or at ``as_of``; with its
+        ``since`` if it is ``followed`` live."""
+        since = await self.passed() if followed else None
         entity, query = await self._of_entity(query, as_of)
         found = await tables.timeline(self.db, query, as_of, await self._few_bounds(as_of))
         return ItemPage(*_paged(found, query), entity, since)
