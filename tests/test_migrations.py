@@ -76,6 +76,7 @@ def test_head_has_the_tables_the_code_uses(blank_url: str) -> None:
     assert _tables(blank_url) == {
         "alembic_version",
         "events",
+        "held_events",
         "streams",
         "api_keys",
         "projection_checkpoints",

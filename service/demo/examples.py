@@ -411,7 +411,7 @@ RESPONSES: dict[str, object] = {
         name="newsdesk", scope="write", key="dl_3q2W8m0Zb5Yt1kV7xR9cN4uH6pL2sD8fG0jA5eT1wQ"
     ),
     "health": Health(status="ok"),
-    "ready": Health(status="ready", migration="0006"),
+    "ready": Health(status="ready", migration="0007"),
     "revoked": None,
     "timeline": TimelinePage(items=[_REPORT_NOW], next="WyJ0aW1lIiwiMjAyNC0wNS0wMVQwMDowMDowMFoiLDEwLDIxXQ"),
     "live": LiveChange(kind="corrected", entry=_REPORT_NOW),
