@@ -19,7 +19,7 @@ from uuid import UUID
 import msgspec
 
 from schemas import EntityMerged, EntityRegistered, EntityUnmerged, EntityUpdated
-from service.domain.timeline import Item, sort_key
+from service.domain.timeline import Hold, Item, RecordedEvent, sort_key
 from service.domain.versions import Version
 
 
@@ -31,6 +31,21 @@ class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
     description: dict[str, str] | None = None
     wikidata_id: str | None = None
     merged_into: str | None = None
+    hold: Hold | None = None
+    """Registered by a held event not yet published: only the preview read model has these."""
+
+
+def evolve_logged(profile: Profile | None, logged: RecordedEvent) -> Profile:
+    """``evolve_profile`` for an entity's event as the log holds it: a held registration marks
+    the profile, and its publication (the profile made already, at its held place) unmarks it."""
+    event = logged.event
+    assert isinstance(event, EntityRegistered | EntityUpdated | EntityMerged | EntityUnmerged)
+    if isinstance(event, EntityRegistered):
+        if logged.publishes and profile is not None:
+            return msgspec.structs.replace(profile, hold=None)
+        if logged.hold is not None:
+            return msgspec.structs.replace(evolve_profile(profile, event), hold=logged.hold)
+    return evolve_profile(profile, event)
 
 
 def evolve_profile(

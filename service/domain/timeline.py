@@ -38,6 +38,16 @@ from service.domain.cursors import LogCursor, TimelineCursor
 DETAIL_FIELDS = ("title", "parameters", "parameters_qualifier", "price", "amount", "round")
 
 
+class Hold(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Why an event is not public yet: an embargo until ``publish_at``, or a draft (none)."""
+
+    publish_at: datetime | None = None
+
+    @property
+    def draft(self) -> bool:
+        return self.publish_at is None
+
+
 class RecordedEvent(msgspec.Struct, frozen=True):
     """An event as the log holds it, decoded: what folds take."""
 
@@ -48,6 +58,10 @@ class RecordedEvent(msgspec.Struct, frozen=True):
     event: Event
     transaction_id: int
     """With ``position``, where it stands in the log: see ``LogCursor``."""
+    hold: Hold | None = None
+    """A held event (a draft or an embargo), as only the preview read model folds them."""
+    publishes: bool = False
+    """It publishes a held event of the same id, which the preview read model folded before."""
 
     @property
     def cursor(self) -> LogCursor:
@@ -96,6 +110,8 @@ class Item(msgspec.Struct, frozen=True, omit_defaults=True):
     verdicts: list[VerdictNote] = []
     corrections: list[CorrectionNote] = []
     retracted: Retraction | None = None
+    hold: Hold | None = None
+    """Made by a held fact not yet published: only the preview read model has such items."""
 
     @property
     def slugs(self) -> set[str]:
@@ -128,7 +144,21 @@ def start(logged: RecordedEvent) -> Item:
         details={
             name: value for name in _details_of(type(fact)) if (value := getattr(fact, name)) is not None
         },
+        hold=logged.hold,
     )
+
+
+def published(item: Item | None, logged: RecordedEvent) -> Item | None:
+    """The item once ``logged`` publishes the held event that made or changed it (folded already,
+    at its held place): the same item, unmarked if it was the fact. None if ``logged`` is no such
+    publication, or its item is not there."""
+    if not logged.publishes or item is None:
+        return None
+    if isinstance(logged.event, Fact):
+        return msgspec.structs.replace(item, hold=None)
+    if any(change.event_id == logged.id for change in changes(item)):
+        return item
+    return None
 
 
 def _corrected(item: Item, changes: Correction) -> tuple[dict[str, Any], list[str]]:

@@ -2,4 +2,4 @@
 
 from service.projections import newsroom
 
-PROJECTIONS = [newsroom.PROJECTION]
+PROJECTIONS = [newsroom.PROJECTION, newsroom.PREVIEW]

@@ -34,9 +34,11 @@ import msgspec
 
 from schemas import Event
 from schemas.unchecked import unchecked
+from service.domain.cursors import LogCursor
 from service.domain.timeline import RecordedEvent
 from service.store import REFUSED, UNREACHABLE, Connection, Database, Pool, checkpoints
 from service.store import events as log
+from service.store.merged import MergedRow
 from service.store.writers import Writers
 
 _log = logging.getLogger("dateline.projections")
@@ -49,6 +51,7 @@ takes well under a second, and a statement is cut at ``checkpoints.STATEMENT_SEC
 
 Apply = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
 Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]
+ReadLog = Callable[[Connection, LogCursor, int], Awaitable[Sequence[log.EventRow | log.FoldRow]]]
 
 
 class EventNotApplied(Exception):
@@ -69,9 +72,20 @@ class Projection:
     load: Load | None = None
     """Folds a whole snapshot of the log into empty tables, handing its inserts to the writers:
     how a rebuild fills its fresh tables before following the live log with ``apply``."""
+    schema: str = "public"
+    """Where its tables live: its runner's session puts this schema first on its search path."""
+    read: ReadLog = log.read_log
+    """What it folds, in the log's gap-free order: the log, or the log with its held events."""
+    snapshot: type[log.LogSnapshot] = log.LogSnapshot
+    """What a rebuild loads, the same events as ``read`` in one snapshot."""
+
+    @property
+    def search_path(self) -> str | None:
+        return None if self.schema == "public" else f"{self.schema}, public"
 
 
 def logged(stored: log.EventRow | log.FoldRow) -> RecordedEvent:
+    merged = stored if isinstance(stored, MergedRow) else None
     return RecordedEvent(
         id=stored.id,
         stream=stored.stream,
@@ -79,6 +93,8 @@ def logged(stored: log.EventRow | log.FoldRow) -> RecordedEvent:
         recorded_at=stored.recorded_at,
         event=_decode_event(stored.data),
         transaction_id=stored.transaction_id,
+        hold=None if merged is None else merged.hold,
+        publishes=merged is not None and merged.publishes,
     )
 
 
@@ -90,7 +106,7 @@ async def step(conn: Connection, projection: Projection, limit: int, *, live: bo
     async with conn.transaction():
         if live:
             await checkpoints.hold_apply_lock(conn, projection.name)
-        stored = await log.read_log(conn, await checkpoints.cursor(conn, projection.name), limit)
+        stored = await projection.read(conn, await checkpoints.cursor(conn, projection.name), limit)
         if not stored:
             return 0
         await projection.apply(conn, [logged(event) for event in stored])
@@ -110,7 +126,7 @@ async def _pinpoint(
     except checkpoints.LEASE_LOST:
         raise
     except Exception as failure:  # the event that cannot be applied, whatever the reason
-        stored = await log.read_log(conn, await checkpoints.cursor(conn, projection.name), 1)
+        stored = await projection.read(conn, await checkpoints.cursor(conn, projection.name), 1)
         failing = stored[0].id if stored else None
         await checkpoints.fail(conn, projection.name, failing, f"{type(failure).__name__}: {failure}")
         _log.error("projection %s stopped before event %s: %s", projection.name, failing, failure)
@@ -183,7 +199,9 @@ class Runner:
             await _waited(self.stopping, self.poll_seconds)
 
     async def _lead(self) -> None:
-        async with checkpoints.session(self.database_url, on_append=self.wake.set) as conn:
+        async with checkpoints.session(
+            self.database_url, on_append=self.wake.set, search_path=self.projection.search_path
+        ) as conn:
             while not await checkpoints.try_lead(conn, self.projection.name):
                 # Standby: another process leads. Trying is what keeps this session's own lease.
                 if await _waited(self.stopping, checkpoints.BEAT_SECONDS):

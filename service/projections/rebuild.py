@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from service.projections.engine import Projection, step
 from service.store import Connection, checkpoints
 from service.store.database import connect
-from service.store.events import LogSnapshot
 from service.store.rebuilds import FreshTables, event_count
 from service.store.writers import writers
 
@@ -53,7 +52,7 @@ async def _load(
     try:
         with no_cycle_collection():
             async with (
-                LogSnapshot(reader, on_read) as snapshot,
+                projection.snapshot(reader, on_read) as snapshot,
                 writers(database_url, WRITERS, fresh.search_path) as pool,
             ):
                 await projection.load(snapshot, pool)
@@ -71,7 +70,7 @@ async def rebuild(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Rebuild ``projection``; how many events were applied. ``progress(done, total)`` is told as it goes."""
-    fresh = FreshTables(projection.name, projection.tables)
+    fresh = FreshTables(projection.name, projection.tables, projection.schema)
     conn = await connect(database_url)
     try:
         return await _rebuild(database_url, conn, projection, fresh, batch, progress)

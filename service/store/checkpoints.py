@@ -220,10 +220,12 @@ async def listening(
 
 
 def session(
-    database_url: str, on_append: Callable[[], None]
+    database_url: str, on_append: Callable[[], None], search_path: str | None = None
 ) -> contextlib.AbstractAsyncContextManager[Connection]:
-    """A connection of its own for a runner, told of every append, on the lease (``LEASE_SECONDS``)."""
-    return listening(database_url, EVENTS_CHANNEL, lambda _: on_append(), _LEASE)
+    """A connection of its own for a runner, told of every append, on the lease (``LEASE_SECONDS``),
+    writing the tables ``search_path`` finds first (the public ones by default)."""
+    path = {} if search_path is None else {"search_path": search_path}
+    return listening(database_url, EVENTS_CHANNEL, lambda _: on_append(), {**_LEASE, **path})
 
 
 def progress(

@@ -337,6 +337,9 @@ class LogSnapshot:
     open it does not hold the horizon back: live readers go on seeing new events meanwhile.
     """
 
+    read_below = _READ_BELOW
+    references_statement = _REFERENCES
+
     def __init__(self, conn: asyncpg.Connection, on_read: Callable[[int], None] | None = None) -> None:
         self.conn = conn
         self.on_read = on_read
@@ -357,14 +360,17 @@ class LogSnapshot:
 
     async def chunks(self, size: int) -> AsyncIterator[list[FoldRow]]:
         """Every event in the snapshot, in log order, ``size`` at a time."""
-        cursor = await self.conn.cursor(_READ_BELOW, self.horizon)
+        cursor = await self.conn.cursor(self.read_below, self.horizon)
         while rows := await cursor.fetch(size):
-            events = [FoldRow(*row) for row in rows]
+            events = [self.row(row) for row in rows]
             self.read += len(events)
             self.last = events[-1]
             yield events
             if self.on_read is not None:
                 self.on_read(self.read)
+
+    def row(self, record: asyncpg.Record) -> FoldRow:
+        return FoldRow(*record)
 
     async def about(self, facts: Sequence[UUID], entities: Sequence[str]) -> list[FoldRow]:
         """``events_about`` within the snapshot."""
@@ -372,7 +378,7 @@ class LogSnapshot:
 
     async def references(self, types: Sequence[str]) -> dict[UUID, int]:
         """How many events of ``types`` name each event by its ``event_id`` field."""
-        rows = await self.conn.fetch(_REFERENCES, self.horizon, list(types))
+        rows = await self.conn.fetch(self.references_statement, self.horizon, list(types))
         return {row["target"]: row["referrers"] for row in rows}
 
 

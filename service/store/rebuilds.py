@@ -31,9 +31,11 @@ SCHEMA_PREFIX = "rebuild_"
 class FreshTables:
     """Empty copies of a projection's tables, without indexes, and what will give them theirs."""
 
-    def __init__(self, name: str, tables: Sequence[str]) -> None:
+    def __init__(self, name: str, tables: Sequence[str], home: str = "public") -> None:
         self.name = name
         self.tables = tables
+        self.home = home
+        """The schema of the live tables: the fresh ones are made like them, and moved there."""
         self.schema = SCHEMA_PREFIX + name
         self.search_path = f"{self.schema}, public"
         self.indexes: list[str] = []
@@ -44,7 +46,7 @@ class FreshTables:
         await conn.execute(f"drop schema if exists {self.schema} cascade")
         await conn.execute(f"create schema {self.schema}")
         for table in self.tables:
-            live, fresh = f"public.{table}", f"{self.schema}.{table}"
+            live, fresh = f"{self.home}.{table}", f"{self.schema}.{table}"
             # No autovacuum while loading: a vacuum halfway through a load is wasted work, and one
             # still running at the end makes the index builds wait; the load analyzes what it loads.
             await conn.execute(
@@ -81,8 +83,8 @@ class FreshTables:
         """Put the fresh tables and their checkpoint in place of the live ones, in ``conn``'s
         transaction: readers see the old tables until it commits."""
         for table in self.tables:
-            await conn.execute(f"drop table public.{table}")
-            await conn.execute(f"alter table {self.schema}.{table} set schema public")
+            await conn.execute(f"drop table {self.home}.{table}")
+            await conn.execute(f"alter table {self.schema}.{table} set schema {self.home}")
         await conn.execute(
             f"""
             update public.projection_checkpoints live

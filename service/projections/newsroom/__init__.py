@@ -15,12 +15,25 @@ from service.projections.newsroom.reader import (
     NewsroomReader,
     PinnedPage,
 )
-from service.store.newsroom.rows import NAME, TABLES
+from service.store import merged
+from service.store.newsroom.rows import NAME, PREVIEW_NAME, PREVIEW_SCHEMA, TABLES
 
 PROJECTION = Projection(NAME, fold.apply, TABLES, fold.load)
+PREVIEW = Projection(
+    PREVIEW_NAME,
+    fold.apply_merged,
+    TABLES,
+    fold.load,
+    schema=PREVIEW_SCHEMA,
+    read=merged.read_merged,
+    snapshot=merged.MergedSnapshot,
+)
+"""The preview read model: the same fold and tables over the log and its held events, in a
+schema of its own, which only previews read (``preview=true`` with a key that may)."""
 
 __all__ = [
     "NAME",
+    "PREVIEW",
     "PROJECTION",
     "EntityListing",
     "EntityState",

@@ -32,11 +32,11 @@ from schemas import (
     parse_partial_date,
 )
 from service.domain.cursors import LogCursor
-from service.domain.entities import Profile, evolve_profile
-from service.domain.timeline import Item, RecordedEvent, evolve, start
+from service.domain.entities import Profile, evolve_logged
+from service.domain.timeline import Item, RecordedEvent, evolve, published, start
 from service.domain.versions import State, Version, in_order, replayed, versions_after
 from service.projections.engine import EventNotApplied, logged
-from service.store import Connection
+from service.store import Connection, merged
 from service.store import events as log
 from service.store.events import FoldRow, LogSnapshot
 from service.store.newsroom import writes
@@ -77,15 +77,16 @@ def _entities_named(event: Event) -> list[EntityRef]:
 
 
 def _item_fold(item: Item | None, logged: RecordedEvent) -> Item | None:
+    if (publication := published(item, logged)) is not None:
+        return publication
     if isinstance(logged.event, Fact):
         return start(logged)
     return None if item is None else evolve(item, logged)
 
 
 def _profile_fold(profile: Profile | None, logged: RecordedEvent) -> Profile | None:
-    event = logged.event
-    if isinstance(event, EntityEvent):
-        return evolve_profile(profile, event)
+    if isinstance(logged.event, EntityEvent):
+        return evolve_logged(profile, logged)
     return profile
 
 
@@ -171,6 +172,8 @@ class Batch:
     async def load(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Read what ``events`` change from the tables."""
         targets = [e.event.event_id for e in events if isinstance(e.event, FollowUp)]
+        # A held fact's publication finds the item its held event made (in the preview tables).
+        targets += [e.id for e in events if e.publishes and isinstance(e.event, Fact)]
         if targets:
             for event_id, (item, since) in (await writes.load_items(conn, targets)).items():
                 self.items[event_id] = item
@@ -187,6 +190,9 @@ class Batch:
         """Fold one event in; the item it changed, if any."""
         event = logged.event
         self.last = logged
+        key = event.event_id if isinstance(event, FollowUp) else logged.id
+        if (publication := published(self.items.get(key), logged)) is not None:
+            return self._published(key, publication, logged)
         match event:
             case Fact():
                 item = self.items[logged.id] = start(logged)
@@ -211,12 +217,22 @@ class Batch:
                 self._changed(after, logged)
                 return event.event_id
             case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
-                profile = self.profiles[event.slug] = evolve_profile(self.profiles.get(event.slug), event)
+                profile = self.profiles[event.slug] = evolve_logged(self.profiles.get(event.slug), logged)
                 self.changed_profiles[event.slug] = logged.position
                 self.profile_versions.change(event.slug, profile, logged, [])
                 return None
             case _:
                 assert_never(event)
+
+    def _published(self, event_id: UUID, item: Item, logged: RecordedEvent) -> UUID:
+        """The publication of a held event already folded at its held place: the fact's item
+        loses its mark, a follow-up's change is there already."""
+        if item is not self.items[event_id]:
+            self.items[event_id] = item
+            self.changed_items.setdefault(event_id, "same")
+            self.involved.setdefault(event_id, dict.fromkeys(ref.slug for ref in item.entities))
+            self._changed(item, logged)
+        return event_id
 
     def _changed(self, item: Item, logged: RecordedEvent) -> None:
         # Events are read back unchecked (see ``logged``); a date that does not parse must stop
@@ -290,12 +306,12 @@ class Batch:
             add_profile_versions(rows, slug, earlier)
         self.changed_profiles.clear()
 
-    async def save(self, conn: Connection) -> None:
-        """Write every change, over what the tables hold."""
+    async def save(self, conn: Connection, about: About = log.events_about) -> None:
+        """Write every change, over what the tables hold; ``about`` reads the log it folds."""
         if self.last is not None:
             through = LogCursor(self.last.transaction_id, self.last.position + 1)
             await self.replay(
-                lambda facts, entities: log.events_about(conn, facts, entities, through),
+                lambda facts, entities: about(conn, facts, entities, through),
                 list(self.changed_items),
                 entities=True,
             )
@@ -306,15 +322,22 @@ class Batch:
 
 History = Callable[[list[UUID], list[str]], Awaitable[list[FoldRow]]]
 """The log's events about some facts and entities, up to the point a fold has reached."""
+About = Callable[[Connection, Sequence[UUID], Sequence[str], LogCursor], Awaitable[list[FoldRow]]]
+"""``events_about`` of the log a fold follows."""
 
 
-async def apply(conn: Connection, events: Sequence[RecordedEvent]) -> None:
+async def apply(conn: Connection, events: Sequence[RecordedEvent], about: About = log.events_about) -> None:
     """Fold ``events`` into the newsroom tables, inside the caller's transaction."""
     batch = Batch()
     await batch.load(conn, events)
     for event in events:
         batch.apply(event)
-    await batch.save(conn)
+    await batch.save(conn, about)
+
+
+async def apply_merged(conn: Connection, events: Sequence[RecordedEvent]) -> None:
+    """``apply`` for the preview read model, which folds the log and its held events together."""
+    await apply(conn, events, merged.events_about)
 
 
 async def load(snapshot: LogSnapshot, writers: Writers) -> None:
@@ -335,7 +358,7 @@ async def load(snapshot: LogSnapshot, writers: Writers) -> None:
                 raise EventNotApplied(stored.id, error) from error
             if changed is None:
                 continue
-            if isinstance(event.event, FollowUp):
+            if isinstance(event.event, FollowUp) or event.publishes:
                 awaiting[changed] -= 1
             if not awaiting.get(changed):
                 finished.append(changed)

@@ -34,6 +34,10 @@ _encode = msgspec.json.Encoder().encode
 
 NAME = "newsroom"
 """The read model's name, and its checkpoint's."""
+PREVIEW_NAME = "newsroom_preview"
+"""Its twin's, which folds the held events too (drafts, embargoes) for previews."""
+PREVIEW_SCHEMA = "preview"
+"""Where the twin's tables are, named as the public ones (migration 0008)."""
 TABLES = (
     "timeline_items",
     "entity_items",
