@@ -36,6 +36,17 @@ class RetractionShown(Struct, kw_only=True):
     language: str
 
 
+class HeldShown(Struct, kw_only=True, omit_defaults=True):
+    """Why a preview shows what the public does not see yet: a draft, or an embargo."""
+
+    draft: bool
+    """Waiting for an editor to publish it; otherwise embargoed until ``publish_at``."""
+    publish_at: datetime | None = None
+    """When the embargo ends and it is published by itself."""
+    withdrawn: bool = False
+    """Retracted before it was ever published: a withdrawn draft or embargo."""
+
+
 class TimelineEntry(Struct, kw_only=True):
     """One fact as a reader sees it now, in the requested language where it exists."""
 
@@ -61,6 +72,8 @@ class TimelineEntry(Struct, kw_only=True):
     details: dict[str, Any] = {}
     corrections: list[CorrectionShown] = []
     retracted: RetractionShown | None = None
+    held: HeldShown | None = None
+    """Only in a preview (``preview=true``): the fact is not public yet. Always null otherwise."""
 
 
 class RevisionShown(Struct, kw_only=True, omit_defaults=True):
@@ -165,6 +178,8 @@ class EntitySummary(Struct, kw_only=True, omit_defaults=True):
     name: str
     aliases: list[str] = []
     merged_into: str | None = None
+    held: HeldShown | None = None
+    """Only in a preview: the entity's registration is not public yet."""
 
 
 class EntityPage(Struct, kw_only=True):
@@ -208,6 +223,8 @@ class EntityView(Struct, kw_only=True, omit_defaults=True):
     merged_from: list[str] = []
     facts: dict[str, Any] = {}
     timeline: str
+    held: HeldShown | None = None
+    """Only in a preview: the entity's registration is not public yet."""
 
 
 class EntityRevisionShown(Struct, kw_only=True, omit_defaults=True):

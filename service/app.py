@@ -26,7 +26,7 @@ from litestar.types import (
 )
 
 from service.appender import Appender
-from service.http.auth import guard
+from service.http.auth import guard, may
 from service.http.docs import contract_config
 from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
@@ -42,7 +42,7 @@ from service.http.problems import exception_handlers, schema_not_found
 from service.http.projections import projections
 from service.http.query import KnownParameters
 from service.http.rates import RateLimit
-from service.http.read_cache import ReadCache
+from service.http.read_cache import Previews, ReadCache
 from service.http.reference import REFERENCE_ROUTES
 from service.http.scrape import sample, scrape
 from service.http.services import Services, answer_cached, dependencies
@@ -51,7 +51,7 @@ from service.live import Hub
 from service.presentation.embed import STATIC
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
-from service.projections.newsroom import NewsroomReader
+from service.projections.newsroom import PREVIEW, NewsroomReader
 from service.server import CUT_SHORT, STOPPING
 from service.settings import Settings
 from service.store.database import create_pool
@@ -116,6 +116,10 @@ class Dateline(Litestar):
         return request
 
 
+_PREVIEW_POOL = 3
+"""Connections each process keeps for previews."""
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     meter = Meter(settings.metrics != "off")
@@ -134,6 +138,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             raise RuntimeError("DATABASE_URL is not set: start the service with `dateline run`")
         pool = await create_pool(settings.database_url, max_size=settings.pool_size)
         newsroom = NewsroomReader(pool)
+        # Previews are an editor's reads, a few at a time: a small pool of their own, whose
+        # connections find the preview tables first.
+        previews = await create_pool(
+            settings.database_url, max_size=_PREVIEW_POOL, search_path=PREVIEW.search_path
+        )
+        keys = KeyCache(pool, settings.key_cache_seconds)
         runners = (
             [
                 Runner(settings.database_url, projection, poll_seconds=settings.projection_poll_seconds)
@@ -168,9 +178,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         most_bytes=settings.read_cache_mb * 2**20,
                         misses=RateLimit(settings.read_rate, "reads the cache does not answer, per client"),
                         meter=meter,
+                        previews=Previews(
+                            NewsroomReader(previews, name=PREVIEW.name),
+                            lambda request: may(request, keys, "preview"),
+                        ),
                     ),
                     writes=RateLimit(settings.write_rate, "writes per API key"),
-                    keys=KeyCache(pool, settings.key_cache_seconds),
+                    keys=keys,
                     settings=settings,
                     live=hub,
                     meter=meter,
@@ -192,10 +206,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             following.cancel()
             await asyncio.wait([following], timeout=5)
             await announcer.close()
-            try:
-                await asyncio.wait_for(pool.close(), timeout=10)
-            except TimeoutError:
-                pool.terminate()
+            for opened_pool in (previews, pool):
+                try:
+                    await asyncio.wait_for(opened_pool.close(), timeout=10)
+                except TimeoutError:
+                    opened_pool.terminate()
 
     app = Dateline(
         route_handlers=[

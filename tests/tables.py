@@ -19,13 +19,19 @@ _SNAPSHOT = {
     "entity_item_versions": "select * from entity_item_versions order by event_id, recorded_from, slug",
     "entity_state_versions": "select slug, recorded_from, recorded_until, made_by, merged_into, state::text"
     " from entity_state_versions order by slug, recorded_from",
-    "checkpoint": "select transaction_id::text, position from projection_checkpoints where name = 'newsroom'",
+    "checkpoint": "select transaction_id::text, position from projection_checkpoints where name = $1",
 }
 
 
-async def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
-    conn = await asyncpg.connect(database_url)
+async def snapshot(
+    database_url: str, schema: str = "public", projection: str = "newsroom"
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The tables of the read model in ``schema`` (``preview`` for its twin), and ``projection``'s checkpoint."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": f"{schema}, public"})
     try:
-        return {name: [tuple(row) for row in await conn.fetch(sql)] for name, sql in _SNAPSHOT.items()}
+        return {
+            name: [tuple(row) for row in await conn.fetch(sql, *([projection] if "$1" in sql else []))]
+            for name, sql in _SNAPSHOT.items()
+        }
     finally:
         await conn.close()

@@ -292,7 +292,8 @@ async def _serving(logs: Path, name: str, database_url: str) -> AsyncIterator[ht
 
 
 async def _status(client: httpx.AsyncClient, key: str) -> dict[str, Any]:
-    [status] = (await client.get("/v1/projections", headers=bearer(key))).json()
+    status, preview = (await client.get("/v1/projections", headers=bearer(key))).json()
+    assert preview["name"] == "newsroom_preview"
     return dict(status)
 
 
@@ -427,7 +428,12 @@ async def test_a_statement_that_hangs_gives_up_the_lead_and_is_no_fault_of_the_e
                 took = await _until(replaced, STATEMENT_SECONDS + 5, "the hung session kept the lead")
             assert took > STATEMENT_SECONDS / 2
             await _until(lambda: db.checkpoint_at_least(appended), 10, "the projection did not go on")
-            assert await db.conn.fetchval("select failing_event from projection_checkpoints") is None
+            assert (
+                await db.conn.fetchval(
+                    "select failing_event from projection_checkpoints where name = 'newsroom'"
+                )
+                is None
+            )
             assert _stopped(runner) == 128 + signal.SIGTERM
     printed = _printed(tmp_path, "A")
     assert "lost the lead" in printed

@@ -21,8 +21,8 @@ from service.http.key_cache import KeyCache
 from service.http.services import Services
 from service.store import keys
 
-# What each scope may do: an admin key can also write.
-_GRANTS = {"write": {"write"}, "admin": {"write", "admin"}}
+# What each scope may do: an admin key can also write, and both may preview held events.
+_GRANTS = {"preview": {"preview"}, "write": {"write", "preview"}, "admin": {"write", "admin", "preview"}}
 MAX_KEY_LENGTH = 200
 _NEEDS = "needs"
 

@@ -22,8 +22,8 @@ from schemas import OEmbed
 from service.domain import cursors
 from service.domain.cursors import LogCursor
 from service.http.docs import VARY, documented, header
-from service.http.params import query_without, reader_language, with_query
-from service.http.read_cache import ReadCache
+from service.http.params import Preview, query_without, reader_language, with_query
+from service.http.read_cache import ReadCache, private_headers
 from service.http.services import CACHED_PAGE
 from service.http.timelines import ENTITIES, READING, Reading, live_query
 from service.presentation import embed as page
@@ -84,7 +84,9 @@ async def _embed(
             entity, following, follow = found.page.entity, found.page.next, None
         else:
             shown, entity, following = timeline_page(found, language), found.entity, found.next
-            follow = None if found.since is None else _live(request, slug, language, found.since)
+            # A preview is not followed live: a browser's EventSource cannot send the key.
+            since = None if read.preview else found.since
+            follow = None if since is None else _live(request, slug, language, since)
         next_page = None
         if following is not None:
             next_page = f"{path}?" + urlencode([*query, ("cursor", cursors.encode(following))])
@@ -119,6 +121,7 @@ async def _embed(
         # Litestar adds the charset to a text/ type itself: given one, it would send two.
         media_type=_PAGE,
         headers=headers,
+        preview=read.preview,
     )
 
 
@@ -204,11 +207,13 @@ class EmbedController(Controller):
         self,
         request: Request[Any, Any, Any],
         newsroom: NamedDependency[NewsroomReader],
+        cache: NamedDependency[ReadCache],
         url: Annotated[str, QueryParameter(max_length=2000, description="An embed page's URL.")],
         maxwidth: Annotated[int | None, QueryParameter(ge=1, le=10_000)] = None,
         maxheight: Annotated[int | None, QueryParameter(ge=1, le=10_000)] = None,
         format: Annotated[str, QueryParameter(description="Only `json`.")] = "json",
-    ) -> OEmbed:
+        preview: Preview = False,
+    ) -> Response[OEmbed]:
         """The oEmbed description of an embed page, live or pinned (`as_of`): a link, then an iframe."""
         if format != "json":
             raise HTTPException(status_code=501, detail=f"format '{format}' is not supported: only json")
@@ -222,11 +227,13 @@ class EmbedController(Controller):
         ):
             raise NotFoundException(detail="not a Dateline embed page: its URL is /embed or /embed/<entity>")
         asked_lang = dict(parse_qsl(asked.query)).get("lang", "en")
+        if preview:
+            newsroom = await cache.preview_reader(request)
         named = await newsroom.named(parts[1]) if len(parts) == 2 else None
         heading = title(named, asked_lang)
         width = min(maxwidth or _OEMBED_MAX[0], _OEMBED_MAX[0])
         height = min(maxheight or _OEMBED_MAX[1], _OEMBED_MAX[1])
-        return OEmbed(
+        described = OEmbed(
             title=heading,
             provider_name="Dateline",
             provider_url=f"{base.scheme}://{base.netloc}/",
@@ -235,6 +242,7 @@ class EmbedController(Controller):
             height=height,
             html=page.oembed_html(url, heading, width, height),
         )
+        return Response(described, headers=private_headers() if preview else None)
 
     @get(
         "/go/{event_id:uuid}/{index:int}",
@@ -252,13 +260,21 @@ class EmbedController(Controller):
         ),
     )
     async def source(
-        self, newsroom: NamedDependency[NewsroomReader], event_id: FromPath[UUID], index: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        newsroom: NamedDependency[NewsroomReader],
+        cache: NamedDependency[ReadCache],
+        event_id: FromPath[UUID],
+        index: FromPath[int],
+        preview: Preview = False,
     ) -> Redirect:
         """A fact's source, by our own address: what a frame sandboxed to its own host can open."""
+        if preview:
+            newsroom = await cache.preview_reader(request)
         url = await newsroom.source(event_id, index)
         if url is None:
             raise NotFoundException(detail=f"fact {event_id} has no source {index}")
-        return Redirect(url, status_code=302)
+        return Redirect(url, status_code=302, headers=private_headers() if preview else None)
 
     @get(
         "/embed.js",

@@ -45,6 +45,7 @@ class EntitiesController(Controller):
             str | None, QueryParameter(description="The `next` value of the previous page.")
         ] = None,
         min_position: params.MinPosition = None,
+        preview: params.Preview = False,
     ) -> Response[Any]:
         """Entities by slug, or the best matches for `q` first (`MIA-1` finds MAI-1 by its alias)."""
         after = (
@@ -52,7 +53,11 @@ class EntitiesController(Controller):
         )
         query = EntityQuery(kind=kind, text=q or None, after=after, limit=limit)
         return await cache.answer(
-            request, lambda newsroom: newsroom.entities(query), entity_page, min_position=min_position
+            request,
+            lambda newsroom: newsroom.entities(query),
+            entity_page,
+            min_position=min_position,
+            preview=preview,
         )
 
     @get(
@@ -76,10 +81,15 @@ class EntitiesController(Controller):
         cache: NamedDependency[ReadCache],
         slug: FromPath[str],
         min_position: params.MinPosition = None,
+        preview: params.Preview = False,
     ) -> Response[Any]:
         """Every version of an entity (itself, even when merged into another), and every merge it took part in and its undoing, from either side."""
         return await cache.answer(
-            request, lambda newsroom: newsroom.entity_history(slug), entity_history, min_position=min_position
+            request,
+            lambda newsroom: newsroom.entity_history(slug),
+            entity_history,
+            min_position=min_position,
+            preview=preview,
         )
 
     @get(
@@ -95,6 +105,7 @@ class EntitiesController(Controller):
         slug: FromPath[str],
         min_position: params.MinPosition = None,
         as_of: params.AsOf = None,
+        preview: params.Preview = False,
     ) -> Response[Any]:
         """An entity with the facts known about it; merged slugs and aliases resolve to it."""
         at = params.instant(as_of)
@@ -104,4 +115,5 @@ class EntitiesController(Controller):
             entity_view,
             min_position=min_position,
             settles_at=at,
+            preview=preview,
         )

@@ -64,6 +64,7 @@ async def _feed(
         present,
         min_position=read.min_position,
         media_type=_FEED,
+        preview=read.preview,
     )
 
 

@@ -37,6 +37,15 @@ MinPosition = Annotated[
         ),
     ),
 ]
+Preview = Annotated[
+    bool,
+    QueryParameter(
+        description=(
+            "Read the preview: drafts and embargoed events too, each marked (`held`), as recorded. Needs an "
+            "API key with the preview scope (write and admin keys have it); never cached by anyone."
+        )
+    ),
+]
 AsOf = Annotated[
     datetime | None,
     QueryParameter(

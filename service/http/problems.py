@@ -25,6 +25,7 @@ from schemas.common import (
 )
 from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaughtUp, NotFound, Rejected
 from service.http.rates import TooMany
+from service.http.read_cache import PreviewRefused
 from service.live import Busy, ReaderBusy
 from service.store import UNREACHABLE
 from service.store.keys import NameTaken, Revoked
@@ -174,6 +175,18 @@ def _revoked(request: Request[Any, Any, Any], exc: Revoked) -> Response[Problem]
     return problem(request, 401, "unauthenticated", detail, headers={"WWW-Authenticate": _BEARER_CHALLENGE})
 
 
+def _preview_refused(request: Request[Any, Any, Any], exc: PreviewRefused) -> Response[Problem]:
+    errors = [
+        FieldError(path="preview", reason="needs an API key with the preview scope (or write, or admin)")
+    ]
+    if exc.authenticated:
+        detail = "preview=true: this API key is unknown, revoked, or may not preview."
+        return problem(request, 403, "forbidden", detail, errors=errors)
+    detail = "preview=true needs 'Authorization: Bearer <key>' with a key that may preview."
+    headers = {"WWW-Authenticate": _BEARER_CHALLENGE}
+    return problem(request, 401, "unauthenticated", detail, headers=headers, errors=errors)
+
+
 def _not_caught_up(request: Request[Any, Any, Any], exc: NotCaughtUp) -> Response[Problem]:
     return problem(request, 503, "not-caught-up", exc.detail, headers={"Retry-After": "1"})
 
@@ -279,6 +292,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         NotFound: _not_found,
         NameTaken: _name_taken,
         Revoked: _revoked,
+        PreviewRefused: _preview_refused,
         NotCaughtUp: _not_caught_up,
         BeyondTheLog: _beyond_the_log,
         Busy: _busy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -20,6 +21,8 @@ from service.projections.newsroom import NewsroomReader
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 # An answer as known at an instant nothing can still be recorded by will never change.
 FINAL_CACHE_CONTROL = "public, max-age=86400"
+# A preview shows what is not public yet: no cache may keep it, nor serve it to anyone else.
+PREVIEW_CACHE_CONTROL = "private, no-store"
 _encode = msgspec.json.Encoder().encode
 Found = TypeVar("Found")
 """What a read finds, before it is presented."""
@@ -31,6 +34,31 @@ def etag(body: bytes) -> str:
     SHA-256 because processors compute it in hardware: half the time of BLAKE2b on a page.
     """
     return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def private_headers() -> dict[str, str]:
+    """What a preview answers with: kept by no cache, this process's included, and no ETag."""
+    return {
+        "Cache-Control": PREVIEW_CACHE_CONTROL,
+        "Cache-Status": "dateline; fwd=bypass",
+        "Vary": "Authorization",
+    }
+
+
+class PreviewRefused(Exception):
+    """``preview=true`` without a live key that may preview (``authenticated``: a key was sent)."""
+
+    def __init__(self, authenticated: bool) -> None:
+        super().__init__("preview=true needs an API key with the preview scope")
+        self.authenticated = authenticated
+
+
+@dataclass(frozen=True, slots=True)
+class Previews:
+    """What previews are read from: the preview read model, and who may read it."""
+
+    newsroom: NewsroomReader
+    may: Callable[[Request[Any, Any, Any]], Awaitable[bool]]
 
 
 class _Body(msgspec.Struct, frozen=True):
@@ -58,8 +86,11 @@ class ReadCache:
         most_bytes: int = 64 * 2**20,
         misses: RateLimit | None = None,
         meter: Meter | None = None,
+        previews: Previews | None = None,
     ) -> None:
         self.newsroom = newsroom
+        self.previews = previews
+        """Reads with ``preview=true`` go there, past the cache; without it they are refused."""
         self.misses = misses
         """Counts the reads each client makes that the cache does not answer."""
         self.meter = meter or Meter(on=False)
@@ -82,6 +113,7 @@ class ReadCache:
         variant: str = "",
         media_type: str = "application/json",
         headers: dict[str, str] | None = None,
+        preview: bool = False,
     ) -> Response[Any]:
         """The answer to a read: 304 if the client has it; else its body, read (``fetch``) and
         presented (``present``: bytes, or a value to encode as JSON) once per URL and checkpoint.
@@ -90,7 +122,12 @@ class ReadCache:
         instant the log is settled at (``settles_at``) is final: the same at every checkpoint, it
         is kept across them, and caches downstream may keep it for a day. A ``variant`` (the
         language a browser chose) is part of the key, with the URL.
+
+        A ``preview`` (``preview=true``, for a key that may) is read from the preview read model
+        and never kept, here or downstream.
         """
+        if preview:
+            return await self._preview(request, fetch, present, min_position, media_type, headers)
         checkpoint = await self.newsroom.checkpoint(min_position)
         key = _key(request, variant)
         cached = self._bodies.get(key)
@@ -108,6 +145,30 @@ class ReadCache:
         self._keep(key, body)
         self.meter.cache(False, len(content))
         return _answer(request, body, "fwd=miss")
+
+    async def preview_reader(self, request: Request[Any, Any, Any]) -> NewsroomReader:
+        """The preview read model, for a request whose key may read it; else ``PreviewRefused``."""
+        if self.previews is None or not await self.previews.may(request):
+            raise PreviewRefused(authenticated="authorization" in request.headers)
+        return self.previews.newsroom
+
+    async def _preview(
+        self,
+        request: Request[Any, Any, Any],
+        fetch: Callable[[NewsroomReader], Awaitable[Found]],
+        present: Callable[[Found], Any],
+        min_position: int | None,
+        media_type: str,
+        headers: dict[str, str] | None,
+    ) -> Response[Any]:
+        newsroom = await self.preview_reader(request)
+        await newsroom.checkpoint(min_position)
+        shown = present(await fetch(newsroom))
+        content = shown if isinstance(shown, bytes) else _encode(shown)
+        sent = {**(headers or {}), **private_headers()}
+        if headers and "Vary" in headers:  # the language the browser chose, and the key
+            sent["Vary"] = f"{headers['Vary']}, Authorization"
+        return Response(content, media_type=media_type, headers=sent)
 
     def _keep(self, key: str, body: _Body) -> None:
         """Keep ``body`` under ``key``, letting the least recently read go past either bound."""

@@ -93,6 +93,8 @@ class Reading:
     lang: str
     min_position: int | None
     as_of: datetime | None
+    preview: bool = False
+    """Read from the preview read model (held events too), for a key that may."""
 
     def of_entities(self, entities: str | None) -> Reading:
         """The read narrowed to the ``entities`` parameter's slugs."""
@@ -112,6 +114,7 @@ async def filters(
     from_: _FROM = None,
     to: _TO = None,
     lang: params.Language = "en",
+    preview: params.Preview = False,
 ) -> Reading:
     """The filters every timeline takes, each checked, and its language: all a live timeline
     takes (``GET /v1/live``), and what ``reading`` adds a place and an instant to.
@@ -128,7 +131,7 @@ async def filters(
         start=_date("from", from_, end=False),
         end=_date("to", to, end=True),
     )
-    return Reading(query, lang, None, None)
+    return Reading(query, lang, None, None, preview)
 
 
 async def reading(
@@ -177,6 +180,7 @@ async def _page(
         lambda page: timeline_page(page, read.lang),
         min_position=read.min_position,
         settles_at=read.as_of,
+        preview=read.preview,
     )
 
 
@@ -196,6 +200,7 @@ async def _export(request: Request[Any, Any, Any], cache: ReadCache, read: Readi
             whole=whole,
         ),
         min_position=read.min_position,
+        preview=read.preview,
     )
 
 
@@ -223,6 +228,7 @@ async def _pinned(request: Request[Any, Any, Any], cache: ReadCache, read: Readi
         lambda newsroom: newsroom.pinned(read.query, at),
         lambda pinned: pinned_page(pinned, read.lang, live),
         min_position=read.min_position,
+        preview=read.preview,
     )
 
 
@@ -333,6 +339,7 @@ class TimelineController(Controller):
         event_id: FromPath[UUID],
         lang: params.Language = "en",
         min_position: params.MinPosition = None,
+        preview: params.Preview = False,
     ) -> Response[Any]:
         """Every version of a fact: when it was recorded, which follow-up changed it, and that follow-up's public note."""
         return await cache.answer(
@@ -340,4 +347,5 @@ class TimelineController(Controller):
             lambda newsroom: newsroom.history(event_id),
             lambda versions: fact_history(event_id, versions, lang),
             min_position=min_position,
+            preview=preview,
         )

@@ -18,6 +18,7 @@ from schemas import (
 from service.domain import cursors
 from service.domain.entities import FactRef, Profile, RoleHeld, profile_change
 from service.presentation.links import event_link, timeline_link
+from service.presentation.timelines import held
 from service.projections.newsroom import EntityListing, EntityState, EntityVersions
 
 
@@ -55,6 +56,7 @@ def entity_view(state: EntityState) -> EntityView:
         merged_from=state.merged_from,
         facts={name: _shown(value) for name, value in state.facts.items()},
         timeline=timeline_link(profile.slug),
+        held=held(profile.hold),
     )
 
 
@@ -65,6 +67,7 @@ def _summary(profile: Profile) -> EntitySummary:
         name=profile.name,
         aliases=profile.aliases,
         merged_into=profile.merged_into,
+        held=held(profile.hold),
     )
 
 

@@ -22,10 +22,10 @@ from schemas import (
     TimelinePage,
     parse_partial_date,
 )
-from schemas.read import FollowUpType, PrecisionName
+from schemas.read import FollowUpType, HeldShown, PrecisionName
 from service.domain import cursors
 from service.domain.entities import Profile
-from service.domain.timeline import CorrectionNote, Item, LaterChange, Retraction, changes
+from service.domain.timeline import CorrectionNote, Hold, Item, LaterChange, Retraction, changes
 from service.domain.versions import Version
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
@@ -38,6 +38,13 @@ _PRECISION_NAMES: dict[Precision, PrecisionName] = {
     Precision.DAY: "day",
     Precision.INSTANT: "instant",
 }
+
+
+def held(hold: Hold | None, withdrawn: bool = False) -> HeldShown | None:
+    """A preview's mark on what is not public yet; None for what is."""
+    if hold is None:
+        return None
+    return HeldShown(draft=hold.draft, publish_at=hold.publish_at, withdrawn=withdrawn)
 
 
 def entry(item: Item, language: str) -> TimelineEntry:
@@ -69,6 +76,7 @@ def entry(item: Item, language: str) -> TimelineEntry:
         link=event_link(item.id),
         corrections=[_correction(note, language) for note in item.corrections],
         retracted=_retraction(item.retracted, language) if item.retracted else None,
+        held=held(item.hold, withdrawn=item.retracted is not None),
     )
 
 

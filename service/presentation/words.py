@@ -39,6 +39,9 @@ Word = Literal[
     "empty",
     "see_new",
     "reload",
+    "draft",
+    "embargoed",
+    "withdrawn",
 ]
 
 _WORDS: dict[str, dict[Word, str]] = {
@@ -66,6 +69,9 @@ _WORDS: dict[str, dict[Word, str]] = {
         "empty": "Nothing here yet.",
         "see_new": "Show",
         "reload": "This timeline has changed: reload it",
+        "draft": "Draft",
+        "embargoed": "Embargoed until {date}",
+        "withdrawn": "Withdrawn before publication",
     },
     "fr": {
         "timeline": "Chronologie",
@@ -91,6 +97,9 @@ _WORDS: dict[str, dict[Word, str]] = {
         "empty": "Rien pour l'instant.",
         "see_new": "Voir",
         "reload": "Cette chronologie a changé : la recharger",
+        "draft": "Brouillon",
+        "embargoed": "Sous embargo jusqu'au {date}",
+        "withdrawn": "Retiré avant publication",
     },
 }
 _COUNTS: dict[str, dict[str, dict[str, str]]] = {

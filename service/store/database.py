@@ -133,7 +133,12 @@ values call for walking the date order to the page's end (a page's worth over th
 Planning each time costs a fraction of a millisecond."""
 
 
-async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(url: str, *, max_size: int = 10, search_path: str | None = None) -> asyncpg.Pool:
+    """A pool of connections; ``search_path`` names the schemas its tables are found in first
+    (the preview read model's), for SQL that names them bare."""
+    settings = (
+        _PLANNED_EACH_TIME if search_path is None else {**_PLANNED_EACH_TIME, "search_path": search_path}
+    )
     pool = await asyncpg.create_pool(
         url,
         min_size=1,
@@ -141,7 +146,7 @@ async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
         command_timeout=30,
         timeout=CONNECT_SECONDS,
         reset=_keep_session,
-        server_settings=_PLANNED_EACH_TIME,
+        server_settings=settings,
     )
     assert pool is not None
     return pool

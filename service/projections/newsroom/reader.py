@@ -109,9 +109,18 @@ class NewsroomReader:
     article, and the count then costs no more than a page."""
 
     def __init__(
-        self, db: Database, *, ttl: float = 0.1, wait_seconds: float = 3.0, names: int = 4096
+        self,
+        db: Database,
+        *,
+        ttl: float = 0.1,
+        wait_seconds: float = 3.0,
+        names: int = 4096,
+        name: str = NAME,
     ) -> None:
         self.db = db
+        self.name = name
+        """Whose checkpoint it follows: the newsroom's, or its preview twin's (whose tables ``db``
+        finds first on its search path)."""
         self.ttl = ttl
         self.wait_seconds = wait_seconds
         """How long a read waits for the projection to include a position it asks for."""
@@ -140,7 +149,7 @@ class NewsroomReader:
         return await asyncio.shield(self._refresh)
 
     async def _read_checkpoint(self) -> int:
-        cursor = await checkpoints.cursor(self.db, NAME)
+        cursor = await checkpoints.cursor(self.db, self.name)
         self._cursor = max(cursor, self._cursor or cursor)
         return self._saw(cursor.position)
 
@@ -156,7 +165,7 @@ class NewsroomReader:
         """
         deadline = time.monotonic() + self.wait_seconds
         while True:
-            coverage = await checkpoints.coverage(self.db, NAME, position)
+            coverage = await checkpoints.coverage(self.db, self.name, position)
             if coverage.covered is None and position > coverage.head:
                 raise BeyondTheLog(position, coverage.head)
             # No event at a position below the head: its transaction rolled back; nothing to wait for.
@@ -170,7 +179,7 @@ class NewsroomReader:
         """Whether reads as known at ``instant`` are final: nothing can still be recorded by then."""
         if self._settled_until is not None and instant <= self._settled_until:
             return True
-        if not await checkpoints.settled(self.db, NAME, instant):
+        if not await checkpoints.settled(self.db, self.name, instant):
             return False
         self._settled_until = max(instant, self._settled_until or instant)
         return True
@@ -240,7 +249,7 @@ class NewsroomReader:
 
     async def live_cursor(self) -> LogCursor:
         """How far in the log the tables have got: what a live stream follows up to."""
-        return await checkpoints.cursor(self.db, NAME)
+        return await checkpoints.cursor(self.db, self.name)
 
     async def passed(self) -> LogCursor:
         """A place in the log the tables have got past: the last checkpoint this process read

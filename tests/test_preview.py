@@ -1,0 +1,330 @@
+"""Previews: drafts and embargoed events on every read route, for a key that may, marked, as
+recorded, and never cached; public reads unchanged by them; publication; rebuilds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from schemas import Event
+from service.domain.appending import event_type, stored_data
+from service.projections.newsroom import PREVIEW
+from service.projections.rebuild import rebuild
+from tests.conftest import Client, make_key
+from tests.factories import bearer, registered, reported
+from tests.tables import snapshot
+
+EMBARGO = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
+SOURCE = {"url": "https://example.com/newco", "title": "Newco's filing"}
+
+
+async def hold(
+    database_url: str, body: dict[str, Any], stream: str, publish_at: datetime | None = None
+) -> tuple[str, int, datetime]:
+    """A held event as part "held" records one (a draft without ``publish_at``): its id, position
+    and instant recorded."""
+    event = msgspec.json.decode(msgspec.json.encode(body), type=Event)
+    event_id = uuid.uuid4()
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "insert into held_events (id, stream, type, schema_version, data, metadata, occurred, publish_at)"
+            " values ($1, $2, $3, 1, $4::jsonb, $5::jsonb, $6, $7) returning position, recorded_at",
+            event_id,
+            stream,
+            event_type(event),
+            stored_data(event),
+            '{"author": "tester"}',
+            body.get("occurred"),
+            publish_at,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return str(event_id), row["position"], row["recorded_at"]
+
+
+async def preview_caught_up(database_url: str, position: int) -> None:
+    """Wait until the preview read model has folded the merged log up to ``position``."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            reached = await conn.fetchval(
+                "select position from projection_checkpoints where name = $1", PREVIEW.name
+            )
+            if reached >= position:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    raise AssertionError(f"the preview did not reach position {position}")
+
+
+async def _append(client: Client, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/v1/events", json=body, headers=bearer(key))
+    assert response.status_code in (200, 201), response.text
+    appended: dict[str, Any] = response.json()
+    return appended
+
+
+class Newsroom(msgspec.Struct):
+    """A public entity and fact, and held beside them: a draft entity, an embargoed fact about
+    both, and a draft fact withdrawn by a held retraction."""
+
+    public_fact: str
+    embargoed: str
+    embargoed_at: datetime
+    draft: str
+    bodies: dict[str, Any]
+
+
+async def _newsroom(client: Client, database_url: str, key: str) -> Newsroom:
+    await _append(client, key, registered("acme"))
+    public = await _append(client, key, reported("acme", headline="Acme ships a model"))
+    newco = registered("newco", name="Newco")
+    await hold(database_url, newco, "newco")
+    embargoed_body = reported(
+        "acme", "newco", occurred="2024-06", headline="Acme buys Newco", sources=[SOURCE], tags=["deals"]
+    )
+    embargoed, _, embargoed_at = await hold(database_url, embargoed_body, "acme", EMBARGO)
+    draft, _, _ = await hold(database_url, reported("acme", headline="Acme's draft plans"), "acme")
+    _, last, _ = await hold(
+        database_url,
+        {"type": "event.retracted", "event_id": draft, "reason": {"en": "Not going ahead."}},
+        "acme",
+    )
+    await preview_caught_up(database_url, last)
+    return Newsroom(public["id"], embargoed, embargoed_at, draft, {"embargoed": embargoed_body})
+
+
+def _private(response: Any) -> None:
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "private, no-store"
+    assert "etag" not in response.headers
+    assert "authorization" in response.headers["vary"].lower()
+
+
+async def _preview(client: Client, key: str, path: str, **params: Any) -> Any:
+    response = await client.get(path, params={**params, "preview": "true"}, headers=bearer(key))
+    _private(response)
+    return response
+
+
+def _by_id(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {entry["id"]: entry for entry in entries}
+
+
+async def test_every_read_route_previews_held_facts_and_entities_marked(
+    client: Client, database_url: str, write_key: str
+) -> None:
+    room = await _newsroom(client, database_url, write_key)
+    editor = await make_key(database_url, "editor", "preview")
+    embargo = {"draft": False, "publish_at": "2031-03-01T09:00:00Z"}
+
+    for url, extra in [
+        ("/v1/timeline", {"include": "retracted"}),
+        ("/v1/entities/acme/timeline", {"include": "retracted"}),
+        ("/v1/timeline", {"q": "Newco", "order": "relevance"}),
+        ("/v1/timeline", {"tags": "deals"}),
+    ]:
+        items = _by_id((await _preview(client, editor, url, **extra)).json()["items"])
+        assert items[room.embargoed]["held"] == embargo, url
+        if "include" in extra:
+            assert items[room.draft]["held"] == {"draft": True, "withdrawn": True}
+            assert items[room.public_fact]["held"] is None
+    # The whole timeline, as TimelineJS reads it.
+    exported = (await _preview(client, editor, "/v1/timeline", format="timelinejs")).json()
+    assert "Acme buys Newco" in {event["text"]["headline"] for event in exported["events"]}
+    # Pinned: as recorded, the held fact was known just after it was recorded.
+    just_after = (room.embargoed_at + timedelta(microseconds=1)).isoformat()
+    for url in ("/v1/timeline/pinned", "/v1/entities/acme/timeline/pinned"):
+        pinned = _by_id((await _preview(client, editor, url, as_of=just_after)).json()["items"])
+        assert pinned[room.embargoed]["held"] == embargo
+    # Entities: the held registration, marked, in state, list, search and history.
+    newco = (await _preview(client, editor, "/v1/entities/newco")).json()
+    assert newco["name"] == "Newco"
+    assert newco["held"] == {"draft": True}
+    listed = {e["slug"]: e for e in (await _preview(client, editor, "/v1/entities")).json()["entities"]}
+    assert listed["newco"]["held"] == {"draft": True}
+    assert "held" not in listed["acme"]
+    found = (await _preview(client, editor, "/v1/entities", q="Newc")).json()["entities"]
+    assert [entity["slug"] for entity in found] == ["newco"]
+    history = (await _preview(client, editor, "/v1/entities/newco/history")).json()
+    assert len(history["versions"]) == 1
+    fact_history = (await _preview(client, editor, f"/v1/events/{room.embargoed}/history")).json()
+    assert len(fact_history["versions"]) == 1
+    # Feeds, embed pages, oEmbed and the sources' redirect.
+    for url in ("/v1/feed.atom", "/v1/entities/acme/feed.atom"):
+        assert "Acme buys Newco" in (await _preview(client, editor, url)).text
+    english = (await _preview(client, editor, "/embed/acme", lang="en", include="retracted")).text
+    assert "Acme buys Newco" in english
+    assert '<span class="held">Embargoed until' in english
+    assert '<span class="held">Withdrawn before publication</span>' in english
+    french = (await _preview(client, editor, "/embed", lang="fr", entities="newco")).text
+    assert '<span class="held">Sous embargo jusqu' in french
+    assert "data-live" not in french  # a browser's EventSource could not send the key
+    described = (await _preview(client, editor, "/oembed", url="http://testserver.local/embed/newco")).json()
+    assert described["title"] == "Newco"
+    gone = await client.get(
+        f"/go/{room.embargoed}/0", params={"preview": "true"}, headers=bearer(editor), follow_redirects=False
+    )
+    assert gone.status_code == 302
+    assert gone.headers["location"] == SOURCE["url"]
+    assert gone.headers["cache-control"] == "private, no-store"
+
+
+async def test_preview_needs_a_key_that_may_and_names_the_parameter(
+    client: Client, database_url: str, write_key: str
+) -> None:
+    await _newsroom(client, database_url, write_key)
+    admin = await make_key(database_url, "admin", "admin")
+    for url in ("/v1/timeline", "/v1/entities/acme", "/embed/acme", "/v1/feed.atom", "/v1/entities"):
+        refused = await client.get(url, params={"preview": "true"})
+        assert refused.status_code == 401, url
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["errors"][0]["path"] == "preview"
+        unknown = await client.get(url, params={"preview": "true"}, headers=bearer("dl_not-a-key"))
+        assert unknown.status_code == 403, url
+        assert unknown.json()["errors"][0]["path"] == "preview"
+        # Write and admin keys may preview.
+        for key in (write_key, admin):
+            _private(await client.get(url, params={"preview": "true"}, headers=bearer(key)))
+    assert (await client.get("/v1/entities/newco", params={"preview": "true"})).status_code == 401
+    assert (await client.get("/v1/entities/newco")).status_code == 404
+
+
+async def test_public_reads_are_unchanged_by_held_events(
+    client: Client, database_url: str, write_key: str
+) -> None:
+    await _append(client, write_key, registered("acme"))
+    public = await _append(client, write_key, reported("acme", headline="Acme ships a model"))
+    now = datetime.now(UTC).isoformat()
+    reads: list[tuple[str, dict[str, str]]] = [
+        ("/v1/timeline", {}),
+        ("/v1/timeline", {"q": "Newco"}),
+        ("/v1/timeline", {"format": "timelinejs"}),
+        ("/v1/entities/acme/timeline", {}),
+        ("/v1/entities/acme", {}),
+        ("/v1/entities", {}),
+        ("/v1/entities", {"q": "Newc"}),
+        ("/v1/entities/acme/history", {}),
+        (f"/v1/events/{public['id']}/history", {}),
+        ("/v1/feed.atom", {}),
+        ("/v1/entities/acme/feed.atom", {}),
+        ("/embed/acme", {"lang": "en"}),
+        ("/v1/timeline/pinned", {"as_of": now}),
+    ]
+    position = str(public["position"])
+    before = {}
+    for path, params in reads:
+        response = await client.get(path, params={**params, "min_position": position})
+        assert response.status_code == 200, (path, params, response.text)
+        before[path, str(params)] = (response.content, response.headers["etag"])
+    await hold(database_url, registered("newco", name="Newco"), "newco")
+    _, held_at, _ = await hold(
+        database_url, reported("acme", "newco", headline="Acme buys Newco"), "acme", EMBARGO
+    )
+    await preview_caught_up(database_url, held_at)
+    for path, params in reads:
+        response = await client.get(path, params={**params, "min_position": position})
+        assert response.status_code == 200, (path, params)
+        assert (response.content, response.headers["etag"]) == before[path, str(params)], (path, params)
+        assert b"Newco" not in response.content
+        assert response.headers["cache-control"].startswith("public")
+    assert (await client.get("/v1/entities/newco")).status_code == 404
+
+
+async def test_preview_as_of_is_as_recorded(client: Client, database_url: str, write_key: str) -> None:
+    room = await _newsroom(client, database_url, write_key)
+    before = (room.embargoed_at - timedelta(microseconds=1)).isoformat()
+    after = (room.embargoed_at + timedelta(microseconds=1)).isoformat()
+    earlier = _by_id((await _preview(client, write_key, "/v1/timeline", as_of=before)).json()["items"])
+    later = _by_id((await _preview(client, write_key, "/v1/timeline", as_of=after)).json()["items"])
+    assert room.public_fact in earlier
+    assert room.embargoed not in earlier
+    assert later[room.embargoed]["held"]["publish_at"] == "2031-03-01T09:00:00Z"
+    public = _by_id((await client.get("/v1/timeline", params={"as_of": after})).json()["items"])
+    assert room.embargoed not in public
+
+
+async def test_a_published_event_loses_its_mark_and_stays_one_item(
+    client: Client, database_url: str, write_key: str
+) -> None:
+    room = await _newsroom(client, database_url, write_key)
+    # Publication as part "held" makes it: the held events appended to the log under their own ids.
+    await _append(
+        client, write_key, {**registered("newco", name="Newco"), "id": await _held_id(database_url, "newco")}
+    )
+    published = await _append(client, write_key, {**room.bodies["embargoed"], "id": room.embargoed})
+    await preview_caught_up(database_url, published["position"])
+
+    items = (await _preview(client, write_key, "/v1/timeline")).json()["items"]
+    assert [item["id"] for item in items].count(room.embargoed) == 1
+    shown = _by_id(items)[room.embargoed]
+    assert shown["held"] is None
+    newco = (await _preview(client, write_key, "/v1/entities/newco")).json()
+    assert "held" not in newco
+    public = (await client.get("/v1/timeline", params={"min_position": published["position"]})).json()
+    assert room.embargoed in _by_id(public["items"])
+    # The preview's item is the public one: same fact, same texts.
+    public_item = _by_id(public["items"])[room.embargoed]
+    assert {k: v for k, v in shown.items() if k not in ("position", "recorded_at", "updated_at")} == {
+        k: v for k, v in public_item.items() if k not in ("position", "recorded_at", "updated_at")
+    }
+    # A rebuild of the preview folds the publications the same way.
+    live = await snapshot(database_url, "preview", PREVIEW.name)
+    await rebuild(database_url, PREVIEW, batch=2)
+    assert await snapshot(database_url, "preview", PREVIEW.name) == live
+
+
+async def _held_id(database_url: str, stream: str) -> str:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return str(
+            await conn.fetchval(
+                "select id from held_events where stream = $1 order by position limit 1", stream
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_rebuild_of_the_preview_gives_the_tables_the_live_fold_gave(
+    client: Client, database_url: str, write_key: str
+) -> None:
+    await _newsroom(client, database_url, write_key)
+    await _append(
+        client,
+        write_key,
+        {
+            "type": "event.confirmed",
+            "event_id": (await _append(client, write_key, reported("acme", headline="Acme confirms")))["id"],
+        },
+    )
+    # A held correction of a public fact, folded in the preview only.
+    public = (await client.get("/v1/timeline")).json()["items"][0]["id"]
+    _, last, _ = await hold(
+        database_url,
+        {
+            "type": "event.corrected",
+            "event_id": public,
+            "changes": {"headline": {"en": "Acme ships two models"}},
+            "note": {"en": "Two, not one."},
+        },
+        "acme",
+    )
+    await preview_caught_up(database_url, last)
+    live = await snapshot(database_url, "preview", PREVIEW.name)
+    public_tables = await snapshot(database_url)
+    assert live["timeline_items"] != public_tables["timeline_items"]
+    applied = await rebuild(database_url, PREVIEW)
+    assert applied >= 8
+    assert await snapshot(database_url, "preview", PREVIEW.name) == live
+    assert await snapshot(database_url) == public_tables
