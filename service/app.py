@@ -52,6 +52,7 @@ from service.presentation.embed import STATIC
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
 from service.projections.newsroom import PREVIEW, NewsroomReader
+from service.projections.newsroom import PROJECTION as NEWSROOM
 from service.server import CUT_SHORT, STOPPING
 from service.settings import Settings
 from service.store.database import create_pool
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         previews = await create_pool(
             settings.database_url, max_size=_PREVIEW_POOL, search_path=PREVIEW.search_path
         )
+        preview = NewsroomReader(previews, name=PREVIEW.name)
         keys = KeyCache(pool, settings.key_cache_seconds)
         runners = (
             [
@@ -153,20 +155,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
             else []
         )
         announcer = Announcer(pool, [runner.wake for runner in runners])
-        hub = Hub(
-            newsroom,
-            pool,
-            settings.database_url,
-            most=settings.live_streams,
-            per_client=settings.live_streams_per_client,
-            timelines=settings.live_timelines,
-            window=settings.live_window,
-            heartbeat_seconds=settings.live_heartbeat_seconds,
-            poll_seconds=settings.projection_poll_seconds,
-        )
-        await hub.take_place()
-        following = asyncio.create_task(hub.run())
-        cast(Dateline, app).stopping = hub.part
+        hubs = [
+            Hub(
+                reader,
+                hub_pool,
+                settings.database_url,
+                most=settings.live_streams,
+                per_client=settings.live_streams_per_client,
+                timelines=settings.live_timelines,
+                window=settings.live_window,
+                heartbeat_seconds=settings.live_heartbeat_seconds,
+                poll_seconds=settings.projection_poll_seconds,
+                read=read,
+            )
+            for reader, hub_pool, read in ((newsroom, pool, NEWSROOM.read), (preview, previews, PREVIEW.read))
+        ]
+        hub, preview_hub = hubs
+        for each in hubs:
+            await each.take_place()
+        following = [asyncio.create_task(each.run()) for each in hubs]
+
+        def part() -> None:
+            for each in hubs:
+                each.part()
+
+        cast(Dateline, app).stopping = part
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
                 opened = Services(
@@ -179,8 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         misses=RateLimit(settings.read_rate, "reads the cache does not answer, per client"),
                         meter=meter,
                         previews=Previews(
-                            NewsroomReader(previews, name=PREVIEW.name),
-                            lambda request: may(request, keys, "preview"),
+                            preview, preview_hub, lambda request: may(request, keys, "preview")
                         ),
                     ),
                     writes=RateLimit(settings.write_rate, "writes per API key"),
@@ -203,8 +215,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     sampling.cancel()
         finally:
             meter.stopped()
-            following.cancel()
-            await asyncio.wait([following], timeout=5)
+            for task in following:
+                task.cancel()
+            await asyncio.wait(following, timeout=5)
             await announcer.close()
             for opened_pool in (previews, pool):
                 try:

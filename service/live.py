@@ -37,7 +37,7 @@ from service.domain.queries import TimelineQuery
 from service.domain.timeline import Item, RecordedEvent
 from service.presentation.embed import render_event
 from service.presentation.timelines import entry
-from service.projections.engine import logged
+from service.projections.engine import ReadLog, logged
 from service.projections.newsroom import NewsroomReader
 from service.store import REFUSED, UNREACHABLE, Pool, checkpoints
 from service.store import events as log
@@ -201,9 +201,12 @@ class Hub:
         heartbeat_seconds: float = 15.0,
         poll_seconds: float = 1.0,
         depth: int = 256,
+        read: ReadLog = log.read_log,
     ) -> None:
         self.newsroom = newsroom
         self.pool = pool
+        self.read = read
+        """The log its read model folds: the log, or for previews the log with its held events."""
         self.database_url = database_url
         self.most = most
         """How many streams at most this process serves at once."""
@@ -321,7 +324,7 @@ class Hub:
         until = stream.joined
         after = stream.after
         while after < until:
-            stored = await log.read_log(self.pool, after, min(_BATCH, self.window + 1))
+            stored = await self.read(self.pool, after, min(_BATCH, self.window + 1))
             found += [logged(event) for event in stored if event.cursor <= until]
             if len(found) > self.window:
                 stream.reload = f"more than {self.window} events happened since this stream's last event id"
@@ -341,7 +344,7 @@ class Hub:
             if not self._groups:  # nobody to tell: nothing to read
                 self.cursor = target
                 return
-            stored = await log.read_log(self.pool, self.cursor, _BATCH)
+            stored = await self.read(self.pool, self.cursor, _BATCH)
             events = [logged(event) for event in stored if event.cursor <= target]
             if not events:
                 return

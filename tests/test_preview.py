@@ -16,9 +16,12 @@ from schemas import Event
 from service.domain.appending import event_type, stored_data
 from service.projections.newsroom import PREVIEW
 from service.projections.rebuild import rebuild
+from tests.browser import serving
 from tests.conftest import Client, make_key
 from tests.factories import bearer, registered, reported
 from tests.tables import snapshot
+from tests.test_live import SETTINGS as LIVE_SETTINGS
+from tests.test_live import Service
 
 EMBARGO = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
 SOURCE = {"url": "https://example.com/newco", "title": "Newco's filing"}
@@ -328,3 +331,29 @@ async def test_a_rebuild_of_the_preview_gives_the_tables_the_live_fold_gave(
     assert applied >= 8
     assert await snapshot(database_url, "preview", PREVIEW.name) == live
     assert await snapshot(database_url) == public_tables
+
+
+async def test_a_preview_live_stream_tells_held_facts_marked_and_a_public_one_does_not(
+    database_url: str,
+) -> None:
+    with serving(database_url, **LIVE_SETTINGS) as base:
+        service = Service(base, await make_key(database_url))
+        try:
+            (acme,) = await service.post(registered("acme"))
+            known = await service.http.get("/v1/entities/acme", params={"min_position": acme["position"]})
+            assert known.status_code == 200
+            async with (
+                service.live(bearer(service.key), entity="acme", preview="true") as preview,
+                service.live(entity="acme") as public,
+            ):
+                assert preview.response.headers["cache-control"] == "private, no-store"
+                draft, _, _ = await hold(database_url, reported("acme", headline="Acme's draft"), "acme")
+                kind, change = await preview.next()
+                assert (kind, change["entry"]["id"]) == ("change", draft)
+                assert change["entry"]["held"] == {"draft": True}
+                await public.quiet(1.5)
+            refused = await service.http.get("/v1/live", params={"preview": "true", "entity": "acme"})
+            assert refused.status_code == 401
+            assert refused.json()["errors"][0]["path"] == "preview"
+        finally:
+            await service.http.aclose()

@@ -228,7 +228,7 @@ class EmbedController(Controller):
             raise NotFoundException(detail="not a Dateline embed page: its URL is /embed or /embed/<entity>")
         asked_lang = dict(parse_qsl(asked.query)).get("lang", "en")
         if preview:
-            newsroom = await cache.preview_reader(request)
+            newsroom = (await cache.previewing(request)).newsroom
         named = await newsroom.named(parts[1]) if len(parts) == 2 else None
         heading = title(named, asked_lang)
         width = min(maxwidth or _OEMBED_MAX[0], _OEMBED_MAX[0])
@@ -270,7 +270,7 @@ class EmbedController(Controller):
     ) -> Redirect:
         """A fact's source, by our own address: what a frame sandboxed to its own host can open."""
         if preview:
-            newsroom = await cache.preview_reader(request)
+            newsroom = (await cache.previewing(request)).newsroom
         url = await newsroom.source(event_id, index)
         if url is None:
             raise NotFoundException(detail=f"fact {event_id} has no source {index}")

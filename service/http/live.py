@@ -27,6 +27,7 @@ from service.domain.cursors import LogCursor
 from service.http import params, query
 from service.http.docs import documented
 from service.http.rates import client_address
+from service.http.read_cache import ReadCache, private_headers
 from service.http.timelines import Reading, filters
 from service.projections.newsroom import NewsroomReader
 
@@ -86,6 +87,7 @@ async def follow(
     request: Request[Any, Any, Any],
     hub: NamedDependency[live.Hub],
     newsroom: NamedDependency[NewsroomReader],
+    cache: NamedDependency[ReadCache],
     read: NamedDependency[Reading],
     entity: Annotated[
         str | None,
@@ -108,6 +110,10 @@ async def follow(
     ] = None,
 ) -> Stream:
     """The timeline's changes as they happen, as Server-Sent Events that resume without loss."""
+    headers = _HEADERS
+    if read.preview:  # the preview's own hub, which follows the log with its held events
+        previews = await cache.previewing(request)
+        hub, newsroom, headers = previews.live, previews.newsroom, {**_HEADERS, **private_headers()}
     after = _after(request, last_event_id)
     query = read.of_entities(entities).query
     if entity is not None:
@@ -121,7 +127,7 @@ async def follow(
     return Stream(
         _frames(hub, stream),
         media_type="text/event-stream",
-        headers=_HEADERS,
+        headers=headers,
         background=BackgroundTask(hub.leave, stream),
     )
 

@@ -15,6 +15,7 @@ from litestar import Request, Response
 
 from service.http.metrics import Meter
 from service.http.rates import RateLimit, client_address
+from service.live import Hub
 from service.projections.newsroom import NewsroomReader
 
 # Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
@@ -55,9 +56,10 @@ class PreviewRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Previews:
-    """What previews are read from: the preview read model, and who may read it."""
+    """What previews are read from: the preview read model and its live hub, and who may read them."""
 
     newsroom: NewsroomReader
+    live: Hub
     may: Callable[[Request[Any, Any, Any]], Awaitable[bool]]
 
 
@@ -146,11 +148,11 @@ class ReadCache:
         self.meter.cache(False, len(content))
         return _answer(request, body, "fwd=miss")
 
-    async def preview_reader(self, request: Request[Any, Any, Any]) -> NewsroomReader:
+    async def previewing(self, request: Request[Any, Any, Any]) -> Previews:
         """The preview read model, for a request whose key may read it; else ``PreviewRefused``."""
         if self.previews is None or not await self.previews.may(request):
             raise PreviewRefused(authenticated="authorization" in request.headers)
-        return self.previews.newsroom
+        return self.previews
 
     async def _preview(
         self,
@@ -161,7 +163,7 @@ class ReadCache:
         media_type: str,
         headers: dict[str, str] | None,
     ) -> Response[Any]:
-        newsroom = await self.preview_reader(request)
+        newsroom = (await self.previewing(request)).newsroom
         await newsroom.checkpoint(min_position)
         shown = present(await fetch(newsroom))
         content = shown if isinstance(shown, bytes) else _encode(shown)

@@ -51,7 +51,7 @@ takes well under a second, and a statement is cut at ``checkpoints.STATEMENT_SEC
 
 Apply = Callable[[Connection, Sequence[RecordedEvent]], Awaitable[None]]
 Load = Callable[[log.LogSnapshot, Writers], Awaitable[None]]
-ReadLog = Callable[[Connection, LogCursor, int], Awaitable[Sequence[log.EventRow | log.FoldRow]]]
+ReadLog = Callable[[Database, LogCursor, int], Awaitable[Sequence[log.EventRow | log.FoldRow]]]
 
 
 class EventNotApplied(Exception):

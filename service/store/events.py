@@ -89,6 +89,10 @@ class FoldRow(msgspec.Struct, frozen=True, array_like=True):
     data: str
     transaction_id: int
 
+    @property
+    def cursor(self) -> LogCursor:
+        return LogCursor(self.transaction_id, self.position)
+
 
 class EventIdTaken(Exception):
     """Another append wrote an event with the same id first."""
