@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import appends, live, metrics_cost, page, projections
+from bench import appends, live, metrics_cost, page, preview_twin, projections
 from bench.harness import postgres_server
 from bench.plot import plot_appends, plot_live, plot_reads
 from bench.projection_settings import ProjectionSettings
@@ -120,10 +120,10 @@ def main() -> None:
         "suite",
         nargs="?",
         default="appends",
-        choices=["appends", "projections", "all", "reads", "page", "live", "metrics"],
+        choices=["appends", "projections", "all", "reads", "page", "live", "metrics", "preview"],
         help="reads: the timeline reads alone, against --database-url; page: the uncached page against "
-        "the trivial route, and the json_agg experiment; live: live streams; metrics: what metrics cost "
-        "(none of these in all)",
+        "the trivial route, and the json_agg experiment; live: live streams; metrics: what metrics cost; "
+        "preview: what the preview twin costs the appends' fold (none of these in all)",
     )
     parser.add_argument(
         "--seconds",
@@ -240,6 +240,12 @@ def main() -> None:
                     else metrics_cost.MetricsSettings()
                 )
                 print("\n".join(metrics_cost.run(server, cost)))
+            if "preview" in suites:
+                print(
+                    "\n".join(
+                        preview_twin.run(server, **({"events": 2_000, "rounds": 1} if args.quick else {}))
+                    )
+                )
             if "live" in suites:
                 live_settings.results["code"] = code
                 print("\n".join(live.run(server, live_settings)))

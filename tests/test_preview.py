@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
+import pytest
+from playwright.sync_api import expect
 
 from schemas import Event
 from service.domain.appending import event_type, stored_data
 from service.projections.newsroom import PREVIEW
 from service.projections.rebuild import rebuild
-from tests.browser import serving
+from tests.browser import Contexts, launched, run, serving
 from tests.conftest import Client, make_key
 from tests.factories import bearer, registered, reported
 from tests.tables import snapshot
@@ -357,3 +360,30 @@ async def test_a_preview_live_stream_tells_held_facts_marked_and_a_public_one_do
             assert refused.json()["errors"][0]["path"] == "preview"
         finally:
             await service.http.aclose()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_preview_embed_page_shows_its_badges_in_chromium(database_url: str) -> None:
+    with serving(database_url) as base, launched() as browser, Contexts(browser) as contexts:
+        key = run(make_key(database_url, "editor", "preview"))
+        writer = run(make_key(database_url))
+        registering = httpx.post(
+            f"{base}/v1/events", json=registered("acme"), headers=bearer(writer), timeout=30
+        )
+        assert registering.status_code == 201
+        run(hold(database_url, reported("acme", headline="Acme's draft"), "acme"))
+        _, last, _ = run(hold(database_url, reported("acme", headline="Acme's embargo"), "acme", EMBARGO))
+        run(preview_caught_up(database_url, last))
+        page = contexts.new(extra_http_headers=bearer(key)).new_page()
+        answer = page.goto(f"{base}/embed/acme?preview=true&lang=en")
+        assert answer is not None
+        assert answer.status == 200
+        assert answer.headers["cache-control"] == "private, no-store"
+        badges = page.locator("li.event .held")
+        expect(badges).to_have_count(2)
+        expect(badges.filter(has_text="Draft")).to_be_visible()
+        expect(badges.filter(has_text="Embargoed until March 1, 2031")).to_be_visible()
+        public = contexts.new().new_page()
+        public.goto(f"{base}/embed/acme?lang=en")
+        expect(public.locator("li.event")).to_have_count(0)
