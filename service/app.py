@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         previews = await create_pool(
             settings.database_url, max_size=_PREVIEW_POOL, search_path=PREVIEW.search_path
         )
-        preview = NewsroomReader(previews, name=PREVIEW.name)
+        preview = NewsroomReader(previews, name=PREVIEW.name, merged=True)
         keys = KeyCache(pool, settings.key_cache_seconds)
         runners = (
             [

@@ -276,12 +276,15 @@ async def test_streams_go_on_when_the_database_cuts_the_hubs_listener(
     async with live.live(entity="acme") as acme:
         conn = await asyncpg.connect(database_url)
         try:
-            (cut,) = [row[0] for row in await conn.fetch(listening, statement)]
-            await conn.execute("select pg_terminate_backend($1)", cut)
+            # Each process has two hubs, the public one and the preview's: both are cut.
+            cut = [row[0] for row in await conn.fetch(listening, statement)]
+            assert len(cut) == 2
+            for pid in cut:
+                await conn.execute("select pg_terminate_backend($1)", pid)
             (fact,) = await live.post(reported("acme", headline="Told all the same"))
             assert (await acme.next())[1]["entry"]["id"] == fact["id"]
-            for _ in range(100):  # and the hub listens again
-                if [pid for (pid,) in await conn.fetch(listening, statement) if pid != cut]:
+            for _ in range(100):  # and the hubs listen again
+                if len([pid for (pid,) in await conn.fetch(listening, statement) if pid not in cut]) == 2:
                     break
                 await asyncio.sleep(0.05)
             else:

@@ -26,14 +26,15 @@ def _tables(url: str) -> set[str]:
     return {row["tablename"] for row in rows}
 
 
+# The schemas migrations make: the log's and read model's (public), the read model's twin (preview).
 _SCHEMA = """
-select 'table ' || tablename from pg_tables where schemaname = 'public'
-union all select 'index ' || indexdef from pg_indexes where schemaname = 'public'
+select 'table ' || schemaname || '.' || tablename from pg_tables where schemaname in ('public', 'preview')
+union all select 'index ' || indexdef from pg_indexes where schemaname in ('public', 'preview')
 union all select 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-    from pg_constraint where connamespace = 'public'::regnamespace
+    from pg_constraint where connamespace::regnamespace::text in ('public', 'preview')
 union all select 'function ' || p.oid::regprocedure from pg_proc p where pronamespace = 'public'::regnamespace
 union all select 'trigger ' || tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid
-    where c.relnamespace = 'public'::regnamespace and not t.tgisinternal
+    where c.relnamespace::regnamespace::text in ('public', 'preview') and not t.tgisinternal
 """
 
 

@@ -244,11 +244,20 @@ async def test_public_reads_are_unchanged_by_held_events(
         assert (response.content, response.headers["etag"]) == before[path, str(params)], (path, params)
         assert b"Newco" not in response.content
         assert response.headers["cache-control"].startswith("public")
+    # The preview's checkpoint can stand at a held event: only keys that may preview see it.
+    [status] = (await client.get("/v1/projections")).json()
+    assert (status["name"], status["checkpoint"]) == ("newsroom", public["position"])
+    names = [each["name"] for each in (await client.get("/v1/projections", headers=bearer(write_key))).json()]
+    assert names == ["newsroom", "newsroom_preview"]
     assert (await client.get("/v1/entities/newco")).status_code == 404
 
 
 async def test_preview_as_of_is_as_recorded(client: Client, database_url: str, write_key: str) -> None:
     room = await _newsroom(client, database_url, write_key)
+    # Read your own held write: min_position names a held event's place, which the preview knows.
+    _, position, _ = await hold(database_url, reported("acme", headline="Acme's late draft"), "acme")
+    waited = await _preview(client, write_key, "/v1/timeline", min_position=str(position))
+    assert "Acme's late draft" in {item["headline"] for item in waited.json()["items"]}
     before = (room.embargoed_at - timedelta(microseconds=1)).isoformat()
     after = (room.embargoed_at + timedelta(microseconds=1)).isoformat()
     earlier = _by_id((await _preview(client, write_key, "/v1/timeline", as_of=before)).json()["items"])

@@ -83,6 +83,16 @@ select (select (c.transaction_id, c.position) >= (e.transaction_id, e.position)
        (select coalesce(max(position), 0) from events) as head
 from projection_checkpoints c where c.name = $2
 """
+# The same for the preview, whose log holds the held events too (their positions are the log's).
+_COVERS_MERGED = """
+select (select (c.transaction_id, c.position) >= (e.transaction_id, e.position)
+        from (select transaction_id, position from events where position = $1
+              union all select transaction_id, position from held_events where position = $1) e) as covered,
+       c.position as checkpoint,
+       greatest((select coalesce(max(position), 0) from events),
+                (select coalesce(max(position), 0) from held_events)) as head
+from projection_checkpoints c where c.name = $2
+"""
 # Whether anything could still be recorded at or before an instant, or has been and is not yet
 # in the projection: events are recorded at their statement's start (statement_timestamp), so a
 # statement running since then, or a transaction that wrote since then and has not ended, may
@@ -240,8 +250,10 @@ async def states(conn: Database) -> list[CheckpointState]:
     return [CheckpointState(**dict(row)) for row in rows]
 
 
-async def coverage(conn: Database, name: str, position: int) -> Coverage:
-    row = await conn.fetchrow(_COVERS, position, name)
+async def coverage(conn: Database, name: str, position: int, *, merged: bool = False) -> Coverage:
+    """Whether ``name`` has applied the event at ``position``: of the log, or of the log merged
+    with its held events (the preview's)."""
+    row = await conn.fetchrow(_COVERS_MERGED if merged else _COVERS, position, name)
     if row is None:
         raise LookupError(f"no checkpoint for projection {name}: is the database migrated?")
     return Coverage(row["covered"], row["checkpoint"], row["head"])

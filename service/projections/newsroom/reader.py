@@ -116,11 +116,14 @@ class NewsroomReader:
         wait_seconds: float = 3.0,
         names: int = 4096,
         name: str = NAME,
+        merged: bool = False,
     ) -> None:
         self.db = db
         self.name = name
         """Whose checkpoint it follows: the newsroom's, or its preview twin's (whose tables ``db``
         finds first on its search path)."""
+        self.merged = merged
+        """Its projection folds the held events too: ``min_position`` may name one."""
         self.ttl = ttl
         self.wait_seconds = wait_seconds
         """How long a read waits for the projection to include a position it asks for."""
@@ -165,7 +168,7 @@ class NewsroomReader:
         """
         deadline = time.monotonic() + self.wait_seconds
         while True:
-            coverage = await checkpoints.coverage(self.db, self.name, position)
+            coverage = await checkpoints.coverage(self.db, self.name, position, merged=self.merged)
             if coverage.covered is None and position > coverage.head:
                 raise BeyondTheLog(position, coverage.head)
             # No event at a position below the head: its transaction rolled back; nothing to wait for.
