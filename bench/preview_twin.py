@@ -45,7 +45,7 @@ async def _fold(url: str, projection: Projection) -> float:
         await conn.close()
 
 
-def run(server_url: str, events: int = 20_000, rounds: int = 3) -> list[str]:
+def run(server_url: str, events: int = 20_000, rounds: int = 5) -> list[str]:
     """The report's lines."""
     with fresh_database(server_url) as url:
         generated = asyncio.run(generate(url, events, entities=200, seed=7, seconds=600))
@@ -63,4 +63,8 @@ def run(server_url: str, events: int = 20_000, rounds: int = 3) -> list[str]:
         f"  its preview twin:          {twin:6.2f} s ({generated.events / twin:,.0f} events/s, "
         f"{twin / alone:.2f}x the newsroom's)",
         f"  both, as the runners now:  {alone + twin:6.2f} s ({(alone + twin) / alone:.2f}x before)",
+        "  each round (s): "
+        + "; ".join(
+            f"{name} {', '.join(f'{value:.2f}' for value in values)}" for name, values in seconds.items()
+        ),
     ]
