@@ -111,7 +111,7 @@ class Health(Struct, kw_only=True, omit_defaults=True):
 
 
 KeyName = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*(?!\n)$")]
-KeyScope = Literal["write", "admin"]
+KeyScope = Literal["write", "admin", "preview"]
 
 
 class NewApiKey(Struct, kw_only=True, forbid_unknown_fields=True):

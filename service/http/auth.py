@@ -21,8 +21,8 @@ from service.http.key_cache import KeyCache
 from service.http.services import Services
 from service.store import keys
 
-# What each scope may do: an admin key can also write.
-_GRANTS = {"write": {"write"}, "admin": {"write", "admin"}}
+# What each scope may do: an admin key can also write, and both may preview held events.
+_GRANTS = {"preview": {"preview"}, "write": {"write", "preview"}, "admin": {"write", "admin", "preview"}}
 MAX_KEY_LENGTH = 200
 _NEEDS = "needs"
 
@@ -53,6 +53,11 @@ async def may(connection: ASGIConnection[Any, Any, Any, Any], known: KeyCache, s
     key = _bearer(connection)
     found = None if key is None else await known.find(key)
     return found is not None and scope in _GRANTS.get(found.scope, set())
+
+
+async def may_preview(connection: ASGIConnection[Any, Any, Any, Any], known: KeyCache) -> bool:
+    """Whether the request carries a live key that may read held events (drafts, embargoes)."""
+    return await may(connection, known, "preview")
 
 
 def guard(
