@@ -52,6 +52,7 @@ from service.presentation.embed import STATIC
 from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
 from service.projections.newsroom import NewsroomReader
+from service.publisher import Publisher
 from service.server import CUT_SHORT, STOPPING
 from service.settings import Settings
 from service.store.database import create_pool
@@ -159,6 +160,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cast(Dateline, app).stopping = hub.part
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
+                publisher = Publisher(
+                    appender,
+                    settings.database_url,
+                    poll_seconds=settings.projection_poll_seconds,
+                    on_outcome=meter.publication,
+                )
+                publishing = asyncio.create_task(publisher.run())
                 opened = Services(
                     database=pool,
                     appender=appender,
@@ -174,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     settings=settings,
                     live=hub,
                     meter=meter,
+                    publisher=publisher,
                 )
                 serving.append(opened)
                 sampling = asyncio.create_task(sample(opened))
@@ -187,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 finally:
                     serving.clear()
                     sampling.cancel()
+                    publishing.cancel()
+                    await asyncio.wait([publishing], timeout=5)
         finally:
             meter.stopped()
             following.cancel()
