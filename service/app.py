@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         most_bytes=settings.read_cache_mb * 2**20,
                         misses=RateLimit(settings.read_rate, "reads the cache does not answer, per client"),
                         meter=meter,
+                        next_publication=lambda: publisher.next_at,
                     ),
                     writes=RateLimit(settings.write_rate, "writes per API key"),
                     keys=KeyCache(pool, settings.key_cache_seconds),
