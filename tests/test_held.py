@@ -8,8 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
+from service.http.read_cache import CACHE_CONTROL
+from tests.browser import demo_folded, serving
 from tests.conftest import Client, caught_up, make_key
 from tests.factories import bearer, registered, reported
+from tests.test_live import Events
 
 
 def _soon(seconds: float = 1.5) -> str:
@@ -244,3 +249,155 @@ async def test_preview_needs_a_key_that_may_and_a_preview_key_cannot_write(
     )
     assert event.status_code == 200
     assert event.json()["held"] == {"draft": True}
+
+
+async def test_at_publish_at_it_appears_by_itself_once_in_every_process(database_url: str) -> None:
+    """Two API processes on one database through uvicorn, each with its publisher: the embargoed
+    fact is published within a second of its publish_at, once, and every public read learns of
+    it then: a live stream says "added", the feed gains the entry, "as known at" tells before
+    from after, and a follower of the log without a key meets it exactly once."""
+    key = await make_key(database_url)
+    with serving(database_url) as first, serving(database_url) as second:
+        a = httpx.AsyncClient(base_url=first, timeout=10)
+        b = httpx.AsyncClient(base_url=second, timeout=10)
+        acme = (await a.post("/v1/events", json=registered("acme"), headers=bearer(key))).json()
+        await b.get("/v1/entities/acme", params={"min_position": acme["position"]})
+        follower = (await b.get("/v1/events")).json()["next"]
+        async with b.stream("GET", "/v1/live", params={"entity": "acme"}) as response:
+            stream = Events(response)
+            publish_at = datetime.now(UTC) + timedelta(seconds=1.5)
+            fact = reported("acme", headline="Acme unveils its rocket", publish_at=publish_at.isoformat())
+            held = (await a.post("/v1/events", json=fact, headers=bearer(key))).json()
+            before = datetime.now(UTC)
+            await asyncio.sleep(0.3)  # the other process hears of it
+
+            assert (await b.get("/v1/events", params={"after": follower})).json()["events"] == []
+            left = (publish_at - datetime.now(UTC)).total_seconds()
+            bounded = (await b.get("/v1/timeline")).headers["cache-control"]
+            fresh, stale = (int(part.split("=")[1]) for part in bounded.split(", ")[1:])
+            assert fresh + stale <= left < 5
+            kind, change = await stream.next(4)
+            arrived = datetime.now(UTC)
+
+        assert (kind, change["kind"], change["entry"]["id"]) == ("change", "added", held["id"])
+        assert publish_at <= arrived < publish_at + timedelta(seconds=1.5)
+        for client in (a, b):
+            logged = [
+                event["id"]
+                for event in (await client.get("/v1/events", params={"limit": 1000})).json()["events"]
+            ]
+            assert logged.count(held["id"]) == 1
+        followed = (await b.get("/v1/events", params={"after": follower})).json()["events"]
+        assert [event["id"] for event in followed] == [held["id"]]
+        published = followed[0]
+        assert published["metadata"]["published_by"] == "publisher"
+        assert published["metadata"]["author"] == "tester"
+        assert datetime.fromisoformat(published["recorded_at"]) >= publish_at
+        feed = (
+            await b.get("/v1/entities/acme/feed.atom", params={"min_position": published["position"]})
+        ).text
+        assert "Acme unveils its rocket" in feed
+        then = await b.get("/v1/entities/acme/timeline", params={"as_of": before.isoformat()})
+        now = await b.get("/v1/entities/acme/timeline", params={"as_of": published["recorded_at"]})
+        assert [item["id"] for item in then.json()["items"]] == []
+        assert [item["id"] for item in now.json()["items"]] == [held["id"]]
+        assert (await b.get("/v1/timeline")).headers["cache-control"] == CACHE_CONTROL
+        await a.aclose()
+        await b.aclose()
+
+
+_PUBLIC_READS = [
+    "/v1/timeline",
+    "/v1/timeline?lang=fr&include=retracted",
+    "/v1/timeline?q=Microsoft&order=relevance",
+    "/v1/timeline?format=timelinejs",
+    "/v1/entities/microsoft/timeline",
+    "/v1/entities/microsoft",
+    "/v1/entities/microsoft/history",
+    "/v1/entities",
+    "/v1/entities?q=Micr",
+    "/v1/entities?kind=organization",
+    "/v1/entities/newco",
+    "/v1/entities/newco/timeline",
+    "/v1/feed.atom",
+    "/v1/entities/microsoft/feed.atom",
+    "/embed/microsoft",
+    "/embed/microsoft?lang=fr",
+    "/v1/events?limit=1000",
+    "/v1/streams/microsoft",
+    "/v1/streams/newco",
+    "/v1/projections",
+]
+
+
+async def _public(
+    client: httpx.AsyncClient, as_of: str, fact: str
+) -> list[tuple[str, int, bytes, str | None]]:
+    """Every public read, as bodies and validators (the live stream's first frame included)."""
+    reads = [
+        *_PUBLIC_READS,
+        f"/v1/timeline?as_of={as_of}",
+        f"/v1/entities/microsoft/timeline?as_of={as_of}",
+        f"/v1/entities/microsoft?as_of={as_of}",
+        f"/v1/timeline/pinned?as_of={as_of}",
+        f"/v1/entities/microsoft/timeline/pinned?as_of={as_of}",
+        f"/v1/events/{fact}/history",
+        f"/oembed?url={client.base_url}/embed/microsoft",
+    ]
+    answers = []
+    for path in reads:
+        response = await client.get(path)
+        answers.append((path, response.status_code, response.content, response.headers.get("etag")))
+    async with client.stream("GET", "/v1/live", params={"entity": "microsoft"}) as live:
+        first = await anext(live.aiter_bytes())
+    answers.append(("/v1/live", live.status_code, first, None))
+    return answers
+
+
+async def test_held_events_change_nothing_public(demo_database_url: str) -> None:
+    """Before and after a held entity registration, a held fact naming it, and held follow-ups
+    of a public fact: every public read answers byte for byte the same, with the same ETag."""
+    key = await make_key(demo_database_url)
+    with serving(demo_database_url) as base:
+        client = httpx.AsyncClient(base_url=base, timeout=10)
+        demo_folded(base)
+        logged = (await client.get("/v1/events", params={"limit": 1000})).json()["events"]
+        fact = next(event["id"] for event in logged if event["type"] == "model.reported")
+        await client.get("/v1/timeline", params={"min_position": logged[-1]["position"]})
+        as_of = datetime.now(UTC).isoformat()
+        before = await _public(client, as_of, fact)
+        later = _soon(60)
+
+        held = await client.post(
+            "/v1/events/batch",
+            json={
+                "events": [
+                    {**registered("newco"), "publish_at": later},
+                    {
+                        **reported("newco", "microsoft", headline="Microsoft buys Newco"),
+                        "publish_at": later,
+                    },
+                    {"type": "event.confirmed", "event_id": fact, "publish_at": later},
+                    {
+                        "type": "event.corrected",
+                        "event_id": fact,
+                        "changes": {"headline": {"en": "Changed"}},
+                        "note": {"en": "Fixed."},
+                        "publish_at": later,
+                    },
+                ]
+            },
+            headers=bearer(key),
+        )
+        draft = await client.post(
+            "/v1/events",
+            json={"type": "event.retracted", "event_id": fact, "reason": {"en": "No."}, "draft": True},
+            headers=bearer(key),
+        )
+        assert (held.status_code, draft.status_code) == (201, 201), held.text
+        await asyncio.sleep(0.3)  # what would move, had anything been appended to the log
+        after = await _public(client, as_of, fact)
+        await client.aclose()
+
+    for was, now in zip(before, after, strict=True):
+        assert was == now, was[0]
