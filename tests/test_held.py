@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 
+from service.cli import load_demo
+from service.demo.story import demo_id
 from service.http.read_cache import CACHE_CONTROL
 from tests.browser import demo_folded, serving
-from tests.conftest import Client, caught_up, make_key
+from tests.conftest import Client, caught_up, client_for, make_key
 from tests.factories import bearer, registered, reported
 from tests.test_live import Events
 
@@ -401,3 +403,12 @@ async def test_held_events_change_nothing_public(demo_database_url: str) -> None
 
     for was, now in zip(before, after, strict=True):
         assert was == now, was[0]
+
+
+async def test_the_demo_holds_a_fact_that_appears_by_itself(database_url: str) -> None:
+    assert await load_demo(database_url, embargo=timedelta(seconds=1))
+    assert not await load_demo(database_url, embargo=timedelta(seconds=1))  # held: replayed
+    embargoed = str(demo_id("fact/mai-1-embargoed"))
+    async with client_for(database_url) as client:
+        assert await _until_published(client, embargoed) < 2
+    assert not await load_demo(database_url, embargo=timedelta(seconds=1))  # published: replayed
