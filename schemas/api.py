@@ -23,33 +23,46 @@ class BatchAppend(Struct, kw_only=True, forbid_unknown_fields=True):
     events: Annotated[list[Event], Meta(min_length=1, max_length=MAX_BATCH)]
 
 
-class Appended(Struct, kw_only=True):
-    """Where an event landed in the log."""
+class Held(Struct, kw_only=True, omit_defaults=True):
+    """Why an event is not public yet: an embargo until ``publish_at``, or a draft."""
+
+    publish_at: datetime | None = None
+    draft: bool = False
+
+
+class Appended(Struct, kw_only=True, omit_defaults=True):
+    """Where an event landed in the log, or, while it is held, among the held events."""
 
     id: UUID
     stream: Slug
-    version: int
+    version: int | None
+    """Its stream's version; none while it is held (it gets one when it is published)."""
     position: int
     recorded_at: datetime
+    held: Held | None = None
+    """Present while it is held: not public until published."""
 
 
 class BatchAppended(Struct, kw_only=True):
     events: list[Appended]
 
 
-class LoggedEvent(Struct, kw_only=True):
-    """One event as the log holds it."""
+class LoggedEvent(Struct, kw_only=True, omit_defaults=True):
+    """One event as the log holds it, or a held one (read with ``preview=true``)."""
 
     position: int
     id: UUID
     stream: Slug
-    version: int
+    version: int | None
+    """Its stream's version; none while it is held."""
     type: str
     schema_version: int
     occurred: str | None
     recorded_at: datetime
     data: JsonObject
     metadata: JsonObject
+    held: Held | None = None
+    """Present on a held event (a preview): not public until published."""
 
 
 class EventPage(Struct, kw_only=True):
@@ -111,7 +124,7 @@ class Health(Struct, kw_only=True, omit_defaults=True):
 
 
 KeyName = Annotated[str, Meta(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]*(?!\n)$")]
-KeyScope = Literal["write", "admin"]
+KeyScope = Literal["write", "admin", "preview"]
 
 
 class NewApiKey(Struct, kw_only=True, forbid_unknown_fields=True):

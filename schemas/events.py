@@ -12,6 +12,7 @@ the rest as the event's ``data``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal, get_args
 from uuid import UUID
 
@@ -42,7 +43,11 @@ InvolvedEntities = Annotated[list[EntityRef], Meta(min_length=1, max_length=50)]
 ParameterCount = Annotated[int, Meta(ge=1, le=10**15, description="Number of parameters.")]
 ParameterQualifier = Literal["exact", "about", "up_to"]
 
-ENVELOPE_FIELDS = frozenset({"id", "stream", "expected_version", "correlation_id", "causation_id"})
+PublishAt = Annotated[datetime, Meta(tz=True, description="An instant in the future, with its time zone.")]
+
+ENVELOPE_FIELDS = frozenset(
+    {"id", "stream", "expected_version", "correlation_id", "causation_id", "publish_at", "draft"}
+)
 
 
 class Envelope(Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True, tag_field="type"):
@@ -58,6 +63,10 @@ class Envelope(Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=T
     """The stream's version the client last saw, or "none" for a stream that must not exist yet."""
     correlation_id: TraceId | None = None
     causation_id: TraceId | None = None
+    publish_at: PublishAt | None = None
+    """Held back until this instant (an embargo): the public sees the event only from then on."""
+    draft: bool = False
+    """Held back until an editor publishes it (``POST /v1/events/{id}/publish``)."""
 
 
 class EntityRegistered(Envelope, tag="entity.registered", kw_only=True):

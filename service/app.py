@@ -26,7 +26,7 @@ from litestar.types import (
 )
 
 from service.appender import Appender
-from service.http.auth import guard, may
+from service.http.auth import guard, may_preview
 from service.http.docs import contract_config
 from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
@@ -53,6 +53,7 @@ from service.projections import PROJECTIONS
 from service.projections.engine import Announcer, Runner, running
 from service.projections.newsroom import PREVIEW, NewsroomReader
 from service.projections.newsroom import PROJECTION as NEWSROOM
+from service.publisher import Publisher
 from service.server import CUT_SHORT, STOPPING
 from service.settings import Settings
 from service.store.database import create_pool
@@ -182,6 +183,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cast(Dateline, app).stopping = part
         try:
             async with running(runners), Appender.running(pool, on_commit=announcer.appended) as appender:
+                publisher = Publisher(
+                    appender,
+                    settings.database_url,
+                    poll_seconds=settings.projection_poll_seconds,
+                    on_outcome=meter.publication,
+                )
+                publishing = asyncio.create_task(publisher.run())
                 opened = Services(
                     database=pool,
                     appender=appender,
@@ -191,15 +199,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         most_bytes=settings.read_cache_mb * 2**20,
                         misses=RateLimit(settings.read_rate, "reads the cache does not answer, per client"),
                         meter=meter,
-                        previews=Previews(
-                            preview, preview_hub, lambda request: may(request, keys, "preview")
-                        ),
+                        previews=Previews(preview, preview_hub, lambda request: may_preview(request, keys)),
+                        next_publication=lambda: publisher.next_at,
                     ),
                     writes=RateLimit(settings.write_rate, "writes per API key"),
                     keys=keys,
                     settings=settings,
                     live=hub,
                     meter=meter,
+                    publisher=publisher,
                 )
                 serving.append(opened)
                 sampling = asyncio.create_task(sample(opened))
@@ -213,6 +221,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 finally:
                     serving.clear()
                     sampling.cancel()
+                    publishing.cancel()
+                    await asyncio.wait([publishing], timeout=5)
         finally:
             meter.stopped()
             for task in following:

@@ -20,11 +20,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
-from schemas import Appended, Event
+from schemas import Appended, Event, Held
 from service.domain.appending import (
     AppendNeeds,
     AppendPlan,
@@ -32,11 +33,12 @@ from service.domain.appending import (
     Replay,
     StreamState,
     decide,
+    hold_of,
     needs,
     replay,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
-from service.store import REFUSED, Pool, keys
+from service.store import REFUSED, UNREACHABLE, Pool, held, keys
 from service.store import events as log
 
 # What one write of a shared group can cause that the others should not hear of.
@@ -73,6 +75,8 @@ class Appender:
     def __init__(self, pool: Pool, on_commit: Callable[[], None] | None = None) -> None:
         self.pool = pool
         self.on_commit = on_commit
+        self.on_held: Callable[[], None] | None = None
+        """Told after each held append (the publisher's wake-up)."""
         # Entities are never deleted and their kind never changes, so once seen, a slug's kind
         # can be trusted for as long as the process lives: plain facts skip the lookup.
         self.kinds: dict[str, str] = {}
@@ -106,9 +110,17 @@ class Appender:
         """
         writers = () if key is None else (key,)
         needed = needs(posted)
+        hold = hold_of(posted, paths)
+        if hold is not None:
+            return await self._hold(posted, metadata, paths, writers, needed, hold)
         # The rules decide from a snapshot; the write re-checks atomically whatever can change
         # meanwhile (stream versions, merges).
-        decided = decide(posted, await self._state(needed), paths)
+        state = await self._state(needed)
+        try:
+            decided = decide(posted, state, paths)
+        except Rejected:
+            await self._explain_held(posted, paths, needed, state)
+            raise
         if isinstance(decided, Replay):
             return await self._replayed(decided, writers)
         write = _Write(decided, [_event_metadata(metadata, event) for event in posted], writers)
@@ -126,6 +138,55 @@ class Appender:
             if change.registers_kind is not None:
                 self.kinds[change.stream] = change.registers_kind
         return AppendOutcome(rows, replayed=False)
+
+    async def _hold(
+        self,
+        posted: Sequence[Event],
+        metadata: Mapping[str, Any],
+        paths: Sequence[str],
+        writers: Sequence[bytes],
+        needed: AppendNeeds,
+        hold: Held,
+    ) -> AppendOutcome:
+        """Append held events: decided against the log and the pending held events, written to
+        ``held_events``. Rare enough to skip the shared commits."""
+        public = await self._state(needed)
+        pending = await held.held_state(self.pool, needed)
+        # What the log holds wins: a held event retried after its publication replays from the log.
+        state = AppendState(
+            {**pending.streams, **public.streams},
+            {**pending.targets, **public.targets},
+            {**pending.prior, **public.prior},
+        )
+        decided = decide(posted, state, paths, hold, datetime.now(UTC))
+        if isinstance(decided, Replay):
+            return await self._replayed(decided, writers)
+        metas = [_event_metadata(metadata, event) for event in posted]
+        try:
+            rows = await held.write_held(self.pool, decided, metas, hold, writers)
+        except log.NulCharacter:
+            raise Rejected(list(_nul_characters(posted, paths))) from None
+        except log.EventIdTaken:  # two identical retries raced past the id check
+            again = await held.held_state(self.pool, msgspec.structs.replace(needed, slugs=[], targets=[]))
+            return await self._replayed(replay(posted, again.prior), writers)
+        if self.on_held is not None:
+            self.on_held()
+        with contextlib.suppress(*UNREACHABLE, *REFUSED):  # the others' publishers also look every second
+            await held.announce(self.pool)
+        return AppendOutcome(rows, replayed=False)
+
+    async def _explain_held(
+        self, posted: Sequence[Event], paths: Sequence[str], needed: AppendNeeds, state: AppendState
+    ) -> None:
+        """Refuse a public append that names a held entity or event by saying so, rather than
+        calling it unknown; only on the way to a refusal, so public appends never pay for it."""
+        pending = await held.held_state(self.pool, msgspec.structs.replace(needed, ids=[]))
+        if pending.streams or pending.targets:
+            decide(
+                posted,
+                AppendState({**pending.streams, **state.streams}, {**pending.targets, **state.targets}, {}),
+                paths,
+            )
 
     async def _state(self, needed: AppendNeeds) -> AppendState:
         """The state ``needed``, read in one statement, less what the cached kinds answer (plain

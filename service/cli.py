@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -18,7 +19,7 @@ import yaml
 
 from service import migrations
 from service.appender import Appender
-from service.demo.story import demo_batches
+from service.demo.story import demo_batches, embargoed_batch
 from service.domain.errors import Conflict
 from service.http.metrics import MULTIPROCESS_DIR
 from service.logs import log_config
@@ -73,17 +74,23 @@ def _with_database(url: str, work: Callable[[Pool], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-async def load_demo(url: str) -> bool:
-    """Append the seed story; False when it was already there (nothing appended).
+DEMO_EMBARGO = timedelta(minutes=1)
+"""How long after ``run --demo`` loads it the demo's embargoed fact appears."""
+
+
+async def load_demo(url: str, embargo: timedelta | None = None) -> bool:
+    """Append the seed story; False when it was already there (nothing appended). With an
+    ``embargo``, also a fact held until that long from now (``run --demo`` shows it appear).
 
     A log holding an earlier version of the story (its facts by the same ids, told otherwise)
     keeps it: the log is append-only, and the demo is no reason to refuse to start.
     """
     pool = await create_pool(url, max_size=1)
     appended = False
+    held = [] if embargo is None else [embargoed_batch(datetime.now(UTC) + embargo)]
     try:
         async with Appender.running(pool, writers=1) as appender:
-            for batch in demo_batches():
+            for batch in [*demo_batches(), *held]:
                 paths = [f"demo[{index}]" for index in range(len(batch.events))]
                 try:
                     outcome = await appender.append(batch.events, {"author": "demo"}, paths)
@@ -137,7 +144,7 @@ def run(
     url = database_url()
     migrations.upgrade(url)
     if demo:
-        loaded = asyncio.run(load_demo(url))
+        loaded = asyncio.run(load_demo(url, embargo=DEMO_EMBARGO))
         click.echo("Demo data loaded." if loaded else "Demo data already loaded: nothing appended.")
         _demo_key(url, host, port)
     click.echo(f"Serving on http://{host}:{port} (API reference at /docs, contract at /schema/openapi.yaml)")

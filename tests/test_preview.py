@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,8 +14,6 @@ import msgspec
 import pytest
 from playwright.sync_api import expect
 
-from schemas import Event
-from service.domain.appending import event_type, stored_data
 from service.projections.newsroom import PREVIEW
 from service.projections.rebuild import rebuild
 from tests.browser import Contexts, launched, run, serving
@@ -31,29 +28,13 @@ SOURCE = {"url": "https://example.com/newco", "title": "Newco's filing"}
 
 
 async def hold(
-    database_url: str, body: dict[str, Any], stream: str, publish_at: datetime | None = None
+    client: Client, key: str, body: dict[str, Any], publish_at: datetime | None = None
 ) -> tuple[str, int, datetime]:
-    """A held event as part "held" records one (a draft without ``publish_at``): its id, position
-    and instant recorded."""
-    event = msgspec.json.decode(msgspec.json.encode(body), type=Event)
-    event_id = uuid.uuid4()
-    conn = await asyncpg.connect(database_url)
-    try:
-        row = await conn.fetchrow(
-            "insert into held_events (id, stream, type, schema_version, data, metadata, occurred, publish_at)"
-            " values ($1, $2, $3, 1, $4::jsonb, $5::jsonb, $6, $7) returning position, recorded_at",
-            event_id,
-            stream,
-            event_type(event),
-            stored_data(event),
-            '{"author": "tester"}',
-            body.get("occurred"),
-            publish_at,
-        )
-    finally:
-        await conn.close()
-    assert row is not None
-    return str(event_id), row["position"], row["recorded_at"]
+    """A held event, appended through the API (a draft without ``publish_at``): its id,
+    position and instant recorded."""
+    how = {"draft": True} if publish_at is None else {"publish_at": publish_at.isoformat()}
+    held = await _append(client, key, {**body, **how})
+    return held["id"], held["position"], datetime.fromisoformat(held["recorded_at"])
 
 
 async def preview_caught_up(database_url: str, position: int) -> None:
@@ -88,26 +69,23 @@ class Newsroom(msgspec.Struct):
     embargoed: str
     embargoed_at: datetime
     draft: str
-    bodies: dict[str, Any]
+    newco: str
 
 
 async def _newsroom(client: Client, database_url: str, key: str) -> Newsroom:
     await _append(client, key, registered("acme"))
     public = await _append(client, key, reported("acme", headline="Acme ships a model"))
-    newco = registered("newco", name="Newco")
-    await hold(database_url, newco, "newco")
+    newco, _, _ = await hold(client, key, registered("newco", name="Newco"))
     embargoed_body = reported(
         "acme", "newco", occurred="2024-06", headline="Acme buys Newco", sources=[SOURCE], tags=["deals"]
     )
-    embargoed, _, embargoed_at = await hold(database_url, embargoed_body, "acme", EMBARGO)
-    draft, _, _ = await hold(database_url, reported("acme", headline="Acme's draft plans"), "acme")
+    embargoed, _, embargoed_at = await hold(client, key, embargoed_body, EMBARGO)
+    draft, _, _ = await hold(client, key, reported("acme", headline="Acme's draft plans"))
     _, last, _ = await hold(
-        database_url,
-        {"type": "event.retracted", "event_id": draft, "reason": {"en": "Not going ahead."}},
-        "acme",
+        client, key, {"type": "event.retracted", "event_id": draft, "reason": {"en": "Not going ahead."}}
     )
     await preview_caught_up(database_url, last)
-    return Newsroom(public["id"], embargoed, embargoed_at, draft, {"embargoed": embargoed_body})
+    return Newsroom(public["id"], embargoed, embargoed_at, draft, newco)
 
 
 def _private(response: Any) -> None:
@@ -233,9 +211,9 @@ async def test_public_reads_are_unchanged_by_held_events(
         response = await client.get(path, params={**params, "min_position": position})
         assert response.status_code == 200, (path, params, response.text)
         before[path, str(params)] = (response.content, response.headers["etag"])
-    await hold(database_url, registered("newco", name="Newco"), "newco")
+    await hold(client, write_key, registered("newco", name="Newco"))
     _, held_at, _ = await hold(
-        database_url, reported("acme", "newco", headline="Acme buys Newco"), "acme", EMBARGO
+        client, write_key, reported("acme", "newco", headline="Acme buys Newco"), EMBARGO
     )
     await preview_caught_up(database_url, held_at)
     for path, params in reads:
@@ -255,7 +233,7 @@ async def test_public_reads_are_unchanged_by_held_events(
 async def test_preview_as_of_is_as_recorded(client: Client, database_url: str, write_key: str) -> None:
     room = await _newsroom(client, database_url, write_key)
     # Read your own held write: min_position names a held event's place, which the preview knows.
-    _, position, _ = await hold(database_url, reported("acme", headline="Acme's late draft"), "acme")
+    _, position, _ = await hold(client, write_key, reported("acme", headline="Acme's late draft"))
     waited = await _preview(client, write_key, "/v1/timeline", min_position=str(position))
     assert "Acme's late draft" in {item["headline"] for item in waited.json()["items"]}
     before = (room.embargoed_at - timedelta(microseconds=1)).isoformat()
@@ -273,11 +251,11 @@ async def test_a_published_event_loses_its_mark_and_stays_one_item(
     client: Client, database_url: str, write_key: str
 ) -> None:
     room = await _newsroom(client, database_url, write_key)
-    # Publication as part "held" makes it: the held events appended to the log under their own ids.
-    await _append(
-        client, write_key, {**registered("newco", name="Newco"), "id": await _held_id(database_url, "newco")}
-    )
-    published = await _append(client, write_key, {**room.bodies["embargoed"], "id": room.embargoed})
+    # Published (part "held"'s endpoint): each appended to the log under its own id, at its own place.
+    for event_id in (room.newco, room.embargoed):
+        publication = await client.post(f"/v1/events/{event_id}/publish", headers=bearer(write_key))
+        assert publication.status_code == 201, publication.text
+    published = publication.json()
     await preview_caught_up(database_url, published["position"])
 
     items = (await _preview(client, write_key, "/v1/timeline")).json()["items"]
@@ -299,18 +277,6 @@ async def test_a_published_event_loses_its_mark_and_stays_one_item(
     assert await snapshot(database_url, "preview", PREVIEW.name) == live
 
 
-async def _held_id(database_url: str, stream: str) -> str:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return str(
-            await conn.fetchval(
-                "select id from held_events where stream = $1 order by position limit 1", stream
-            )
-        )
-    finally:
-        await conn.close()
-
-
 async def test_a_rebuild_of_the_preview_gives_the_tables_the_live_fold_gave(
     client: Client, database_url: str, write_key: str
 ) -> None:
@@ -326,14 +292,14 @@ async def test_a_rebuild_of_the_preview_gives_the_tables_the_live_fold_gave(
     # A held correction of a public fact, folded in the preview only.
     public = (await client.get("/v1/timeline")).json()["items"][0]["id"]
     _, last, _ = await hold(
-        database_url,
+        client,
+        write_key,
         {
             "type": "event.corrected",
             "event_id": public,
             "changes": {"headline": {"en": "Acme ships two models"}},
             "note": {"en": "Two, not one."},
         },
-        "acme",
     )
     await preview_caught_up(database_url, last)
     live = await snapshot(database_url, "preview", PREVIEW.name)
@@ -359,7 +325,8 @@ async def test_a_preview_live_stream_tells_held_facts_marked_and_a_public_one_do
                 service.live(entity="acme") as public,
             ):
                 assert preview.response.headers["cache-control"] == "private, no-store"
-                draft, _, _ = await hold(database_url, reported("acme", headline="Acme's draft"), "acme")
+                held = await service.post({**reported("acme", headline="Acme's draft"), "draft": True})
+                draft = held[0]["id"]
                 kind, change = await preview.next()
                 assert (kind, change["entry"]["id"]) == ("change", draft)
                 assert change["entry"]["held"] == {"draft": True}
@@ -381,8 +348,11 @@ def test_a_preview_embed_page_shows_its_badges_in_chromium(database_url: str) ->
             f"{base}/v1/events", json=registered("acme"), headers=bearer(writer), timeout=30
         )
         assert registering.status_code == 201
-        run(hold(database_url, reported("acme", headline="Acme's draft"), "acme"))
-        _, last, _ = run(hold(database_url, reported("acme", headline="Acme's embargo"), "acme", EMBARGO))
+        for how in ({"draft": True}, {"publish_at": EMBARGO.isoformat()}):
+            body = {**reported("acme", headline="Acme's held fact"), **how}
+            held = httpx.post(f"{base}/v1/events", json=body, headers=bearer(writer), timeout=30)
+            assert held.status_code == 201, held.text
+        last = held.json()["position"]
         run(preview_caught_up(database_url, last))
         page = contexts.new(extra_http_headers=bearer(key)).new_page()
         answer = page.goto(f"{base}/embed/acme?preview=true&lang=en")

@@ -46,6 +46,7 @@ from schemas import (
     FactShown,
     FundingRaised,
     Health,
+    Held,
     LaterShown,
     LiveChange,
     LoggedEvent,
@@ -292,6 +293,24 @@ _LOGGED = LoggedEvent(
     metadata={"author": "newsdesk", "request_id": "5b1f0c3e9a7d4f0e8c2b6a1d3e5f7a9b"},
 )
 _APPENDED = Appended(id=_REPORT_ID, stream="mai-1", version=2, position=21, recorded_at=_RECORDED)
+_EMBARGO_ENDS = _at("2024-05-07T15:00:00Z")
+EMBARGOED = ModelAnnounced(
+    occurred="2024-05-07",
+    headline={"en": "Microsoft announces MAI-1", "fr": "Microsoft annonce MAI-1"},
+    entities=[EntityRef(slug="mai-1", role="model"), EntityRef(slug="microsoft", role="developer")],
+    status="confirmed",
+    publish_at=_EMBARGO_ENDS,
+)
+"""A fact prepared before an announcement and held until the embargo ends (``draft=true``
+holds it until an editor publishes it instead)."""
+_HELD = Appended(
+    id=demo_id("example/mai-1-announced"),
+    stream="mai-1",
+    version=None,
+    position=26,
+    recorded_at=_at("2024-05-07T11:40:00Z"),
+    held=Held(publish_at=_EMBARGO_ENDS),
+)
 
 _MAY_2024 = Occurred(
     value="2024-05", precision="month", start=_at("2024-05-01T00:00:00Z"), end=_at("2024-06-01T00:00:00Z")
@@ -395,6 +414,8 @@ RESPONSES: dict[str, object] = {
             ),
         ]
     ),
+    "held": _HELD,
+    "published": msgspec.structs.replace(_HELD, version=3, position=31, recorded_at=_EMBARGO_ENDS, held=None),
     "logged": _LOGGED,
     "page": EventPage(events=[_LOGGED], next="WyJsb2ciLDc1NSwyMV0"),
     "stream": StreamPage(stream="mai-1", version=3, events=[_LOGGED], next_from_version=3),

@@ -6,6 +6,7 @@ Ids are fixed, so loading the demo twice replays the same batch and appends noth
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -277,3 +278,21 @@ def demo_batches() -> list[BatchAppend]:
     facts = [event for event in DEMO_EVENTS if not event["type"].startswith("event.")]
     follow_ups = [event for event in DEMO_EVENTS if event["type"].startswith("event.")]
     return [msgspec.convert({"events": events}, BatchAppend) for events in (facts, follow_ups)]
+
+
+EMBARGOED = _fact(
+    "mai-1-embargoed",
+    "fact.reported",
+    "2024-05",
+    "Microsoft is said to plan a preview of MAI-1 (held under embargo until a minute after the demo loads)",
+    "Microsoft prévoirait une présentation de MAI-1 (sous embargo jusqu'à une minute après le chargement)",
+    [("mai-1", "subject"), ("microsoft", "subject")],
+    status="reported",
+    sources=[THE_INFORMATION],
+)
+
+
+def embargoed_batch(publish_at: datetime) -> BatchAppend:
+    """A fact held under embargo until ``publish_at``, which then appears by itself. Its id is
+    fixed like the others': loaded again, it replays, held or published."""
+    return msgspec.convert({"events": [{**EMBARGOED, "publish_at": publish_at.isoformat()}]}, BatchAppend)

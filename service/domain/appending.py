@@ -12,6 +12,7 @@ from a snapshot that has gone stale is refused there, never written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, assert_never
 from uuid import UUID
 
@@ -33,6 +34,7 @@ from schemas import (
     EventRetracted,
     Fact,
     FollowUp,
+    Held,
 )
 from service.domain.errors import Conflict, FieldProblem, Rejected
 
@@ -46,6 +48,8 @@ class StreamState(msgspec.Struct, frozen=True):
     version: int | None
     kind: str
     merged_into: str | None
+    held: bool = False
+    """Registered by a held event, not yet published: only held events may name it."""
 
 
 class TargetState(msgspec.Struct, frozen=True):
@@ -54,6 +58,8 @@ class TargetState(msgspec.Struct, frozen=True):
     type: str
     stream: str
     retracted: bool
+    held: bool = False
+    """A held event, not yet published: only held events may follow it up (or withdraw it)."""
 
 
 class PriorEvent(msgspec.Struct, frozen=True):
@@ -106,6 +112,8 @@ class PlannedEvent(msgspec.Struct, frozen=True):
     data: str
     """The event as JSON, its ``type`` tag included and its envelope left out."""
     occurred: str | None
+    withdraws: bool = False
+    """A held retraction of a held event: it withdraws it, and is never published itself."""
 
 
 class StreamChange(msgspec.Struct):
@@ -129,7 +137,7 @@ def _unknown(slug: str) -> str:
     return f"no entity '{slug}' is registered; register it with entity.registered first"
 
 
-_NO_ENVELOPE: dict[str, Any] = dict.fromkeys(ENVELOPE_FIELDS)
+_NO_ENVELOPE: dict[str, Any] = {**dict.fromkeys(ENVELOPE_FIELDS), "draft": False}
 _encode = msgspec.json.Encoder().encode
 
 
@@ -138,9 +146,37 @@ def stored_data(event: Event) -> str:
 
     The ``type`` tag stays, so stored data decodes back into the same tagged union.
     """
-    if any(getattr(event, name) is not None for name in ENVELOPE_FIELDS):
+    if any(getattr(event, name) != empty for name, empty in _NO_ENVELOPE.items()):
         event = msgspec.structs.replace(event, **_NO_ENVELOPE)
     return _encode(event).decode()
+
+
+def hold_of(events: Sequence[Event], paths: Sequence[str]) -> Held | None:
+    """How the posted events are held back (all alike), or None when they are public at once.
+
+    Whether ``publish_at`` is still to come is for ``decide``: a retry is answered even after it.
+    """
+    holds = [
+        None
+        if not event.draft and event.publish_at is None
+        else Held(publish_at=event.publish_at, draft=event.draft)
+        for event in events
+    ]
+    problems = [
+        FieldProblem(
+            f"{path}.publish_at", "an event is either a draft or embargoed until publish_at, not both"
+        )
+        for path, event in zip(paths, events, strict=True)
+        if event.draft and event.publish_at is not None
+    ]
+    problems.extend(
+        FieldProblem(path, "a batch is held alike or not at all: this event's publish_at or draft differs")
+        for path, hold in zip(paths, holds, strict=True)
+        if hold != holds[0]
+    )
+    if problems:
+        raise Rejected(problems)
+    return holds[0] if holds else None
 
 
 def event_type(event: Envelope) -> str:
@@ -151,8 +187,14 @@ class _Planner:
     """Walks the posted events in order, tracking what earlier events of the batch changed."""
 
     def __init__(
-        self, streams: Mapping[str, StreamState], earlier: Mapping[UUID, TargetState], paths: Sequence[str]
+        self,
+        streams: Mapping[str, StreamState],
+        earlier: Mapping[UUID, TargetState],
+        paths: Sequence[str],
+        holding: bool = False,
     ) -> None:
+        self.holding = holding
+        self.withdrawals: set[UUID] = set()
         self.streams = dict(streams)
         self.earlier = dict(earlier)
         self.paths = paths
@@ -171,6 +213,14 @@ class _Planner:
             self.reject(index, name, _unknown(slug))
         return known
 
+    def public(self, index: int, name: str, held: bool, what: str) -> bool:
+        """Whether a public event may name ``what``: not while it is held."""
+        if held and not self.holding:
+            self.reject(
+                index, name, f"{what} is held (a draft or embargoed): publish it first, or hold this too"
+            )
+        return not held or self.holding
+
     def plan(self, index: int, event: Event) -> None:
         stream = self.stream_of(index, event)
         if stream is None:
@@ -188,10 +238,11 @@ class _Planner:
                 schema_version=event.SCHEMA_VERSION,
                 data=stored_data(event),
                 occurred=occurred,
+                withdraws=isinstance(event, EventRetracted) and event.event_id in self.withdrawals,
             )
         )
         if occurred is not None and event.id is not None:  # a later event of the batch may follow it up
-            self.earlier[event.id] = TargetState(kind, stream, retracted=False)
+            self.earlier[event.id] = TargetState(kind, stream, retracted=False, held=self.holding)
 
     def expect(self, index: int, event: Event, change: StreamChange) -> None:
         """Fold the event's expected_version into the stream's expectation at the batch's start."""
@@ -232,12 +283,15 @@ class _Planner:
         if self.claimed_stream(index, event, event.slug) is None:
             return None
         if event.slug in self.streams:
+            held = " (held until published)" if self.streams[event.slug].held else ""
             raise Conflict(
-                f"entity '{event.slug}' is already registered",
+                f"entity '{event.slug}' is already registered{held}",
                 stream=event.slug,
                 current_version=self.streams[event.slug].version,
             )
-        self.streams[event.slug] = StreamState(version=0, kind=event.kind, merged_into=None)
+        self.streams[event.slug] = StreamState(
+            version=0, kind=event.kind, merged_into=None, held=self.holding
+        )
         change = self.changes.setdefault(event.slug, StreamChange(event.slug))
         change.registers_kind = event.kind
         change.expected = 0
@@ -245,7 +299,9 @@ class _Planner:
 
     def change_entity(self, index: int, event: EntityUpdated | EntityMerged | EntityUnmerged) -> str | None:
         known = self.entity(index, "slug", event.slug)
-        if known is None or self.claimed_stream(index, event, event.slug) is None:
+        if known is None or not self.public(index, "slug", known.held, f"entity '{event.slug}'"):
+            return None
+        if self.claimed_stream(index, event, event.slug) is None:
             return None
         if isinstance(event, EntityUnmerged):
             if known.merged_into != event.into:
@@ -256,7 +312,7 @@ class _Planner:
                 self.changes.setdefault(event.slug, StreamChange(event.slug)).unmerges_from = event.into
         elif isinstance(event, EntityMerged):
             into = self.entity(index, "into", event.into)
-            if into is None:
+            if into is None or not self.public(index, "into", into.held, f"entity '{event.into}'"):
                 return None
             if event.into == event.slug:
                 self.reject(index, "into", "an entity cannot be merged into itself")
@@ -299,6 +355,8 @@ class _Planner:
             if known is None:
                 self.reject(index, f"{name}[{position}].slug", _unknown(ref.slug))
                 continue
+            if not self.public(index, f"{name}[{position}].slug", known.held, f"entity '{ref.slug}'"):
+                continue
             kinds = Fact.ROLE_KINDS.get(ref.role)
             if kinds is not None and known.kind not in kinds:
                 self.reject(
@@ -312,6 +370,13 @@ class _Planner:
         if target is None:
             self.reject(index, "event_id", f"no event {event.event_id} is in the log")
             return None
+        if not self.public(index, "event_id", target.held, f"event {event.event_id}"):
+            return None
+        if target.held and isinstance(event, EventRetracted):
+            # Withdrawing a held event, of any type: it will never be published.
+            self.withdrawals.add(event.event_id)
+            self.earlier[event.event_id] = TargetState(target.type, target.stream, retracted=True, held=True)
+            return self.claimed_stream(index, event, target.stream)
         if target.type.startswith(("entity.", "event.")):
             self.reject(index, "event_id", f"a {target.type} event is not a fact and cannot be followed up")
             return None
@@ -321,7 +386,7 @@ class _Planner:
         if isinstance(event, EventCorrected):
             self.check_correction(index, event, target)
         if isinstance(event, EventRetracted):
-            self.earlier[event.event_id] = TargetState(target.type, target.stream, retracted=True)
+            self.earlier[event.event_id] = TargetState(target.type, target.stream, True, target.held)
         return self.claimed_stream(index, event, target.stream)
 
     def check_correction(self, index: int, event: EventCorrected, target: TargetState) -> None:
@@ -366,16 +431,26 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
     )
 
 
-def decide(events: Sequence[Event], state: AppendState, paths: Sequence[str]) -> AppendPlan | Replay:
+def decide(
+    events: Sequence[Event],
+    state: AppendState,
+    paths: Sequence[str],
+    hold: Held | None = None,
+    now: datetime | None = None,
+) -> AppendPlan | Replay:
     """What appending ``events`` does, given the ``state`` that ``needs(events)`` asked for.
 
     A retry is answered before any rule is checked: what it posted was valid when first
     appended, and the log has moved on since. ``paths`` locates each event in the request for
-    error messages.
+    error messages. Held events (``hold``, from ``hold_of``) may name the held entities and
+    events in ``state``, and must be embargoed until after ``now``; public events may not.
     """
     if state.prior:
         return replay(events, state.prior)
-    planner = _Planner(state.streams, state.targets, paths)
+    planner = _Planner(state.streams, state.targets, paths, holding=hold is not None)
+    if hold is not None and hold.publish_at is not None and now is not None and hold.publish_at <= now:
+        for index in range(len(events)):
+            planner.reject(index, "publish_at", f"must be in the future (it is {now.isoformat()} now)")
     seen_ids: set[UUID] = set()
     for index, event in enumerate(events):
         if event.id is not None:

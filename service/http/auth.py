@@ -55,6 +55,11 @@ async def may(connection: ASGIConnection[Any, Any, Any, Any], known: KeyCache, s
     return found is not None and scope in _GRANTS.get(found.scope, set())
 
 
+async def may_preview(connection: ASGIConnection[Any, Any, Any, Any], known: KeyCache) -> bool:
+    """Whether the request carries a live key that may read held events (drafts, embargoes)."""
+    return await may(connection, known, "preview")
+
+
 def guard(
     current: Callable[[], Services],
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:

@@ -49,6 +49,12 @@ _APPENDS = Counter(
     ["outcome"],
 )
 _APPENDED = Counter("dateline_appended_events", "Events appended to the log (retries not counted).")
+_PUBLICATIONS = Counter(
+    "dateline_publications",
+    "Held events that came due at their publish_at, by outcome: published, or refused by the "
+    "log's rules (it stays held and is logged).",
+    ["outcome"],
+)
 _CACHE = Counter(
     "dateline_read_cache_answers",
     "Reads the read cache answered (hit) and reads whose body was built (miss).",
@@ -101,9 +107,15 @@ class Meter:
             return
         if outcome.replayed:
             _APPENDS.labels("replayed").inc()
+        elif outcome.rows and outcome.rows[0].held is not None:
+            _APPENDS.labels("held").inc()
         else:
             _APPENDS.labels("appended").inc()
             _APPENDED.inc(len(outcome.rows))
+
+    def publication(self, outcome: str) -> None:
+        if self.on:
+            _PUBLICATIONS.labels(outcome).inc()
 
     def conflict(self) -> None:
         if self.on:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from service.projections.newsroom import NewsroomReader
 
 # Public reads may sit in a CDN for a few seconds and be served stale while it revalidates.
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+_MAX_AGE, _STALE = 5, 30
 # An answer as known at an instant nothing can still be recorded by will never change.
 FINAL_CACHE_CONTROL = "public, max-age=86400"
 # A preview shows what is not public yet: no cache may keep it, nor serve it to anyone else.
@@ -89,10 +91,13 @@ class ReadCache:
         misses: RateLimit | None = None,
         meter: Meter | None = None,
         previews: Previews | None = None,
+        next_publication: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self.newsroom = newsroom
         self.previews = previews
         """Reads with ``preview=true`` go there, past the cache; without it they are refused."""
+        self.next_publication = next_publication
+        """The next instant a held event is to be published at, if any (the publisher knows)."""
         self.misses = misses
         """Counts the reads each client makes that the cache does not answer."""
         self.meter = meter or Meter(on=False)
@@ -136,7 +141,7 @@ class ReadCache:
         if cached is not None and (cached.final or cached.checkpoint == checkpoint):
             self._bodies.move_to_end(key)
             self.meter.cache(True, len(cached.content))
-            return _answer(request, cached, "hit")
+            return _answer(request, cached, "hit", self._cache_control(cached))
         if self.misses is not None:
             self.misses.hit(client_address(request))
         # Asked before reading: an answer is final only if the log was settled before it was read.
@@ -146,7 +151,22 @@ class ReadCache:
         body = _Body(checkpoint, content, etag(content), final, media_type, headers or {})
         self._keep(key, body)
         self.meter.cache(False, len(content))
-        return _answer(request, body, "fwd=miss")
+        return _answer(request, body, "fwd=miss", self._cache_control(body))
+
+    def _cache_control(self, body: _Body) -> str:
+        """How long shared caches may keep ``body``: never past the next publication, which
+        may change it. A final answer is as known at an instant already past, and a published
+        event is recorded at its publication: none can change it."""
+        if body.final:
+            return FINAL_CACHE_CONTROL
+        coming = self.next_publication()
+        if coming is None:
+            return CACHE_CONTROL
+        left = math.floor((coming - datetime.now(UTC)).total_seconds())
+        if left >= _MAX_AGE + _STALE:
+            return CACHE_CONTROL
+        fresh = max(min(_MAX_AGE, left), 0)
+        return f"public, max-age={fresh}, stale-while-revalidate={max(left - fresh, 0)}"
 
     async def previewing(self, request: Request[Any, Any, Any]) -> Previews:
         """The preview read model, for a request whose key may read it; else ``PreviewRefused``."""
@@ -197,7 +217,7 @@ class ReadCache:
         if cached is None or not (cached.final or cached.checkpoint == await self.newsroom.checkpoint()):
             return None
         self.meter.cache(True, len(cached.content))
-        return _answer(request, cached, "hit")
+        return _answer(request, cached, "hit", self._cache_control(cached))
 
 
 def _key(request: Request[Any, Any, Any], variant: str) -> str:
@@ -215,13 +235,13 @@ def _weight(key: str, body: _Body) -> int:
     return len(body.content) + len(key) + headers + len(body.etag) + len(body.media_type)
 
 
-def _answer(request: Request[Any, Any, Any], body: _Body, cache: str) -> Response[Any]:
+def _answer(request: Request[Any, Any, Any], body: _Body, cache: str, cache_control: str) -> Response[Any]:
     # Cache-Status (RFC 9211) says whether this process's cache answered: a proxy's own
     # entry follows it, and benchmarks count the hits.
     headers = {
         **body.headers,
         "ETag": body.etag,
-        "Cache-Control": FINAL_CACHE_CONTROL if body.final else CACHE_CONTROL,
+        "Cache-Control": cache_control,
         "Cache-Status": f"dateline; {cache}",
     }
     sent = request.headers.get("if-none-match")

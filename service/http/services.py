@@ -25,6 +25,7 @@ from service.http.rates import RateLimit
 from service.http.read_cache import ReadCache
 from service.live import Hub
 from service.projections.newsroom import NewsroomReader
+from service.publisher import Publisher
 from service.settings import Settings
 from service.store import Pool
 
@@ -41,6 +42,7 @@ class Services:
     settings: Settings
     live: Hub
     meter: Meter
+    publisher: Publisher
 
 
 def dependencies(current: Callable[[], Services]) -> dict[str, Provide]:
@@ -59,6 +61,7 @@ def dependencies(current: Callable[[], Services]) -> dict[str, Provide]:
         "settings": lambda: current().settings,
         "hub": lambda: current().live,
         "meter": lambda: current().meter,
+        "publisher": lambda: current().publisher,
     }
     return {name: Provide(provider, sync_to_thread=False) for name, provider in providers.items()}
 

@@ -38,7 +38,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from schemas import Appended
+from schemas import Appended, Held
 from service.domain.appending import (
     AppendNeeds,
     AppendPlan,
@@ -61,7 +61,8 @@ class EventRow(msgspec.Struct, frozen=True):
     position: int
     id: UUID
     stream: str
-    version: int
+    version: int | None
+    """None for a held event (``service.store.held``), which has no version yet."""
     type: str
     schema_version: int
     occurred: str | None
@@ -69,6 +70,7 @@ class EventRow(msgspec.Struct, frozen=True):
     data: msgspec.Raw
     metadata: msgspec.Raw
     transaction_id: int
+    held: Held | None = None
 
     @property
     def cursor(self) -> LogCursor:

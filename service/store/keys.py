@@ -18,7 +18,7 @@ import msgspec
 from service.store import Database
 
 KEY_PREFIX = "dl_"
-SCOPES = ("write", "admin")
+SCOPES = ("write", "admin", "preview")
 
 
 class ApiKey(msgspec.Struct, frozen=True):
