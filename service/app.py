@@ -190,6 +190,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     on_outcome=meter.publication,
                 )
                 publishing = asyncio.create_task(publisher.run())
+                woken = appender.on_held
+
+                def held_appended() -> None:
+                    # The preview folds held events too: its runners, here and elsewhere, wake now.
+                    if woken is not None:
+                        woken()
+                    announcer.appended()
+
+                appender.on_held = held_appended
                 opened = Services(
                     database=pool,
                     appender=appender,
