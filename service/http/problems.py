@@ -35,12 +35,12 @@ PROBLEM_TYPES = {
     "malformed-json": "The body is not JSON at all.",
     "invalid-body": "The body is JSON but not a valid request: `errors` gives each bad field's JSON path and why.",
     "invalid-parameter": "A query or path parameter is invalid: `errors` names each one as it was written, and why.",
-    "rule-violated": "The request is well-formed but breaks a rule of the log (an unknown entity, a missing role, a retracted fact): `errors` says where.",
-    "conflict": "Someone else changed the stream first (`stream`, `current_version`), the entity is already registered, an event id is reused for other content, or a key name is taken.",
+    "rule-violated": "The request is well-formed but breaks a rule of the log (an unknown entity, a missing role, a retracted fact): `errors` says where. Held events too: a `publish_at` that is not in the future (`$.publish_at`), an event both a draft and embargoed, a batch whose events are not all held alike (each that differs), and a public event naming a held entity or following up a held event (`is held (a draft or embargoed): publish it first, or hold this too`).",
+    "conflict": "Someone else changed the stream first (`stream`, `current_version`), the entity is already registered (held until published included), an event id is reused for other content, a key name is taken, or `POST /v1/events/{id}/publish` names a held event that was withdrawn (or a withdrawal), which is never published.",
     "position-beyond-log": "`min_position` names a position the log has not reached; `head` is its last position. Pass the position an append answered with.",
     "not-caught-up": "The read model has not yet applied the position `min_position` asks for; retry after `Retry-After` seconds.",
     "not-found": "No such resource (entity, event, stream, key or route).",
-    "unauthenticated": "No API key, or an unknown or revoked one; send `Authorization: Bearer <key>`.",
+    "unauthenticated": "No API key, or an unknown or revoked one; send `Authorization: Bearer <key>`. Also `preview=true` on the log's reads without a live key that may preview (scope `preview`, `write` or `admin`): the detail names `preview=true`; on the read model's reads, `errors` names `preview`.",
     "forbidden": "The API key lacks the scope this operation needs.",
     "body-too-large": "The body is larger than 1 MiB.",
     "uri-too-long": "The request's path and query are longer than 16 KiB (16,384 bytes) together, as sent; the server answers it as soon as the target grows past it, before any route, and closes the connection.",
@@ -176,14 +176,10 @@ def _revoked(request: Request[Any, Any, Any], exc: Revoked) -> Response[Problem]
 
 
 def _preview_refused(request: Request[Any, Any, Any], exc: PreviewRefused) -> Response[Problem]:
-    errors = [
-        FieldError(path="preview", reason="needs an API key with the preview scope (or write, or admin)")
-    ]
-    if exc.authenticated:
-        detail = "preview=true: this API key is unknown, revoked, or may not preview."
-        return problem(request, 403, "forbidden", detail, errors=errors)
-    detail = "preview=true needs 'Authorization: Bearer <key>' with a key that may preview."
+    reason = "needs a live API key that may preview (scope preview, write or admin)"
+    detail = "preview=true needs 'Authorization: Bearer <key>' with a live key that may preview."
     headers = {"WWW-Authenticate": _BEARER_CHALLENGE}
+    errors = [FieldError(path="preview", reason=reason)]
     return problem(request, 401, "unauthenticated", detail, headers=headers, errors=errors)
 
 

@@ -49,11 +49,7 @@ def private_headers() -> dict[str, str]:
 
 
 class PreviewRefused(Exception):
-    """``preview=true`` without a live key that may preview (``authenticated``: a key was sent)."""
-
-    def __init__(self, authenticated: bool) -> None:
-        super().__init__("preview=true needs an API key with the preview scope")
-        self.authenticated = authenticated
+    """``preview=true`` without a live key that may preview."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +167,7 @@ class ReadCache:
     async def previewing(self, request: Request[Any, Any, Any]) -> Previews:
         """The preview read model, for a request whose key may read it; else ``PreviewRefused``."""
         if self.previews is None or not await self.previews.may(request):
-            raise PreviewRefused(authenticated="authorization" in request.headers)
+            raise PreviewRefused
         return self.previews
 
     async def _preview(
