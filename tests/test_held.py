@@ -4,6 +4,7 @@ then appear by themselves, once, at their own place in the log."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,7 +191,18 @@ async def test_the_publish_endpoint_publishes_a_draft_now_and_once(client: Clien
     assert [item["headline"] for item in timeline["items"]] == ["Acme ships"]
 
 
-async def test_a_withdrawn_draft_is_never_published(client: Client, write_key: str) -> None:
+async def _refusals(client: Client, admin: str) -> float:
+    """Publications the rules refused, as /metrics counts them."""
+    scraped = (await client.get("/metrics", headers=bearer(admin))).text
+    found = re.search(r'^dateline_publications_total\{outcome="refused"\} (\S+)$', scraped, re.MULTILINE)
+    return 0.0 if found is None else float(found.group(1))
+
+
+async def test_a_withdrawn_draft_is_never_published(
+    client: Client, database_url: str, write_key: str
+) -> None:
+    admin = await make_key(database_url, "prometheus", "admin")
+    refusals = await _refusals(client, admin)
     await client.post("/v1/events", json=registered("acme"), headers=bearer(write_key))
     newco, draft = await _post(
         client, write_key, {**registered("newco"), "draft": True}, {**reported("acme"), "draft": True}
@@ -213,6 +225,7 @@ async def test_a_withdrawn_draft_is_never_published(client: Client, write_key: s
     assert "withdrawn" in refused.json()["detail"]
     await asyncio.sleep(2)  # past the embargo of the fact naming the withdrawn entity: it stays held
     assert (await client.get(f"/v1/events/{embargoed[0]['id']}")).status_code == 404
+    assert await _refusals(client, admin) == refusals + 1  # counted once, not at every look
     public = [event["id"] for event in await _log(client)]
     assert not {draft["id"], newco["id"], withdrawal["id"], embargoed[0]["id"]} & set(public)
     previewed = [event["id"] for event in await _log(client, write_key)]

@@ -247,7 +247,7 @@ class EventsController(Controller):
         "/events/{event_id:uuid}",
         operation_id="readEvent",
         **documented(
-            200, LoggedEvent, "logged", "The event.", 400, 404, 503, headers={"Cache-Control": IMMUTABLE}
+            200, LoggedEvent, "logged", "The event.", 400, 401, 404, 503, headers={"Cache-Control": IMMUTABLE}
         ),
     )
     async def read_event(
@@ -273,7 +273,7 @@ class EventsController(Controller):
     @get(
         "/streams/{stream:str}",
         operation_id="readStream",
-        **documented(200, StreamPage, "stream", "A page of the stream.", 400, 404, 503),
+        **documented(200, StreamPage, "stream", "A page of the stream.", 400, 401, 404, 503),
     )
     async def read_stream(
         self,
