@@ -26,7 +26,10 @@ from service.store import events as log
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
-_EVENT_EXAMPLES = [shown(event, kind, f"A {kind} event") for kind, event in examples.EVENTS.items()]
+_EVENT_EXAMPLES = [shown(event, kind, f"A {kind} event") for kind, event in examples.EVENTS.items()] + [
+    shown(event, f"event.corrected ({kind})", f"An `event.corrected` of kind `{kind}`")
+    for kind, event in examples.KINDS.items()
+]
 _BATCH_EXAMPLES = [shown(examples.BATCH, "Register an entity and report a fact about it")]
 
 
