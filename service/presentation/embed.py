@@ -123,7 +123,7 @@ def _words_of(language: str) -> dict[str, Any]:
         "go": go_link,
         "order": _order,
         "marked": lambda mark: marked(mark, language),
-        "heading": lambda kind: heading(kind, language),
+        "headed": lambda kind: heading(kind, language),
         "amended": lambda n: count(language, "amended", n),
     }
 
