@@ -20,6 +20,8 @@ from babel.dates import format_date
 from schemas import Event, EventCorrected
 from service.demo import examples
 from service.demo.story import demo_id
+from service.domain.cursors import LogCursor
+from service.domain.live import Touch, latest
 from service.domain.timeline import Item, RecordedEvent, fold
 from tests.browser import serving
 from tests.conftest import Client, make_key
@@ -432,3 +434,16 @@ async def test_a_live_stream_says_each_kind_and_mends_an_amendment_silently(
     ]
     assert amended["entry"]["mark"]["kind"] == "update"
     assert FIXED not in json.dumps(told)
+
+
+def test_a_run_that_amends_after_a_correction_tells_the_correction() -> None:
+    """Told once per run, a fact keeps the kind readers must hear of: an amendment after a
+    correction in the same run does not make the correction silent."""
+    fact = demo_id("run/fact")
+    first, second = LogCursor(1, 1), LogCursor(1, 2)
+    [told] = latest([Touch(fact, "corrected", first), Touch(fact, "amended", second)])
+    assert (told.kind, told.cursor) == ("corrected", second)
+    [silent] = latest([Touch(fact, "amended", first)])
+    assert silent.kind == "amended"
+    [louder] = latest([Touch(fact, "amended", first), Touch(fact, "clarified", second)])
+    assert louder.kind == "clarified"
