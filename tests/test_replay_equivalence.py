@@ -183,6 +183,9 @@ async def _generate(url: str, appends: _Log) -> None:
         await appends.post(appends.fact(), appends.follow_up())
 
 
+_VERDICTS = {"event.confirmed": "confirmation", "event.denied": "denial", "event.retracted": "retraction"}
+
+
 async def _pages(client: Client, path: str, params: dict[str, str]) -> list[Any] | None:
     """Every item of every page, in order; None for a 404."""
     found: list[Any] = []
@@ -202,8 +205,22 @@ async def _pages(client: Client, path: str, params: dict[str, str]) -> list[Any]
     raise AssertionError(f"{path} {params}: more pages than items")
 
 
-async def _compare(client: Client, conn: asyncpg.Connection, replay: Replay, at: datetime) -> None:
+async def _compare(
+    client: Client, conn: asyncpg.Connection, replay: Replay, now: Replay, at: datetime
+) -> None:
     instant = {"as_of": at.isoformat()}
+    # Pinned: the follow-ups since, each kind told by its kind, amendments only counted.
+    pinned = await _pages(client, "/v1/timeline/pinned", instant)
+    assert pinned is not None
+    told = [
+        (
+            item["id"],
+            [(later["type"], later.get("kind") or _VERDICTS[later["type"]]) for later in item["later"]],
+            item["amendments"],
+        )
+        for item in pinned
+    ]
+    assert told == replay.pinned(now, at), at
     for path, entities, query in TIMELINES:
         expected = await replay.timeline(conn, entities, **query)
         assert await _pages(client, path, {**instant, **query}) == expected, (at, path, query)
@@ -246,9 +263,12 @@ async def test_as_known_at_equals_replaying_the_log(
     tick = timedelta(microseconds=1)
     instants = sorted({at + shift for at in recorded for shift in (-tick, timedelta(0), tick)})
     conn = await asyncpg.connect(database_url)
+    now = Replay(events, max(recorded))
+    pins = [Replay(events, at).pinned(now, at) for at in instants]
+    assert any(amended for pin in pins for _, _, amended in pin), "some pinned view should count amendments"
     try:
         for at in instants:
-            await _compare(client, conn, Replay(events, at), at)
+            await _compare(client, conn, Replay(events, at), now, at)
     finally:
         await conn.close()
 
