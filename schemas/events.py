@@ -257,11 +257,52 @@ class EventDenied(Verdict, tag="event.denied"):
     """An earlier fact is denied."""
 
 
+FollowUpKind = Literal["correction", "clarification", "update", "amendment"]
+"""What a change to a fact is to its readers, as a newsroom's corrections policy names it."""
+
+NOTED_KINDS: frozenset[FollowUpKind] = frozenset({"correction", "clarification"})
+"""The kinds that must say publicly what changed."""
+
+
 class EventCorrected(FollowUp, tag="event.corrected", kw_only=True):
-    """Some fields of an earlier fact were wrong; the note is published with the correction."""
+    """Some fields of an earlier fact change; ``kind`` says how readers are told.
+
+    - `correction`: a factual error was put right. Its note is published and the item is marked
+      "Corrected".
+    - `clarification`: the fact was right but could be misread. Its note is published and the
+      item is marked "Clarified".
+    - `update`: new information since. The item is marked "Updated" with its date; its note, if
+      any, is published.
+    - `amendment`: a silent fix (a typo, a translation, a source added or mended). No mark and no
+      public note; the fact's history keeps it.
+
+    An event written before kinds existed has none, and is a correction."""
 
     changes: Correction
-    note: Summary
+    kind: Annotated[
+        FollowUpKind,
+        Meta(
+            description="How readers are told of the change. `correction` (the default): a factual error,"
+            ' with a public note; the item is marked "Corrected". `clarification`: a public note; marked'
+            ' "Clarified". `update`: new information; marked "Updated" with its date. `amendment`: a'
+            " silent fix (a typo, a translation, a source added or mended): no mark, no public note;"
+            " the fact's history keeps it."
+        ),
+    ] = "correction"
+    note: (
+        Annotated[
+            Summary,
+            Meta(
+                description="What changed and why, as readers are told it: required for a correction and a"
+                " clarification, optional for an update; an amendment's note is only in the fact's history."
+            ),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        if self.note is None and self.kind in NOTED_KINDS:
+            raise ValueError(f"note: a {self.kind} must say publicly what changed")
 
 
 class EventRetracted(FollowUp, tag="event.retracted", kw_only=True):

@@ -9,6 +9,7 @@ from uuid import UUID
 from msgspec import Struct
 
 from schemas.common import EntityRef, Source
+from schemas.events import FollowUpKind
 
 PrecisionName = Literal["year", "month", "day", "instant"]
 FollowUpType = Literal["event.corrected", "event.confirmed", "event.denied", "event.retracted"]
@@ -22,11 +23,25 @@ class Occurred(Struct, kw_only=True):
 
 
 class CorrectionShown(Struct, kw_only=True):
+    """A correction, clarification or update readers are told of (amendments are silent)."""
+
     event_id: UUID
+    kind: FollowUpKind = "correction"
+    """`correction`, `clarification` or `update`."""
     date: datetime
-    note: str
+    note: str | None
+    """Its public note; an update may have none."""
     language: str
+    """The note's language."""
     changed: list[str]
+
+
+class MarkShown(Struct, kw_only=True):
+    """What a fact is marked by: its latest correction, clarification or update ("Corrected",
+    "Clarified", "Updated" with its date). Amendments leave no mark."""
+
+    kind: FollowUpKind
+    date: datetime
 
 
 class RetractionShown(Struct, kw_only=True):
@@ -71,6 +86,8 @@ class TimelineEntry(Struct, kw_only=True):
     """The language the summary is shown in, which may differ from the headline's."""
     details: dict[str, Any] = {}
     corrections: list[CorrectionShown] = []
+    """The public notes of its corrections, clarifications and updates, oldest first."""
+    mark: MarkShown | None = None
     retracted: RetractionShown | None = None
     held: HeldShown | None = None
     """Only in a preview (``preview=true``): the fact is not public yet. Always null otherwise."""
@@ -84,6 +101,8 @@ class RevisionShown(Struct, kw_only=True, omit_defaults=True):
     event_id: UUID
     """The event that made this version: the fact itself, then each follow-up that changed it."""
     type: str
+    kind: FollowUpKind | None = None
+    """For `event.corrected`: its kind, amendments included."""
     note: str | None = None
     language: str | None = None
     """The note's language."""
@@ -100,6 +119,9 @@ class LaterShown(Struct, kw_only=True, omit_defaults=True):
 
     event_id: UUID
     type: FollowUpType
+    kind: FollowUpKind | None = None
+    """For `event.corrected`: `correction`, `clarification` or `update` (amendments are only
+    counted, in the item's `amendments`)."""
     date: datetime
     """When it was recorded."""
     note: str | None = None
@@ -113,6 +135,8 @@ class PinnedEntry(TimelineEntry, kw_only=True):
     """A fact as it was known at the pinned instant, and what was recorded about it since."""
 
     later: list[LaterShown] = []
+    amendments: int = 0
+    """How many silent fixes (typos, translations, sources) were recorded since; not told one by one."""
 
 
 class ChangesSince(Struct, kw_only=True):
@@ -144,12 +168,15 @@ class TimelinePage(Struct, kw_only=True):
     """Pass back as `cursor` for the following page; null at the end."""
 
 
-LiveKind = Literal["added", "corrected", "confirmed", "denied", "retracted"]
+LiveKind = Literal[
+    "added", "corrected", "clarified", "updated", "amended", "confirmed", "denied", "retracted"
+]
 
 
 class LiveChange(Struct, kw_only=True, omit_defaults=True):
     """A live timeline's fact as it is now (Server-Sent Event `change`): new, corrected,
-    confirmed, denied or retracted. A reader puts it in place of the fact with its `id`, or adds it."""
+    clarified, updated, confirmed, denied or retracted; or `amended`, a silent fix, to put in
+    place without telling. A reader puts it in place of the fact with its `id`, or adds it."""
 
     kind: LiveKind
     entry: TimelineEntry

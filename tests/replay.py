@@ -17,7 +17,7 @@ import msgspec
 
 from schemas import EntityEvent, parse_partial_date
 from service.domain.entities import Profile, evolve_profile, facts_about, search_key
-from service.domain.timeline import Item, RecordedEvent, fold, sort_key
+from service.domain.timeline import Item, RecordedEvent, changes_after, fold, sort_key
 from service.presentation.entities import entity_view
 from service.presentation.timelines import entry
 from service.projections.engine import logged
@@ -125,6 +125,30 @@ class Replay:
         else:
             items.sort(key=sort_key, reverse=query.get("order") == "desc")
         return [as_json(entry(item, "en")) for item in items]
+
+    def pinned(self, now: Replay, at: datetime) -> list[Any]:
+        """The whole timeline pinned at ``at`` (this replay's instant), as ids and what each item
+        is told since: each follow-up's type, kind and note, and the count of amendments."""
+        items = sorted((item for item in self.items.values() if item.retracted is None), key=sort_key)
+        shown = []
+        for item in items:
+            later = changes_after(now.items[item.id], at)
+            told = [change for change in later if change.kind != "amendment"]
+            shown.append(
+                (
+                    str(item.id),
+                    [(_FOLLOW_UP_TYPES.get(change.kind, "event.corrected"), change.kind) for change in told],
+                    len(later) - len(told),
+                )
+            )
+        return shown
+
+
+_FOLLOW_UP_TYPES = {
+    "confirmation": "event.confirmed",
+    "denial": "event.denied",
+    "retraction": "event.retracted",
+}
 
 
 def _texts(item: Item) -> tuple[str, str, str]:

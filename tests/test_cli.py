@@ -81,7 +81,8 @@ async def test_a_log_holding_an_earlier_telling_of_the_demo_keeps_it(
 
     again = _dateline("demo", "load", database_url=database_url)
     assert again.returncode == 0, again.stderr
-    assert await _count_events(database_url) == count + 1  # the correction, which it never had
+    # The correction and the amendment, which it never had.
+    assert await _count_events(database_url) == count + 2
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:

@@ -189,6 +189,7 @@ async def test_a_pinned_view_freezes_the_context_and_announces_what_came_since(
         {
             "event_id": corrected["id"],
             "type": "event.corrected",
+            "kind": "correction",
             "date": corrected["recorded_at"],
             "note": "The model is MAI-1.",
             "language": "en",

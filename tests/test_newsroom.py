@@ -307,7 +307,7 @@ async def test_the_rebuild_command_reports_progress(demo_database_url: str, demo
     # In a thread: the rebuild waits for the API's own runner, which runs on this test's clock.
     done = await asyncio.to_thread(_dateline, demo_database_url, "projections", "rebuild", "newsroom")
     assert done.returncode == 0, done.stderr
-    assert "newsroom: 23 events applied" in done.stdout
+    assert "newsroom: 24 events applied" in done.stdout  # the demo's 24th event: its amendment
     assert await _get(demo_client, "/v1/timeline", limit=100) == before
     unknown = await asyncio.to_thread(_dateline, demo_database_url, "projections", "rebuild", "nope")
     assert unknown.returncode != 0

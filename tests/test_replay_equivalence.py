@@ -1,6 +1,6 @@
 """As known at any instant, the indexed versions answer exactly what replaying the log gives.
 
-A generated log (corrections, confirmations, denials, retractions, merges and merges undone,
+A generated log (corrections of every kind, confirmations, denials, retractions, merges and merges undone,
 and transactions that commit out of order) is read through HTTP at every instant an event was
 recorded and one microsecond either side: every filter, both date orders and ranked search,
 every page, and every entity's state, each compared with ``tests/replay.py``. A rebuild then
@@ -10,6 +10,7 @@ makes the same versions.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from schemas import Event
+from schemas import Event, EventCorrected
 from service.domain.appending import AppendPlan, decide, needs
 from service.projections.newsroom import PROJECTION
 from service.projections.rebuild import rebuild
@@ -56,6 +57,8 @@ class _Log:
         self.facts: list[str] = []
         self.retracted: set[str] = set()
         self.last = 0
+        # Corrections take each kind in turn, so that every kind is in the log whatever the seed.
+        self.kinds = itertools.cycle(["correction", "clarification", "update", "amendment"])
 
     async def post(self, *events: dict[str, Any]) -> list[str]:
         response = await self.client.post(
@@ -95,7 +98,12 @@ class _Log:
                     {"entities": [{"slug": slug, "role": "subject"} for slug in self.slugs()]},
                 ]
             )
-            event |= {"changes": changes, "note": {"en": "Corrected.", "fr": "Corrigé."}}
+            # Every kind of correction: an amendment changes the fact as silently as the others
+            # change it openly, and an update or an amendment may come without a note.
+            told = next(self.kinds)
+            event |= {"changes": changes, "kind": told}
+            if told in ("correction", "clarification") or self.rng.random() < 0.5:
+                event["note"] = {"en": "Corrected.", "fr": "Corrigé."}
         elif kind == "retracted":
             self.retracted.add(target)
             event["reason"] = {"en": "Withdrawn."}
@@ -175,6 +183,9 @@ async def _generate(url: str, appends: _Log) -> None:
         await appends.post(appends.fact(), appends.follow_up())
 
 
+_VERDICTS = {"event.confirmed": "confirmation", "event.denied": "denial", "event.retracted": "retraction"}
+
+
 async def _pages(client: Client, path: str, params: dict[str, str]) -> list[Any] | None:
     """Every item of every page, in order; None for a 404."""
     found: list[Any] = []
@@ -194,8 +205,22 @@ async def _pages(client: Client, path: str, params: dict[str, str]) -> list[Any]
     raise AssertionError(f"{path} {params}: more pages than items")
 
 
-async def _compare(client: Client, conn: asyncpg.Connection, replay: Replay, at: datetime) -> None:
+async def _compare(
+    client: Client, conn: asyncpg.Connection, replay: Replay, now: Replay, at: datetime
+) -> None:
     instant = {"as_of": at.isoformat()}
+    # Pinned: the follow-ups since, each kind told by its kind, amendments only counted.
+    pinned = await _pages(client, "/v1/timeline/pinned", instant)
+    assert pinned is not None
+    told = [
+        (
+            item["id"],
+            [(later["type"], later.get("kind") or _VERDICTS[later["type"]]) for later in item["later"]],
+            item["amendments"],
+        )
+        for item in pinned
+    ]
+    assert told == replay.pinned(now, at), at
     for path, entities, query in TIMELINES:
         expected = await replay.timeline(conn, entities, **query)
         assert await _pages(client, path, {**instant, **query}) == expected, (at, path, query)
@@ -231,14 +256,19 @@ async def test_as_known_at_equals_replaying_the_log(
     assert caught_up.status_code == 200, caught_up.text
 
     events = await read_log(database_url)
+    told = {logged.event.kind for logged in events if isinstance(logged.event, EventCorrected)}
+    assert told == {"correction", "clarification", "update", "amendment"}, "the log should hold every kind"
     recorded = [event.recorded_at for event in events]
     assert recorded != sorted(recorded), "the log should hold events recorded out of order"
     tick = timedelta(microseconds=1)
     instants = sorted({at + shift for at in recorded for shift in (-tick, timedelta(0), tick)})
     conn = await asyncpg.connect(database_url)
+    now = Replay(events, max(recorded))
+    pins = [Replay(events, at).pinned(now, at) for at in instants]
+    assert any(amended for pin in pins for _, _, amended in pin), "some pinned view should count amendments"
     try:
         for at in instants:
-            await _compare(client, conn, Replay(events, at), at)
+            await _compare(client, conn, Replay(events, at), now, at)
     finally:
         await conn.close()
 

@@ -3,7 +3,8 @@ field name and type.
 
 Each request example is accepted as it stands by a service that has the demo loaded
 (``tests/test_openapi.py`` posts every one); each answer is what that service gives, or would
-give, about the demo's story: MAI-1 reported, its name corrected an append later.
+give, about the demo's story: MAI-1 reported, its name corrected an append later (and a source
+added silently to the servers report, an amendment, in the same append).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ from schemas import (
     TimelineJSTitle,
     TimelinePage,
 )
+from schemas.events import FollowUpKind
+from schemas.read import MarkShown
 from service.demo.story import THE_INFORMATION, demo_batches, demo_id
 
 _Event = TypeVar("_Event", bound=Event)
@@ -256,6 +259,32 @@ EVENTS: dict[str, Event] = {
 }
 """A request body of each event type, by its tag."""
 
+KINDS: dict[FollowUpKind, EventCorrected] = {
+    "clarification": EventCorrected(
+        event_id=_REPORT_ID,
+        kind="clarification",
+        changes=Correction(summary={"en": "Mustafa Suleyman is said to oversee the model's training."}),
+        note={
+            "en": "Mustafa Suleyman oversees the model's training, not Microsoft's AI research as a whole."
+        },
+    ),
+    "update": EventCorrected(
+        event_id=_SERVERS_ID,
+        kind="update",
+        changes=Correction(
+            summary={"en": "Microsoft has since said the clusters also serve Azure customers."}
+        ),
+        note={"en": "Microsoft has since said more about the clusters."},
+    ),
+    "amendment": EventCorrected(
+        event_id=_REPORT_ID,
+        kind="amendment",
+        changes=Correction(tags=["large-models", "microsoft-ai"]),
+    ),
+}
+"""A request body of each other kind of correction (``EVENTS["event.corrected"]`` is a
+correction), by its kind."""
+
 _MISTRAL = EVENTS["entity.registered"]
 BATCH = BatchAppend(
     events=[
@@ -337,7 +366,12 @@ _REPORT_THEN = TimelineEntry(
     details={"parameters": _REPORTED.parameters, "parameters_qualifier": _REPORTED.parameters_qualifier},
 )
 _RENAMING = CorrectionShown(
-    event_id=_RENAMED_ID, date=_CORRECTED, note=_RENAMED.note["en"], language="en", changed=["headline"]
+    event_id=_RENAMED_ID,
+    kind=_RENAMED.kind,
+    date=_CORRECTED,
+    note=(_RENAMED.note or {})["en"],
+    language="en",
+    changed=["headline"],
 )
 
 
@@ -348,6 +382,7 @@ def _corrected(entry: TimelineEntry, correction: EventCorrected, shown: Correcti
         headline=headline["en"] if headline else entry.headline,
         updated_at=shown.date,
         corrections=[*entry.corrections, shown],
+        mark=MarkShown(kind=shown.kind, date=shown.date),
     )
 
 
@@ -371,8 +406,8 @@ _SERVERS_ENTRY = TimelineEntry(
 )
 
 
-def _pinned(entry: TimelineEntry, later: list[LaterShown]) -> PinnedEntry:
-    return PinnedEntry(**msgspec.structs.asdict(entry), later=later)
+def _pinned(entry: TimelineEntry, later: list[LaterShown], amendments: int = 0) -> PinnedEntry:
+    return PinnedEntry(**msgspec.structs.asdict(entry), later=later, amendments=amendments)
 
 
 def _fact_shown(value: object) -> FactShown:
@@ -386,8 +421,9 @@ _MERGED, _UNMERGED = _at("2024-05-08T09:00:00Z"), _at("2024-05-08T09:20:00Z")
 _MISTRAL_RECORDED = _at("2024-06-11T07:45:00Z")
 _REPORT_SLIDE = TimelineJSText(
     headline=_REPORT_NOW.headline,
-    text="<p>May 2024 · reported</p><p>Mustafa Suleyman is said to oversee the model, meant to compete with"
-    " OpenAI&#39;s and Google&#39;s largest.</p><p><strong>Corrected</strong> 2024-05-07: The model is called"
+    text="<p>May 2024 · reported · Corrected</p><p>Mustafa Suleyman is said to oversee the model, meant to"
+    " compete with OpenAI&#39;s and Google&#39;s largest.</p><p><strong>Correction</strong> 2024-05-07: The"
+    " model is called"
     " MAI-1; an earlier version of this item used the report&#39;s spelling, MIA-1.</p><p>Sources: <a"
     f' href="{_SOURCE.url}" target="_blank" rel="noopener noreferrer">{_SOURCE.title}</a>, <a'
     ' href="https://seed.dateline.invalid/mia-1-report-fr" target="_blank" rel="noopener noreferrer">'
@@ -402,14 +438,14 @@ RESPONSES: dict[str, object] = {
                 id=demo_id("example/mistral-ai"),
                 stream="mistral-ai",
                 version=1,
-                position=24,
+                position=25,
                 recorded_at=_MISTRAL_RECORDED,
             ),
             Appended(
                 id=demo_id("example/mistral-ai-funding"),
                 stream="mistral-ai",
                 version=2,
-                position=25,
+                position=26,
                 recorded_at=_MISTRAL_RECORDED,
             ),
         ]
@@ -468,6 +504,7 @@ RESPONSES: dict[str, object] = {
                     LaterShown(
                         event_id=_RENAMED_ID,
                         type="event.corrected",
+                        kind="correction",
                         date=_CORRECTED,
                         note=_RENAMING.note,
                         language="en",
@@ -475,10 +512,11 @@ RESPONSES: dict[str, object] = {
                     )
                 ],
             ),
-            _pinned(_SERVERS_ENTRY, []),
+            # The source added since is an amendment: counted, not told.
+            _pinned(_SERVERS_ENTRY, [], amendments=1),
         ],
         next=None,
-        since=ChangesSince(added=0, changed=1, complete=True, live="/v1/entities/mai-1/timeline"),
+        since=ChangesSince(added=0, changed=2, complete=True, live="/v1/entities/mai-1/timeline"),
     ),
     "history": FactHistory(
         event_id=_REPORT_ID,
@@ -491,6 +529,7 @@ RESPONSES: dict[str, object] = {
                 recorded_at=_CORRECTED,
                 event_id=_RENAMED_ID,
                 type=_tag(_RENAMED),
+                kind=_RENAMED.kind,
                 note=_RENAMING.note,
                 language="en",
                 item=_REPORT_NOW,
@@ -561,7 +600,7 @@ RESPONSES: dict[str, object] = {
     ),
     "projections": [
         ProjectionStatus(
-            name="newsroom", state="running", checkpoint=23, head=23, lag_events=0, lag_seconds=0.0
+            name="newsroom", state="running", checkpoint=24, head=24, lag_events=0, lag_seconds=0.0
         )
     ],
     # Pages, feeds and scripts are shown by their beginning: enough to tell what they are.

@@ -269,12 +269,23 @@ DEMO_EVENTS: list[dict[str, Any]] = [
             "fr": "Le modèle s'appelle MAI-1 ; une version précédente reprenait la graphie du rapport, MIA-1.",
         },
     },
+    {
+        # A silent fix: the servers were in The Information's report too. Readers see the source,
+        # not a correction; the fact's history keeps the amendment.
+        "type": "event.corrected",
+        "id": str(demo_id("amendment/mai-1-servers-source")),
+        "event_id": str(demo_id("fact/mai-1-servers")),
+        "kind": "amendment",
+        "changes": {"sources": [FRENCH_REPORT, THE_INFORMATION]},
+        "note": {"en": "Added The Information's report, which also describes the servers, as a source."},
+    },
 ]
 
 
 def demo_batches() -> list[BatchAppend]:
     """The story as a newsroom records it: the facts, then (in an append of its own, so at a
-    later instant that "as known at" reads and a fact's history can tell apart) the correction."""
+    later instant that "as known at" reads and a fact's history can tell apart) the correction
+    and the amendment."""
     facts = [event for event in DEMO_EVENTS if not event["type"].startswith("event.")]
     follow_ups = [event for event in DEMO_EVENTS if event["type"].startswith("event.")]
     return [msgspec.convert({"events": events}, BatchAppend) for events in (facts, follow_ups)]

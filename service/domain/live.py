@@ -26,10 +26,18 @@ from schemas import (
     Fact,
     LiveKind,
 )
+from schemas.events import FollowUpKind
 from service.domain.cursors import LogCursor
 from service.domain.timeline import RecordedEvent
 
 Kind = LiveKind
+
+_TOLD: dict[FollowUpKind, Kind] = {
+    "correction": "corrected",
+    "clarification": "clarified",
+    "update": "updated",
+    "amendment": "amended",
+}
 
 
 class Touch(msgspec.Struct, frozen=True):
@@ -56,7 +64,7 @@ def touch(logged: RecordedEvent) -> Touch | Regrouped | None:
         case Fact():
             return Touch(logged.id, "added", cursor)
         case EventCorrected():
-            return Touch(event.event_id, "corrected", cursor)
+            return Touch(event.event_id, _TOLD[event.kind], cursor)
         case EventConfirmed():
             return Touch(event.event_id, "confirmed", cursor)
         case EventDenied():
@@ -76,10 +84,12 @@ def latest(touches: Iterable[Touch]) -> list[Touch]:
 
     A fact added and then corrected in the same run is told once, as it is after both; its
     kind stays "added", since a reader who had not seen it has nothing corrected to look at.
+    A silent amendment after another change keeps that change's kind, which readers are told.
     """
     last: dict[UUID, Touch] = {}
     for found in touches:
         before = last.pop(found.fact, None)
-        kind = "added" if before is not None and before.kind == "added" else found.kind
+        kept = before is not None and (before.kind == "added" or found.kind == "amended")
+        kind = before.kind if before is not None and kept else found.kind
         last[found.fact] = Touch(found.fact, kind, found.cursor)
     return sorted(last.values(), key=lambda found: found.cursor)

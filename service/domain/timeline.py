@@ -1,8 +1,8 @@
 """Timeline items: how facts and their follow-ups fold into what readers see.
 
 ``evolve`` is the whole rule set: a fact starts an item; a confirmation or denial sets its
-status; a correction changes fields and leaves a public note; a retraction marks it, and it
-stays. The projection stores the result; "as known at" reads fold the same events at read time.
+status; a correction changes fields and, by its kind, marks the item and leaves a public note or
+changes it silently; a retraction marks it, and it stays. The projection stores the result; "as known at" reads fold the same events at read time.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from schemas import (
     Source,
     parse_partial_date,
 )
+from schemas.events import FollowUpKind
 from service.domain.appending import event_type
 from service.domain.cursors import LogCursor, TimelineCursor
 
@@ -70,10 +71,20 @@ class RecordedEvent(msgspec.Struct, frozen=True):
 
 
 class CorrectionNote(msgspec.Struct, frozen=True):
+    """A correction of any kind, as the item keeps it: amendments too, which readers are not
+    told of but the fact's history shows."""
+
     event_id: UUID
     recorded_at: datetime
-    note: dict[str, str]
+    note: dict[str, str] | None
     changed: list[str]
+    kind: FollowUpKind = "correction"
+    """Items folded before kinds existed hold corrections only."""
+
+    @property
+    def told(self) -> bool:
+        """Whether readers are told of it: every kind but a silent amendment."""
+        return self.kind != "amendment"
 
 
 class VerdictNote(msgspec.Struct, frozen=True):
@@ -191,7 +202,7 @@ def evolve(item: Item, logged: RecordedEvent) -> Item:
             return msgspec.structs.replace(item, status=status, verdicts=[*item.verdicts, verdict], **moved)
         case EventCorrected():
             updates, changed = _corrected(item, event.changes)
-            note = CorrectionNote(logged.id, logged.recorded_at, event.note, changed)
+            note = CorrectionNote(logged.id, logged.recorded_at, event.note, changed, event.kind)
             return msgspec.structs.replace(item, corrections=[*item.corrections, note], **updates, **moved)
         case EventRetracted():
             retraction = Retraction(logged.id, logged.recorded_at, event.reason)
@@ -225,16 +236,16 @@ class LaterChange(msgspec.Struct, frozen=True):
 
     event_id: UUID
     recorded_at: datetime
-    kind: Literal["correction", "confirmation", "denial", "retraction"]
+    kind: FollowUpKind | Literal["confirmation", "denial", "retraction"]
     note: dict[str, str] | None
     changed: list[str] = []
-    """For a correction: the fields it changed."""
+    """For a correction of any kind: the fields it changed."""
 
 
 def changes(item: Item) -> list[LaterChange]:
     """Every follow-up that changed ``item``, in the order they were recorded."""
     found = [
-        LaterChange(note.event_id, note.recorded_at, "correction", note.note, note.changed)
+        LaterChange(note.event_id, note.recorded_at, note.kind, note.note, note.changed)
         for note in item.corrections
     ]
     found += [
@@ -252,6 +263,17 @@ def changes(item: Item) -> list[LaterChange]:
             LaterChange(retraction.event_id, retraction.recorded_at, "retraction", retraction.reason)
         )
     return sorted(found, key=lambda change: change.recorded_at)
+
+
+def told(item: Item) -> list[CorrectionNote]:
+    """The corrections readers are told of, in the order they were recorded: all but amendments."""
+    return [note for note in item.corrections if note.told]
+
+
+def mark(item: Item) -> CorrectionNote | None:
+    """What the item is marked by ("Corrected", "Clarified", "Updated"): its latest correction
+    readers are told of, if any."""
+    return next(reversed(told(item)), None)
 
 
 def changes_after(item: Item, instant: datetime) -> list[LaterChange]:

@@ -33,6 +33,10 @@ _PRIVATE = {"Cache-Control": "private, no-store"}
 _WRITE_PROBLEMS = (400, 401, 403, 409, 413, 422, 503)
 _EVENT_EXAMPLES = [
     *(shown(event, kind, f"A {kind} event") for kind, event in examples.EVENTS.items()),
+    *(
+        shown(event, f"event.corrected ({kind})", f"An `event.corrected` of kind `{kind}`")
+        for kind, event in examples.KINDS.items()
+    ),
     shown(examples.EMBARGOED, "embargoed", "A fact held back until its embargo ends (publish_at)"),
 ]
 _BATCH_EXAMPLES = [shown(examples.BATCH, "Register an entity and report a fact about it")]

@@ -50,6 +50,7 @@ async def _feed(
         )
         return feed.render(
             entries,
+            language=read.lang,
             title=title(found.entity, read.lang),
             self_url=str(request.url),
             first_url=link(request.url.path),

@@ -195,6 +195,7 @@ async def _export(request: Request[Any, Any, Any], cache: ReadCache, read: Readi
         lambda newsroom: newsroom.whole(replace(read.query, limit=100), timelinejs.CAP, read.as_of),
         lambda page: timelinejs.document(
             [entry(item, read.lang) for item in page.items],
+            language=read.lang,
             title=title(page.entity, read.lang),
             capped=page.next is not None,
             whole=whole,

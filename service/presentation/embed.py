@@ -21,13 +21,13 @@ from jinja2 import Environment, FileSystemLoader, Template
 from markupsafe import Markup
 
 from schemas import PinnedEntry, PinnedTimelinePage, TimelineEntry, TimelinePage, parse_partial_date
+from service.presentation.kinds import heading, marked
 from service.presentation.languages import locale_of
 from service.presentation.words import count, forms, speaks, words
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 _LATER_WORDS = {
-    "event.corrected": "correction",
     "event.confirmed": "confirmation",
     "event.denied": "denial",
     "event.retracted": "retraction",
@@ -52,7 +52,8 @@ def _script_json(value: Any) -> Markup:
 
 
 def _json_ld(entries: Sequence[TimelineEntry], heading: str, canonical: str) -> Markup:
-    """schema.org: the timeline as a list of events, each correction a ``CorrectionComment``."""
+    """schema.org: the timeline as a list of events, each correction or clarification a
+    ``CorrectionComment`` (an update is new information, not a correction)."""
 
     def event(entry: TimelineEntry) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -63,11 +64,12 @@ def _json_ld(entries: Sequence[TimelineEntry], heading: str, canonical: str) -> 
         }
         if entry.summary:
             found["description"] = entry.summary
-        if entry.corrections:
-            found["subjectOf"] = [
-                {"@type": "CorrectionComment", "text": note.note, "datePublished": note.date.isoformat()}
-                for note in entry.corrections
-            ]
+        if comments := [
+            {"@type": "CorrectionComment", "text": note.note, "datePublished": note.date.isoformat()}
+            for note in entry.corrections
+            if note.kind != "update"
+        ]:
+            found["subjectOf"] = comments
         return found
 
     return _script_json(
@@ -114,7 +116,16 @@ def _words_of(language: str) -> dict[str, Any]:
     def dates(instant: datetime) -> str:
         return format_date(instant, "long", locale=locale)
 
-    return {"words": said, "later_word": _LATER_WORDS, "dates": dates, "go": go_link, "order": _order}
+    return {
+        "words": said,
+        "later_word": _LATER_WORDS,
+        "dates": dates,
+        "go": go_link,
+        "order": _order,
+        "marked": lambda mark: marked(mark, language),
+        "headed": lambda kind: heading(kind, language),
+        "amended": lambda n: count(language, "amended", n),
+    }
 
 
 def render_event(entry: TimelineEntry, language: str) -> str:

@@ -1,7 +1,9 @@
 """A timeline as an Atom feed (RFC 4287), paged as RFC 5005 pages a feed.
 
-Entries come the latest changed first: a correction, a confirmation, a denial or a retraction
-brings its fact back up with a new ``updated``, which is how feed readers tell an entry changed.
+Entries come the latest changed first: a correction of any kind, a confirmation, a denial or a
+retraction brings its fact back up with a new ``updated``, which is how feed readers tell an
+entry changed. A silent amendment does too, so readers fetch the mended text, but it leaves no
+mark and no line in the entry.
 The standard library's ElementTree writes the XML, escaping every text it is given; the entries'
 contents are plain text (``type="text"``), so nothing an editor wrote is read as markup.
 """
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from schemas import TimelineEntry
+from service.presentation.kinds import heading, marked
 
 ATOM = "http://www.w3.org/2005/Atom"
 ET.register_namespace("", ATOM)
@@ -28,14 +31,19 @@ def _stamp(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _content(entry: TimelineEntry) -> str:
-    """What an entry says: its date and status, summary, corrections and sources, as text."""
-    lines = [f"{entry.display_date} · {entry.status}"]
+def _content(entry: TimelineEntry, language: str) -> str:
+    """What an entry says: its date, status and mark, summary, corrections and sources, as text."""
+    mark = "" if entry.mark is None else f" · {marked(entry.mark, language)}"
+    lines = [f"{entry.display_date} · {entry.status}{mark}"]
     if entry.summary:
         lines.append(entry.summary)
     if entry.retracted is not None:
         lines.append(f"Retracted {_stamp(entry.retracted.date)}: {entry.retracted.reason}")
-    lines += [f"Corrected {_stamp(note.date)}: {note.note}" for note in entry.corrections]
+    lines += [
+        f"{heading(note.kind, language)} {_stamp(note.date)}: {note.note}"
+        for note in entry.corrections
+        if note.note
+    ]
     lines += [f"Source: {source.title or source.url} <{source.url}>" for source in entry.sources]
     return "\n".join(lines)
 
@@ -43,6 +51,7 @@ def _content(entry: TimelineEntry) -> str:
 def render(
     entries: list[TimelineEntry],
     *,
+    language: str,
     title: str,
     self_url: str,
     first_url: str,
@@ -71,6 +80,6 @@ def render(
         _element(item, "link", rel="alternate", href=f"{page_url}#event-{entry.id}", type="text/html")
         for tag in entry.tags:
             _element(item, "category", term=tag)
-        _element(item, "content", _content(entry), type="text")
+        _element(item, "content", _content(entry, language), type="text")
     xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return xml

@@ -18,6 +18,7 @@ from schemas import (
     TimelineJSText,
     TimelineJSTitle,
 )
+from service.presentation.kinds import heading, marked
 
 CAP = 500
 """The most events one export holds; TimelineJS slows down well before this."""
@@ -36,15 +37,19 @@ def _start_date(entry: TimelineEntry) -> TimelineJSDate:
     return date
 
 
-def _text(entry: TimelineEntry) -> str:
-    paragraphs: list[Markup] = [Markup("<p>{} · {}</p>").format(entry.display_date, entry.status)]
+def _text(entry: TimelineEntry, language: str) -> str:
+    mark = "" if entry.mark is None else f" · {marked(entry.mark, language)}"
+    paragraphs: list[Markup] = [Markup("<p>{} · {}{}</p>").format(entry.display_date, entry.status, mark)]
     if entry.summary:
         paragraphs.append(Markup("<p>{}</p>").format(entry.summary))
     if entry.retracted is not None:
         paragraphs.append(Markup("<p><strong>Retracted</strong>: {}</p>").format(entry.retracted.reason))
     paragraphs += [
-        Markup("<p><strong>Corrected</strong> {}: {}</p>").format(note.date.date().isoformat(), note.note)
+        Markup("<p><strong>{}</strong> {}: {}</p>").format(
+            heading(note.kind, language), note.date.date().isoformat(), note.note
+        )
         for note in entry.corrections
+        if note.note
     ]
     links = [
         Markup('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>').format(
@@ -58,7 +63,9 @@ def _text(entry: TimelineEntry) -> str:
     return str(Markup("").join(paragraphs))
 
 
-def document(entries: list[TimelineEntry], *, title: str, capped: bool, whole: str) -> TimelineJS:
+def document(
+    entries: list[TimelineEntry], *, language: str, title: str, capped: bool, whole: str
+) -> TimelineJS:
     """The TimelineJS document of ``entries``; ``capped`` when the timeline holds more than them,
     and ``whole`` is where it is all."""
     note = (
@@ -74,7 +81,7 @@ def document(entries: list[TimelineEntry], *, title: str, capped: bool, whole: s
             TimelineJSEvent(
                 start_date=_start_date(entry),
                 display_date=str(escape(entry.display_date)),
-                text=TimelineJSText(headline=str(escape(entry.headline)), text=_text(entry)),
+                text=TimelineJSText(headline=str(escape(entry.headline)), text=_text(entry, language)),
                 group=entry.type,
                 unique_id=f"event-{entry.id}",
             )

@@ -3,6 +3,7 @@ retraction, pages of them, a fact's revisions, and a view pinned to an instant."
 
 from __future__ import annotations
 
+from typing import assert_never
 from uuid import UUID
 
 import msgspec
@@ -22,10 +23,11 @@ from schemas import (
     TimelinePage,
     parse_partial_date,
 )
-from schemas.read import FollowUpType, HeldShown, PrecisionName
+from schemas.events import FollowUpKind
+from schemas.read import FollowUpType, HeldShown, MarkShown, PrecisionName
 from service.domain import cursors
 from service.domain.entities import Profile
-from service.domain.timeline import CorrectionNote, Hold, Item, LaterChange, Retraction, changes
+from service.domain.timeline import CorrectionNote, Hold, Item, LaterChange, Retraction, changes, mark, told
 from service.domain.versions import Version
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
@@ -74,7 +76,8 @@ def entry(item: Item, language: str) -> TimelineEntry:
         recorded_at=item.recorded_at,
         updated_at=item.updated_at,
         link=event_link(item.id),
-        corrections=[_correction(note, language) for note in item.corrections],
+        corrections=[_correction(note, language) for note in told(item)],
+        mark=_mark(mark(item)),
         retracted=_retraction(item.retracted, language) if item.retracted else None,
         held=held(item.hold, withdrawn=item.retracted is not None),
     )
@@ -84,11 +87,16 @@ def _correction(note: CorrectionNote, language: str) -> CorrectionShown:
     text, used = pick(note.note, language)
     return CorrectionShown(
         event_id=note.event_id,
+        kind=note.kind,
         date=note.recorded_at,
-        note=text or "",
+        note=text,
         language=used or language,
         changed=note.changed,
     )
+
+
+def _mark(note: CorrectionNote | None) -> MarkShown | None:
+    return None if note is None else MarkShown(kind=note.kind, date=note.recorded_at)
 
 
 def _retraction(retraction: Retraction, language: str) -> RetractionShown:
@@ -110,6 +118,9 @@ def timeline_page(page: ItemPage, language: str) -> TimelinePage:
 
 _FOLLOW_UP_TYPES: dict[str, FollowUpType] = {
     "correction": "event.corrected",
+    "clarification": "event.corrected",
+    "update": "event.corrected",
+    "amendment": "event.corrected",
     "confirmation": "event.confirmed",
     "denial": "event.denied",
     "retraction": "event.retracted",
@@ -121,11 +132,23 @@ def later_shown(change: LaterChange, language: str) -> LaterShown:
     return LaterShown(
         event_id=change.event_id,
         type=_FOLLOW_UP_TYPES[change.kind],
+        kind=_kind_of(change),
         date=change.recorded_at,
         note=note,
         language=used,
         changed=change.changed,
     )
+
+
+def _kind_of(change: LaterChange) -> FollowUpKind | None:
+    """A correction's kind; a verdict or a retraction has none."""
+    match change.kind:
+        case "correction" | "clarification" | "update" | "amendment":
+            return change.kind
+        case "confirmation" | "denial" | "retraction":
+            return None
+        case _:
+            assert_never(change.kind)
 
 
 def fact_history(event_id: UUID, versions: list[Version[Item]], language: str) -> FactHistory:
@@ -138,6 +161,7 @@ def fact_history(event_id: UUID, versions: list[Version[Item]], language: str) -
             recorded_at=version.recorded_from,
             event_id=version.made_by,
             type=item.type if made is None else _FOLLOW_UP_TYPES[made.kind],
+            kind=None if made is None else _kind_of(made),
             note=note,
             language=used,
             item=entry(item, language),
@@ -152,15 +176,18 @@ def fact_history(event_id: UUID, versions: list[Version[Item]], language: str) -
 def pinned_page(pinned: PinnedPage, language: str, live: str) -> PinnedTimelinePage:
     """A pinned view: the timeline as known then, with what each item has been through since."""
     page = pinned.page
+
+    def since(item: Item) -> PinnedEntry:
+        later = pinned.later.get(item.id, [])
+        return PinnedEntry(
+            **msgspec.structs.asdict(entry(item, language)),
+            later=[later_shown(change, language) for change in later if change.kind != "amendment"],
+            amendments=sum(change.kind == "amendment" for change in later),
+        )
+
     return PinnedTimelinePage(
         as_of=pinned.at,
-        items=[
-            PinnedEntry(
-                **msgspec.structs.asdict(entry(item, language)),
-                later=[later_shown(change, language) for change in pinned.later.get(item.id, [])],
-            )
-            for item in page.items
-        ],
+        items=[since(item) for item in page.items],
         next=None if page.next is None else cursors.encode(page.next),
         since=ChangesSince(added=pinned.added, changed=pinned.changed, complete=pinned.complete, live=live),
     )

@@ -1,7 +1,7 @@
 """The embed page's own words, in each language it speaks.
 
 Editors' texts come from the log in whatever languages they were written in; these are the few
-words around them (statuses, labels, the pinned line). Counts follow each language's plural
+words around them (statuses, labels, the pinned line, each kind of correction's mark and note). Counts follow each language's plural
 rule through Babel, so "1 fact" and "0 fait" read right.
 """
 
@@ -24,7 +24,11 @@ Word = Literal[
     "sources",
     "summary",
     "corrected",
+    "clarified",
+    "updated",
     "correction",
+    "clarification",
+    "update",
     "confirmation",
     "denial",
     "retraction",
@@ -54,7 +58,11 @@ _WORDS: dict[str, dict[Word, str]] = {
         "sources": "Sources",
         "summary": "Details and sources",
         "corrected": "Corrected",
+        "clarified": "Clarified",
+        "updated": "Updated {date}",
         "correction": "Correction",
+        "clarification": "Clarification",
+        "update": "Update",
         "confirmation": "Confirmed",
         "denial": "Denied",
         "retraction": "Retracted",
@@ -82,7 +90,11 @@ _WORDS: dict[str, dict[Word, str]] = {
         "sources": "Sources",
         "summary": "Détails et sources",
         "corrected": "Corrigé",
-        "correction": "Correction",
+        "clarified": "Précisé",
+        "updated": "Mis à jour le {date}",
+        "correction": "Rectificatif",
+        "clarification": "Précision",
+        "update": "Mise à jour",
         "confirmation": "Confirmé",
         "denial": "Démenti",
         "retraction": "Retiré",
@@ -107,11 +119,13 @@ _COUNTS: dict[str, dict[str, dict[str, str]]] = {
         "added": {"one": "{n} fact added", "other": "{n} facts added"},
         "changed": {"one": "{n} changed", "other": "{n} changed"},
         "arrived": {"one": "{n} new event", "other": "{n} new events"},
+        "amended": {"one": "{n} minor fix since", "other": "{n} minor fixes since"},
     },
     "fr": {
         "added": {"one": "{n} fait ajouté", "other": "{n} faits ajoutés"},
         "changed": {"one": "{n} modifié", "other": "{n} modifiés"},
         "arrived": {"one": "{n} nouvel événement", "other": "{n} nouveaux événements"},
+        "amended": {"one": "{n} retouche mineure depuis", "other": "{n} retouches mineures depuis"},
     },
 }
 
@@ -126,7 +140,7 @@ def words(language: str) -> dict[Word, str]:
     return _WORDS[speaks(language)]
 
 
-Counted = Literal["added", "changed", "arrived"]
+Counted = Literal["added", "changed", "arrived", "amended"]
 
 
 def forms(language: str, what: Counted) -> dict[str, str]:

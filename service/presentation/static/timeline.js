@@ -220,15 +220,16 @@ export class TimelineView {
   }
 
   apply(change) {
-    if (change.html) this.place(inert(change.html), change.kind === "added");
+    if (change.html) this.place(inert(change.html), change.kind === "added", change.kind === "amended");
   }
 
   // A fact told live: in place of its old self, or where it falls in the list and announced.
-  place(item, announce) {
+  // An amendment is a silent fix: the item is mended where it stands, not highlighted.
+  place(item, announce, silent = false) {
     const old = this.item(item.id);
     if (old) {
       if (old.outerHTML === item.outerHTML) return;
-      item.classList.add("arrived");
+      if (!silent) item.classList.add("arrived");
       old.replaceWith(item);
     } else {
       if (!this.insert(item)) return;
