@@ -131,7 +131,7 @@ class TimelinePage(Struct, kw_only=True):
     """Pass back as `cursor` for the following page; null at the end."""
 
 
-LiveKind = Literal["added", "corrected", "confirmed", "denied", "retracted"]
+LiveKind = Literal["added", "corrected", "confirmed", "denied", "retracted", "erased"]
 
 
 class LiveChange(Struct, kw_only=True, omit_defaults=True):

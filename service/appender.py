@@ -98,17 +98,20 @@ class Appender:
         metadata: Mapping[str, Any],
         paths: Sequence[str],
         key: bytes | None = None,
+        *,
+        admin: bool = False,
     ) -> AppendOutcome:
         """Append ``posted`` atomically; ``paths`` name each event's place in the request body.
 
         ``key`` is the hash of the API key it is written with: ``keys.Revoked`` unless that key
-        is still live when the write reaches the log (the write checks it itself, exactly).
+        is still live when the write reaches the log (the write checks it itself, exactly);
+        ``admin`` says whether it is an admin key, which alone may erase.
         """
         writers = () if key is None else (key,)
         needed = needs(posted)
         # The rules decide from a snapshot; the write re-checks atomically whatever can change
         # meanwhile (stream versions, merges).
-        decided = decide(posted, await self._state(needed), paths)
+        decided = decide(posted, await self._state(needed), paths, admin=admin)
         if isinstance(decided, Replay):
             return await self._replayed(decided, writers)
         write = _Write(decided, [_event_metadata(metadata, event) for event in posted], writers)
@@ -133,7 +136,7 @@ class Appender:
         if not needed.versions and all(slug in self.kinds for slug in needed.slugs):
             cached = {slug: StreamState(None, self.kinds[slug], None) for slug in needed.slugs}
             state = await log.append_state(self.pool, msgspec.structs.replace(needed, slugs=[]))
-            return AppendState(cached, state.targets, state.prior)
+            return AppendState(cached, state.targets, state.prior, state.erased)
         state = await log.append_state(self.pool, needed)
         self.kinds.update((slug, stream.kind) for slug, stream in state.streams.items())
         return state

@@ -30,11 +30,12 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
 )
-from service.domain.errors import Conflict, FieldProblem, Rejected
+from service.domain.errors import Conflict, FieldProblem, Forbidden, Rejected
 
 
 class StreamState(msgspec.Struct, frozen=True):
@@ -54,6 +55,7 @@ class TargetState(msgspec.Struct, frozen=True):
     type: str
     stream: str
     retracted: bool
+    erased: bool = False
 
 
 class PriorEvent(msgspec.Struct, frozen=True):
@@ -77,6 +79,8 @@ class AppendNeeds(msgspec.Struct, frozen=True):
     """The events the follow-ups are about."""
     ids: list[UUID]
     """The client's ids, any of which already in the log makes the append a retry."""
+    erasures: list[str] = []
+    """The entities erasures name, which may be erased already."""
 
 
 class AppendState(msgspec.Struct, frozen=True):
@@ -89,6 +93,8 @@ class AppendState(msgspec.Struct, frozen=True):
     streams: Mapping[str, StreamState]
     targets: Mapping[UUID, TargetState]
     prior: Mapping[UUID, PriorEvent]
+    erased: frozenset[str] = frozenset()
+    """Of the entities ``AppendNeeds.erasures`` asked about, those erased already."""
 
 
 class Replay(msgspec.Struct, frozen=True):
@@ -151,11 +157,18 @@ class _Planner:
     """Walks the posted events in order, tracking what earlier events of the batch changed."""
 
     def __init__(
-        self, streams: Mapping[str, StreamState], earlier: Mapping[UUID, TargetState], paths: Sequence[str]
+        self,
+        streams: Mapping[str, StreamState],
+        earlier: Mapping[UUID, TargetState],
+        paths: Sequence[str],
+        erased: frozenset[str] = frozenset(),
+        admin: bool = False,
     ) -> None:
         self.streams = dict(streams)
         self.earlier = dict(earlier)
         self.paths = paths
+        self.erased = set(erased)
+        self.admin = admin
         self.problems: list[FieldProblem] = []
         self.changes: dict[str, StreamChange] = {}
         self.events: list[PlannedEvent] = []
@@ -219,8 +232,35 @@ class _Planner:
                 return self.register(index, event)
             case EntityUpdated() | EntityMerged() | EntityUnmerged():
                 return self.change_entity(index, event)
+            case EventErased():
+                return self.erase(index, event)
             case _:
                 assert_never(event)
+
+    def erase(self, index: int, event: EventErased) -> str | None:
+        """An erasure's stream is its target's; erasing what is erased already is a conflict (a
+        retry of the same erasure, with its id, is answered as a replay before this)."""
+        if not self.admin:
+            raise Forbidden("Only an admin key may erase (event.erased).")
+        if event.slug is not None:
+            if self.entity(index, "slug", event.slug) is None:
+                return None
+            if event.slug in self.erased:
+                raise Conflict(f"entity '{event.slug}' is already erased", stream=event.slug)
+            self.erased.add(event.slug)
+            return self.claimed_stream(index, event, event.slug)
+        assert event.event_id is not None
+        target = self.earlier.get(event.event_id)
+        if target is None:
+            self.reject(index, "event_id", f"no event {event.event_id} is in the log")
+            return None
+        if target.type.startswith("entity.") or target.type == "event.erased":
+            self.reject(index, "event_id", f"a {target.type} event is neither a fact nor a follow-up")
+            return None
+        if target.erased:
+            raise Conflict(f"event {event.event_id} is already erased", stream=target.stream)
+        self.earlier[event.event_id] = msgspec.structs.replace(target, erased=True)
+        return self.claimed_stream(index, event, target.stream)
 
     def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
         if event.stream is not None and event.stream != stream:
@@ -318,6 +358,9 @@ class _Planner:
         if target.retracted:
             self.reject(index, "event_id", f"event {event.event_id} was retracted")
             return None
+        if target.erased:
+            self.reject(index, "event_id", f"event {event.event_id} was erased")
+            return None
         if isinstance(event, EventCorrected):
             self.check_correction(index, event, target)
         if isinstance(event, EventRetracted):
@@ -338,6 +381,8 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
     """What state deciding ``events`` needs, so the store can read all of it at once."""
     slugs: set[str] = set()
     versions = False
+    erasures: list[str] = []
+    targets = {event.event_id for event in events if isinstance(event, FollowUp)}
     for event in events:
         if event.stream is not None:
             slugs.add(event.stream)
@@ -356,26 +401,35 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
             case EntityMerged() | EntityUnmerged():
                 slugs.update((event.slug, event.into))
                 versions = True
+            case EventErased():
+                if event.slug is not None:
+                    slugs.add(event.slug)
+                    erasures.append(event.slug)
+                if event.event_id is not None:
+                    targets.add(event.event_id)
             case _:
                 assert_never(event)
     return AppendNeeds(
         slugs=sorted(slugs),
         versions=versions,
-        targets=sorted({event.event_id for event in events if isinstance(event, FollowUp)}),
+        targets=sorted(targets),
         ids=[event.id for event in events if event.id is not None],
+        erasures=sorted(erasures),
     )
 
 
-def decide(events: Sequence[Event], state: AppendState, paths: Sequence[str]) -> AppendPlan | Replay:
+def decide(
+    events: Sequence[Event], state: AppendState, paths: Sequence[str], *, admin: bool = False
+) -> AppendPlan | Replay:
     """What appending ``events`` does, given the ``state`` that ``needs(events)`` asked for.
 
     A retry is answered before any rule is checked: what it posted was valid when first
     appended, and the log has moved on since. ``paths`` locates each event in the request for
-    error messages.
+    error messages; only an ``admin`` key's append may erase.
     """
     if state.prior:
         return replay(events, state.prior)
-    planner = _Planner(state.streams, state.targets, paths)
+    planner = _Planner(state.streams, state.targets, paths, state.erased, admin)
     seen_ids: set[UUID] = set()
     for index, event in enumerate(events):
         if event.id is not None:

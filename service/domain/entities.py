@@ -19,7 +19,7 @@ from uuid import UUID
 import msgspec
 
 from schemas import EntityMerged, EntityRegistered, EntityUnmerged, EntityUpdated
-from service.domain.timeline import Item, sort_key
+from service.domain.timeline import Erased, Item, sort_key
 from service.domain.versions import Version
 
 
@@ -31,6 +31,8 @@ class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
     description: dict[str, str] | None = None
     wikidata_id: str | None = None
     merged_into: str | None = None
+    erased: Erased | None = None
+    """Set once its personal fields are erased: it is then shown under a neutral name."""
 
 
 def evolve_profile(
@@ -125,7 +127,7 @@ def search_key(text: str) -> str:
 
 
 def alias_keys(profile: Profile) -> list[str]:
-    return sorted({search_key(name) for name in (profile.slug, profile.name, *profile.aliases)})
+    return sorted({search_key(name) for name in (profile.slug, profile.name, *profile.aliases) if name})
 
 
 class FactRef(msgspec.Struct, frozen=True, omit_defaults=True):
