@@ -15,6 +15,8 @@ from schemas.api import (
     OEmbed,
     Problem,
     StreamPage,
+    Tombstone,
+    TombstonePage,
 )
 from schemas.common import EntityKind, EntityRef, FactStatus, Money, Source
 from schemas.dates import PartialDateSpan, Precision, parse_partial_date
@@ -58,6 +60,7 @@ from schemas.read import (
     EntityRevisionShown,
     EntitySummary,
     EntityView,
+    ErasedShown,
     FactHistory,
     FactShown,
     LaterShown,
@@ -103,6 +106,7 @@ __all__ = [
     "EntityUpdated",
     "EntityView",
     "Envelope",
+    "ErasedShown",
     "Event",
     "EventConfirmed",
     "EventCorrected",
@@ -157,5 +161,7 @@ __all__ = [
     "TimelineJSText",
     "TimelineJSTitle",
     "TimelinePage",
+    "Tombstone",
+    "TombstonePage",
     "parse_partial_date",
 ]

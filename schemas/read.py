@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -36,6 +36,14 @@ class RetractionShown(Struct, kw_only=True):
     language: str
 
 
+class ErasedShown(Struct, kw_only=True):
+    """What is left of an erased fact or entity: when it was erased, and the reader's notice."""
+
+    on: date
+    notice: str
+    """"Removed on <date> for legal reasons", in the reader's language."""
+
+
 class TimelineEntry(Struct, kw_only=True):
     """One fact as a reader sees it now, in the requested language where it exists."""
 
@@ -61,6 +69,8 @@ class TimelineEntry(Struct, kw_only=True):
     details: dict[str, Any] = {}
     corrections: list[CorrectionShown] = []
     retracted: RetractionShown | None = None
+    erased: ErasedShown | None = None
+    """Set on a fact erased for legal reasons: its headline is then the notice, and it has no text."""
 
 
 class RevisionShown(Struct, kw_only=True, omit_defaults=True):
@@ -208,6 +218,8 @@ class EntityView(Struct, kw_only=True, omit_defaults=True):
     merged_from: list[str] = []
     facts: dict[str, Any] = {}
     timeline: str
+    erased: ErasedShown | None = None
+    """Set once its personal fields are erased: its name is then a neutral one."""
 
 
 class EntityRevisionShown(Struct, kw_only=True, omit_defaults=True):

@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import Appended, Event
+from schemas import Appended, Event, EventErased, Tombstone
 from service.domain.appending import (
     AppendNeeds,
     AppendPlan,
@@ -130,6 +130,14 @@ class Appender:
                 self.kinds[change.stream] = change.registers_kind
         return AppendOutcome(rows, replayed=False)
 
+    async def erase(
+        self, erasure: EventErased, metadata: Mapping[str, Any], key: bytes | None = None
+    ) -> tuple[Tombstone, bool]:
+        """Erase for an admin (the API's admin key, or the operator's ``dateline erase``): the
+        tombstone the log records, and whether it was a retry that appended nothing."""
+        outcome = await self.append([erasure], metadata, ["$"], key, admin=True)
+        return tombstone(erasure, outcome.rows[0], str(metadata["author"])), outcome.replayed
+
     async def _state(self, needed: AppendNeeds) -> AppendState:
         """The state ``needed``, read in one statement, less what the cached kinds answer (plain
         facts asking nothing else read nothing)."""
@@ -192,6 +200,21 @@ class Appender:
                 )
             except Exception as error:
                 _settle(write, error=error)
+
+
+def tombstone(erasure: EventErased, row: Appended, author: str) -> Tombstone:
+    """An erasure as the ledger shows it."""
+    return Tombstone(
+        id=row.id,
+        position=row.position,
+        recorded_at=row.recorded_at,
+        stream=row.stream,
+        author=author,
+        basis=erasure.basis,
+        reference=erasure.reference,
+        event_id=erasure.event_id,
+        slug=erasure.slug,
+    )
 
 
 def _settle(write: _Write, *, rows: list[Appended] | None = None, error: Exception | None = None) -> None:

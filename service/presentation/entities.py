@@ -18,6 +18,8 @@ from schemas import (
 from service.domain import cursors
 from service.domain.entities import FactRef, Profile, RoleHeld, profile_change
 from service.presentation.links import event_link, timeline_link
+from service.presentation.timelines import erased_shown
+from service.presentation.words import words
 from service.projections.newsroom import EntityListing, EntityState, EntityVersions
 
 
@@ -48,21 +50,28 @@ def entity_view(state: EntityState) -> EntityView:
     return EntityView(
         slug=profile.slug,
         kind=profile.kind,
-        name=profile.name,
+        name=shown_name(profile),
         aliases=profile.aliases,
         description=profile.description,
         wikidata_id=profile.wikidata_id,
         merged_from=state.merged_from,
         facts={name: _shown(value) for name, value in state.facts.items()},
         timeline=timeline_link(profile.slug),
+        erased=None if profile.erased is None else erased_shown(profile.erased, "en"),
     )
+
+
+def shown_name(profile: Profile) -> str:
+    """An entity's name, or the neutral one once its personal fields are erased (entity reads
+    take no language: they are in English)."""
+    return profile.name or words("en")["erased_entity"]
 
 
 def _summary(profile: Profile) -> EntitySummary:
     return EntitySummary(
         slug=profile.slug,
         kind=profile.kind,
-        name=profile.name,
+        name=shown_name(profile),
         aliases=profile.aliases,
         merged_into=profile.merged_into,
     )
@@ -85,7 +94,7 @@ def entity_history(history: EntityVersions) -> EntityHistory:
                 recorded_at=version.recorded_from,
                 event_id=version.made_by,
                 type=profile_change(versions[number - 2].state if number > 1 else None, version.state),
-                name=version.state.name,
+                name=shown_name(version.state),
                 aliases=version.state.aliases,
                 merged_into=version.state.merged_into,
             )

@@ -39,6 +39,8 @@ Word = Literal[
     "empty",
     "see_new",
     "reload",
+    "erased",
+    "erased_entity",
 ]
 
 _WORDS: dict[str, dict[Word, str]] = {
@@ -66,6 +68,8 @@ _WORDS: dict[str, dict[Word, str]] = {
         "empty": "Nothing here yet.",
         "see_new": "Show",
         "reload": "This timeline has changed: reload it",
+        "erased": "Removed on {date} for legal reasons",
+        "erased_entity": "Erased entity",
     },
     "fr": {
         "timeline": "Chronologie",
@@ -91,6 +95,8 @@ _WORDS: dict[str, dict[Word, str]] = {
         "empty": "Rien pour l'instant.",
         "see_new": "Voir",
         "reload": "Cette chronologie a changé : la recharger",
+        "erased": "Supprimé le {date} pour des raisons juridiques",
+        "erased_entity": "Entité effacée",
     },
 }
 _COUNTS: dict[str, dict[str, dict[str, str]]] = {

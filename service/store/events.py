@@ -416,6 +416,22 @@ where f.id in (select (data ->> 'event_id')::uuid from events
 """
 
 
+_READ_ERASURES = f"""
+select {_LOG_COLUMNS}
+from events
+where (transaction_id, position) > ($1::text::xid8, $2) and type = 'event.erased'
+  and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+order by events.transaction_id, events.position
+limit $3
+"""  # noqa: S608
+
+
+async def read_erasures(conn: Database, after: LogCursor, limit: int) -> list[EventRow]:
+    """The erasure ledger: the log's ``event.erased`` events after ``after``, in its gap-free order."""
+    rows = await conn.fetch(_READ_ERASURES, str(after.transaction_id), after.position, limit)
+    return [_stored(row) for row in rows]
+
+
 async def facts_followed(db: Database, ids: Sequence[UUID]) -> dict[UUID, UUID]:
     """Of the events ``ids``, the follow-ups, each with the fact it follows up."""
     return {row[0]: row[1] for row in await db.fetch(_FACTS_FOLLOWED, list(ids))}
