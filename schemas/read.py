@@ -175,6 +175,8 @@ class EntitySummary(Struct, kw_only=True, omit_defaults=True):
     name: str
     aliases: list[str] = []
     merged_into: str | None = None
+    erased: ErasedShown | None = None
+    """Set once its personal fields are erased: its name is then a neutral one."""
 
 
 class EntityPage(Struct, kw_only=True):

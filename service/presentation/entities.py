@@ -11,6 +11,7 @@ from schemas import (
     EntityRevisionShown,
     EntitySummary,
     EntityView,
+    ErasedShown,
     FactShown,
     MergeShown,
     RoleShown,
@@ -57,8 +58,12 @@ def entity_view(state: EntityState) -> EntityView:
         merged_from=state.merged_from,
         facts={name: _shown(value) for name, value in state.facts.items()},
         timeline=timeline_link(profile.slug),
-        erased=None if profile.erased is None else erased_shown(profile.erased, "en"),
+        erased=_erased(profile),
     )
+
+
+def _erased(profile: Profile) -> ErasedShown | None:
+    return None if profile.erased is None else erased_shown(profile.erased, "en")
 
 
 def shown_name(profile: Profile) -> str:
@@ -74,6 +79,7 @@ def _summary(profile: Profile) -> EntitySummary:
         name=shown_name(profile),
         aliases=profile.aliases,
         merged_into=profile.merged_into,
+        erased=_erased(profile),
     )
 
 
