@@ -207,6 +207,7 @@ def _reader_view(value: Any) -> Any:
 def _clean(text: str) -> None:
     for secret in ERASED_STRINGS:
         assert secret not in text, f"{secret!r} is still shown: {text[:2000]}"
+        assert secret.lower() not in text.lower(), f"{secret!r} is still shown: {text[:2000]}"
 
 
 _JSON_READS = [
@@ -346,7 +347,7 @@ async def test_rebuilding_after_an_erasure_gives_the_same_read_model(database_ur
         (renamed,) = await _append(a, key, {"type": "entity.updated", "slug": "zq", "name": "Z. Q."})
         await _caught_up(a, renamed["position"])
         built = await snapshot(database_url)
-        _clean(repr(built))
+        _clean(repr(built).lower())  # search vectors hold lexemes, in lower case
         await rebuild(database_url, NEWSROOM)
         assert await snapshot(database_url) == built
 
