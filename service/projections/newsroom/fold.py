@@ -200,7 +200,7 @@ class Batch:
         """What every form this batch folds is erased of: a rebuild's are known from the start."""
         self.notes: dict[UUID, UUID] = {}
         """The fact of each follow-up whose note an erasure in this batch erases."""
-        self.erasing: list[tuple[EventErased, Erased]] = []
+        self.erasing: list[tuple[EventErased, datetime]] = []
         """Erasures this batch carries out over the rows already written."""
 
     async def load(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
@@ -256,16 +256,17 @@ class Batch:
                 self.profile_versions.change(event.slug, profile, logged, [])
                 return None
             case EventErased():
-                self.erase(event, Erased(on=logged.recorded_at.date()))
+                self.erase(event, logged.recorded_at)
                 return None
             case _:
                 assert_never(event)
 
-    def erase(self, event: EventErased, erased: Erased) -> None:
+    def erase(self, event: EventErased, at: datetime) -> None:
         """Erase what ``event`` names from what follows it in the batch, and from the rows.
 
         A rebuild knew it from the start: every form it folded is already erased, and only an
         entity's later events (a new name given after the erasure) are folded as they are."""
+        erased = Erased(on=at.date())
         if event.slug is not None:
             if self.erasures.entities.pop(event.slug, None) is not None:
                 return
@@ -279,7 +280,7 @@ class Batch:
             fact = self.notes.get(event.event_id, event.event_id)
             if (item := self.items.get(fact)) is not None:
                 self.items[fact] = erase_item(item, self.erasures)
-        self.erasing.append((event, erased))
+        self.erasing.append((event, at))
 
     def _changed(self, item: Item, logged: RecordedEvent) -> None:
         # Events are read back unchecked (see ``logged``); a date that does not parse must stop
@@ -374,7 +375,7 @@ class Batch:
 
 async def erase_rows(
     conn: Connection,
-    erasing: Sequence[tuple[EventErased, Erased]],
+    erasing: Sequence[tuple[EventErased, datetime]],
     erasures: Erasures,
     notes: dict[UUID, UUID],
 ) -> None:
@@ -387,20 +388,22 @@ async def erase_rows(
             if after != item:
                 rewrites.append(rewritten(event_id, since, after, [] if after.erased else None))
         await writes.rewrite_items(conn, rewrites)
-    slugs = [(event.slug, erased) for event, erased in erasing if event.slug is not None]
-    for slug, erased in slugs:
-        await _erase_profile(conn, slug, Erasures(entities={slug: erased}))
+    slugs = [(event.slug, at) for event, at in erasing if event.slug is not None]
+    for slug, at in slugs:
+        await _erase_profile(conn, slug, at)
     if slugs:
         await _rename(conn, [slug for slug, _ in slugs])
 
 
-async def _erase_profile(conn: Connection, slug: str, erasures: Erasures) -> None:
-    """An entity's forms, each erased; forms that only its personal fields told apart become
-    one, as a rebuild that knew of the erasure from the start folds them."""
+async def _erase_profile(conn: Connection, slug: str, at: datetime) -> None:
+    """An entity's forms as known before its erasure ``at``, each erased; forms that only its
+    personal fields told apart become one, as a rebuild that knew of the erasure from the start
+    folds them."""
+    erasures = Erasures(entities={slug: Erased(on=at.date())})
     versions, current, position = await writes.profile_forms(conn, slug)
     merged: list[Version[Profile]] = []
     for version in [*versions, current]:
-        state = erase_profile(version.state, erasures)
+        state = erase_profile(version.state, erasures) if version.recorded_from <= at else version.state
         if merged and merged[-1].state == state:
             last = merged[-1]
             merged[-1] = Version(last.state, last.recorded_from, last.made_by, version.recorded_until)
