@@ -16,6 +16,8 @@ from schemas.api import (
     OEmbed,
     Problem,
     StreamPage,
+    Tombstone,
+    TombstonePage,
 )
 from schemas.common import EntityKind, EntityRef, FactStatus, Money, Source
 from schemas.dates import PartialDateSpan, Precision, parse_partial_date
@@ -34,6 +36,7 @@ from schemas.events import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FactReported,
@@ -58,6 +61,7 @@ from schemas.read import (
     EntityRevisionShown,
     EntitySummary,
     EntityView,
+    ErasedShown,
     FactHistory,
     FactShown,
     HeldShown,
@@ -104,10 +108,12 @@ __all__ = [
     "EntityUpdated",
     "EntityView",
     "Envelope",
+    "ErasedShown",
     "Event",
     "EventConfirmed",
     "EventCorrected",
     "EventDenied",
+    "EventErased",
     "EventPage",
     "EventRetracted",
     "Fact",
@@ -159,5 +165,7 @@ __all__ = [
     "TimelineJSText",
     "TimelineJSTitle",
     "TimelinePage",
+    "Tombstone",
+    "TombstonePage",
     "parse_partial_date",
 ]

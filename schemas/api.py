@@ -146,3 +146,26 @@ class CreatedApiKey(Struct, kw_only=True):
     scope: KeyScope
     key: str
     """Shown once: store it now."""
+
+
+class Tombstone(Struct, kw_only=True, omit_defaults=True):
+    """An erasure as the log records it: what, when, by which key, on which basis."""
+
+    id: UUID
+    """The ``event.erased`` event's id."""
+    position: int
+    recorded_at: datetime
+    stream: Slug
+    author: str
+    """The name of the key that erased it."""
+    basis: str
+    reference: str
+    event_id: UUID | None = None
+    slug: str | None = None
+
+
+class TombstonePage(Struct, kw_only=True):
+    """A page of the erasure ledger, in log order; ``next`` resumes right after it."""
+
+    erasures: list[Tombstone]
+    next: str

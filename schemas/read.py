@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -62,6 +62,14 @@ class HeldShown(Struct, kw_only=True, omit_defaults=True):
     """Retracted before it was ever published: a withdrawn draft or embargo."""
 
 
+class ErasedShown(Struct, kw_only=True):
+    """What is left of an erased fact or entity: when it was erased, and the reader's notice."""
+
+    on: date
+    notice: str
+    """"Removed on <date> for legal reasons", in the reader's language."""
+
+
 class TimelineEntry(Struct, kw_only=True):
     """One fact as a reader sees it now, in the requested language where it exists."""
 
@@ -91,6 +99,8 @@ class TimelineEntry(Struct, kw_only=True):
     retracted: RetractionShown | None = None
     held: HeldShown | None = None
     """Only in a preview (``preview=true``): the fact is not public yet. Always null otherwise."""
+    erased: ErasedShown | None = None
+    """Set on a fact erased for legal reasons: its headline is then the notice, and it has no text."""
 
 
 class RevisionShown(Struct, kw_only=True, omit_defaults=True):
@@ -169,7 +179,7 @@ class TimelinePage(Struct, kw_only=True):
 
 
 LiveKind = Literal[
-    "added", "corrected", "clarified", "updated", "amended", "confirmed", "denied", "retracted"
+    "added", "corrected", "clarified", "updated", "amended", "confirmed", "denied", "retracted", "erased"
 ]
 
 
@@ -207,6 +217,8 @@ class EntitySummary(Struct, kw_only=True, omit_defaults=True):
     merged_into: str | None = None
     held: HeldShown | None = None
     """Only in a preview: the entity's registration is not public yet."""
+    erased: ErasedShown | None = None
+    """Set once its personal fields are erased: its name is then a neutral one."""
 
 
 class EntityPage(Struct, kw_only=True):
@@ -252,6 +264,8 @@ class EntityView(Struct, kw_only=True, omit_defaults=True):
     timeline: str
     held: HeldShown | None = None
     """Only in a preview: the entity's registration is not public yet."""
+    erased: ErasedShown | None = None
+    """Set once its personal fields are erased: its name is then a neutral one."""
 
 
 class EntityRevisionShown(Struct, kw_only=True, omit_defaults=True):

@@ -30,6 +30,7 @@ from service.http.auth import guard, may_preview
 from service.http.docs import contract_config
 from service.http.embed import EmbedController
 from service.http.entities import EntitiesController
+from service.http.erasures import ErasuresController
 from service.http.events import EventsController
 from service.http.feeds import FeedController
 from service.http.health import health, readiness
@@ -250,7 +251,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # for every guard it runs, which a cached read would pay on every request.
             Router(
                 "/",
-                route_handlers=[EventsController, KeysController, *([scrape(settings)] if meter.on else [])],
+                route_handlers=[
+                    EventsController,
+                    KeysController,
+                    ErasuresController,
+                    *([scrape(settings)] if meter.on else []),
+                ],
                 guards=[guard(current)],
             ),
             EntitiesController,

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from schemas import Appended, Event, Held
+from schemas import Appended, Event, EventErased, Held, Tombstone
 from service.domain.appending import (
     AppendNeeds,
     AppendPlan,
@@ -102,11 +102,14 @@ class Appender:
         metadata: Mapping[str, Any],
         paths: Sequence[str],
         key: bytes | None = None,
+        *,
+        admin: bool = False,
     ) -> AppendOutcome:
         """Append ``posted`` atomically; ``paths`` name each event's place in the request body.
 
         ``key`` is the hash of the API key it is written with: ``keys.Revoked`` unless that key
-        is still live when the write reaches the log (the write checks it itself, exactly).
+        is still live when the write reaches the log (the write checks it itself, exactly);
+        ``admin`` says whether it is an admin key, which alone may erase.
         """
         writers = () if key is None else (key,)
         needed = needs(posted)
@@ -117,9 +120,9 @@ class Appender:
         # meanwhile (stream versions, merges).
         state = await self._state(needed)
         try:
-            decided = decide(posted, state, paths)
+            decided = decide(posted, state, paths, admin=admin)
         except Rejected:
-            await self._explain_held(posted, paths, needed, state)
+            await self._explain_held(posted, paths, needed, state, admin)
             raise
         if isinstance(decided, Replay):
             return await self._replayed(decided, writers)
@@ -157,6 +160,7 @@ class Appender:
             {**pending.streams, **public.streams},
             {**pending.targets, **public.targets},
             {**pending.prior, **public.prior},
+            public.erased,
         )
         decided = decide(posted, state, paths, hold, datetime.now(UTC))
         if isinstance(decided, Replay):
@@ -176,7 +180,12 @@ class Appender:
         return AppendOutcome(rows, replayed=False)
 
     async def _explain_held(
-        self, posted: Sequence[Event], paths: Sequence[str], needed: AppendNeeds, state: AppendState
+        self,
+        posted: Sequence[Event],
+        paths: Sequence[str],
+        needed: AppendNeeds,
+        state: AppendState,
+        admin: bool,
     ) -> None:
         """Refuse a public append that names a held entity or event by saying so, rather than
         calling it unknown; only on the way to a refusal, so public appends never pay for it."""
@@ -184,9 +193,23 @@ class Appender:
         if pending.streams or pending.targets:
             decide(
                 posted,
-                AppendState({**pending.streams, **state.streams}, {**pending.targets, **state.targets}, {}),
+                AppendState(
+                    {**pending.streams, **state.streams},
+                    {**pending.targets, **state.targets},
+                    {},
+                    state.erased,
+                ),
                 paths,
+                admin=admin,
             )
+
+    async def erase(
+        self, erasure: EventErased, metadata: Mapping[str, Any], key: bytes | None = None
+    ) -> tuple[Tombstone, bool]:
+        """Erase for an admin (the API's admin key, or the operator's ``dateline erase``): the
+        tombstone the log records, and whether it was a retry that appended nothing."""
+        outcome = await self.append([erasure], metadata, ["$"], key, admin=True)
+        return tombstone(erasure, outcome.rows[0], str(metadata["author"])), outcome.replayed
 
     async def _state(self, needed: AppendNeeds) -> AppendState:
         """The state ``needed``, read in one statement, less what the cached kinds answer (plain
@@ -194,7 +217,7 @@ class Appender:
         if not needed.versions and all(slug in self.kinds for slug in needed.slugs):
             cached = {slug: StreamState(None, self.kinds[slug], None) for slug in needed.slugs}
             state = await log.append_state(self.pool, msgspec.structs.replace(needed, slugs=[]))
-            return AppendState(cached, state.targets, state.prior)
+            return AppendState(cached, state.targets, state.prior, state.erased)
         state = await log.append_state(self.pool, needed)
         self.kinds.update((slug, stream.kind) for slug, stream in state.streams.items())
         return state
@@ -250,6 +273,21 @@ class Appender:
                 )
             except Exception as error:
                 _settle(write, error=error)
+
+
+def tombstone(erasure: EventErased, row: Appended, author: str) -> Tombstone:
+    """An erasure as the ledger shows it."""
+    return Tombstone(
+        id=row.id,
+        position=row.position,
+        recorded_at=row.recorded_at,
+        stream=row.stream,
+        author=author,
+        basis=erasure.basis,
+        reference=erasure.reference,
+        event_id=erasure.event_id,
+        slug=erasure.slug,
+    )
 
 
 def _settle(write: _Write, *, rows: list[Appended] | None = None, error: Exception | None = None) -> None:

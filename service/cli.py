@@ -9,18 +9,21 @@ import os
 import signal
 import sys
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
+import msgspec
 import yaml
 
+from schemas import EventErased, Tombstone
 from service import migrations
 from service.appender import Appender
 from service.demo.story import demo_batches, embargoed_batch
-from service.domain.errors import Conflict
+from service.domain.errors import Conflict, Rejected
 from service.http.metrics import MULTIPROCESS_DIR
 from service.logs import log_config
 from service.projections import PROJECTIONS
@@ -339,6 +342,38 @@ def load() -> None:
     url = database_url()
     migrations.upgrade(url)
     click.echo("Demo data loaded." if asyncio.run(load_demo(url)) else "Already loaded: nothing appended.")
+
+
+@main.command()
+@click.option(
+    "--event", "event_id", type=click.UUID, default=None, help="A fact, or a follow-up whose note is erased."
+)
+@click.option(
+    "--entity", "slug", default=None, help="An entity whose name, aliases and description are erased."
+)
+@click.option("--basis", required=True, help='The legal basis, e.g. "GDPR Art. 17" or "court order".')
+@click.option("--reference", required=True, help="The order's or the request's reference.")
+@click.option("--author", default="cli", show_default=True, help="Recorded as the erasure's author.")
+def erase(event_id: uuid.UUID | None, slug: str | None, basis: str, reference: str, author: str) -> None:
+    """Erase a fact, a follow-up's note or an entity's personal fields, for legal reasons, as
+    POST /v1/erasures does; prints the tombstone as JSON."""
+    try:
+        erasure = msgspec.convert(
+            {"event_id": event_id, "slug": slug, "basis": basis, "reference": reference}, EventErased
+        )
+    except msgspec.ValidationError as invalid:
+        raise click.UsageError(f"{invalid} (give exactly one of --event and --entity)") from None
+
+    async def work(pool: Pool) -> Tombstone:
+        async with Appender.running(pool, writers=1) as appender:
+            made, _ = await appender.erase(erasure, {"author": author})
+            return made
+
+    try:
+        made = _with_database(database_url(), work)
+    except (Rejected, Conflict) as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(msgspec.json.encode(made).decode())
 
 
 @main.command()

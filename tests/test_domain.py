@@ -21,7 +21,7 @@ from service.domain.appending import (
     needs,
     stored_data,
 )
-from service.domain.errors import Conflict, Rejected
+from service.domain.errors import Conflict, Forbidden, Rejected
 from tests.factories import registered, reported
 
 MICROSOFT = StreamState(version=3, kind="organization", merged_into=None)
@@ -200,3 +200,48 @@ def test_given_some_ids_in_the_log_when_a_batch_adds_others_then_conflict() -> N
     prior = logged(posted[0], "microsoft", 1)
     with pytest.raises(Conflict, match="a retry must resend exactly the original request"):
         decide(posted, AppendState({"microsoft": MICROSOFT}, {}, prior), paths(posted))
+
+
+def _erasure(**target: object) -> list[Event]:
+    return events({"type": "event.erased", "basis": "court order", "reference": "TJ 1", **target})
+
+
+def test_given_a_fact_when_an_admin_erases_it_then_the_erasure_goes_to_its_stream() -> None:
+    fact = uuid.uuid4()
+    targets = {fact: TargetState("fact.reported", "mai-1", retracted=False)}
+    decided = decide(_erasure(event_id=str(fact)), AppendState({}, targets, {}), ["$"], admin=True)
+    assert isinstance(decided, AppendPlan)
+    assert [event.stream for event in decided.events] == ["mai-1"]
+
+
+def test_given_a_write_key_when_it_erases_then_it_is_forbidden() -> None:
+    fact = uuid.uuid4()
+    targets = {fact: TargetState("fact.reported", "mai-1", retracted=False)}
+    with pytest.raises(Forbidden):
+        decide(_erasure(event_id=str(fact)), AppendState({}, targets, {}), ["$"])
+
+
+def test_given_an_erased_fact_when_it_is_erased_again_or_followed_up_then_it_is_refused() -> None:
+    fact = uuid.uuid4()
+    targets = {fact: TargetState("fact.reported", "mai-1", retracted=False, erased=True)}
+    with pytest.raises(Conflict):
+        decide(_erasure(event_id=str(fact)), AppendState({}, targets, {}), ["$"], admin=True)
+    confirmed = events({"type": "event.confirmed", "event_id": str(fact)})
+    with pytest.raises(Rejected, match="was erased"):
+        decide(confirmed, AppendState({}, targets, {}), ["$"])
+
+
+def test_given_an_erased_entity_when_it_is_erased_again_then_it_conflicts() -> None:
+    state = AppendState({"jane": StreamState(2, "person", None)}, {}, {}, frozenset({"jane"}))
+    with pytest.raises(Conflict):
+        decide(_erasure(slug="jane"), state, ["$"], admin=True)
+    assert needs(_erasure(slug="jane")).erasures == ["jane"]
+
+
+def test_given_nothing_by_that_name_when_it_is_erased_then_the_field_is_named() -> None:
+    with pytest.raises(Rejected) as refused:
+        decide(_erasure(event_id=str(uuid.uuid4())), AppendState({}, {}, {}), ["$"], admin=True)
+    assert [problem.path for problem in refused.value.problems] == ["$.event_id"]
+    with pytest.raises(Rejected) as refused:
+        decide(_erasure(slug="nobody"), AppendState({}, {}, {}), ["$"], admin=True)
+    assert [problem.path for problem in refused.value.problems] == ["$.slug"]

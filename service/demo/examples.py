@@ -40,6 +40,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventPage,
     EventRetracted,
     FactHistory,
@@ -77,6 +78,8 @@ from schemas import (
     TimelineJSText,
     TimelineJSTitle,
     TimelinePage,
+    Tombstone,
+    TombstonePage,
 )
 from schemas.events import FollowUpKind
 from schemas.read import MarkShown
@@ -255,6 +258,7 @@ EVENTS: dict[str, Event] = {
             event_id=_SERVERS_ID,
             reason={"en": "The only source for this item withdrew its claim."},
         ),
+        EventErased(event_id=_SERVERS_ID, basis="court order", reference="TJ Paris 24/01234"),
     )
 }
 """A request body of each event type, by its tag."""
@@ -301,6 +305,19 @@ BATCH = BatchAppend(
 """Register an entity and report a fact about it, in one append."""
 
 NEW_KEY = NewApiKey(name="wordpress-newsroom", scope="write")
+ERASURE = EventErased(event_id=_SERVERS_ID, basis="court order", reference="TJ Paris 24/01234")
+"""An admin's erasure of a fact."""
+_ERASED_AT = _at("2024-09-02T14:30:00Z")
+_TOMBSTONE = Tombstone(
+    id=demo_id("erasure/mai-1-servers"),
+    position=912,
+    recorded_at=_ERASED_AT,
+    stream="mai-1",
+    author="legal-desk",
+    basis=ERASURE.basis,
+    reference=ERASURE.reference,
+    event_id=ERASURE.event_id,
+)
 
 
 def _data(event: Event) -> dict[str, object]:
@@ -467,6 +484,8 @@ RESPONSES: dict[str, object] = {
     "created_key": CreatedApiKey(
         name="newsdesk", scope="write", key="dl_3q2W8m0Zb5Yt1kV7xR9cN4uH6pL2sD8fG0jA5eT1wQ"
     ),
+    "tombstone": _TOMBSTONE,
+    "erasures": TombstonePage(erasures=[_TOMBSTONE], next="WyJsb2ciLDkxMiw5MTJd"),
     "health": Health(status="ok"),
     "ready": Health(status="ready", migration="0007"),
     "revoked": None,

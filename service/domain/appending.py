@@ -31,12 +31,13 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
     Held,
 )
-from service.domain.errors import Conflict, FieldProblem, Rejected
+from service.domain.errors import Conflict, FieldProblem, Forbidden, Rejected
 
 
 class StreamState(msgspec.Struct, frozen=True):
@@ -60,6 +61,7 @@ class TargetState(msgspec.Struct, frozen=True):
     retracted: bool
     held: bool = False
     """A held event, not yet published: only held events may follow it up (or withdraw it)."""
+    erased: bool = False
 
 
 class PriorEvent(msgspec.Struct, frozen=True):
@@ -83,6 +85,8 @@ class AppendNeeds(msgspec.Struct, frozen=True):
     """The events the follow-ups are about."""
     ids: list[UUID]
     """The client's ids, any of which already in the log makes the append a retry."""
+    erasures: list[str] = []
+    """The entities erasures name, which may be erased already."""
 
 
 class AppendState(msgspec.Struct, frozen=True):
@@ -95,6 +99,8 @@ class AppendState(msgspec.Struct, frozen=True):
     streams: Mapping[str, StreamState]
     targets: Mapping[UUID, TargetState]
     prior: Mapping[UUID, PriorEvent]
+    erased: frozenset[str] = frozenset()
+    """Of the entities ``AppendNeeds.erasures`` asked about, those erased already."""
 
 
 class Replay(msgspec.Struct, frozen=True):
@@ -191,6 +197,8 @@ class _Planner:
         streams: Mapping[str, StreamState],
         earlier: Mapping[UUID, TargetState],
         paths: Sequence[str],
+        erased: frozenset[str] = frozenset(),
+        admin: bool = False,
         holding: bool = False,
     ) -> None:
         self.holding = holding
@@ -198,6 +206,8 @@ class _Planner:
         self.streams = dict(streams)
         self.earlier = dict(earlier)
         self.paths = paths
+        self.erased = set(erased)
+        self.admin = admin
         self.problems: list[FieldProblem] = []
         self.changes: dict[str, StreamChange] = {}
         self.events: list[PlannedEvent] = []
@@ -270,8 +280,35 @@ class _Planner:
                 return self.register(index, event)
             case EntityUpdated() | EntityMerged() | EntityUnmerged():
                 return self.change_entity(index, event)
+            case EventErased():
+                return self.erase(index, event)
             case _:
                 assert_never(event)
+
+    def erase(self, index: int, event: EventErased) -> str | None:
+        """An erasure's stream is its target's; erasing what is erased already is a conflict (a
+        retry of the same erasure, with its id, is answered as a replay before this)."""
+        if not self.admin:
+            raise Forbidden("Only an admin key may erase (event.erased).")
+        if event.slug is not None:
+            if self.entity(index, "slug", event.slug) is None:
+                return None
+            if event.slug in self.erased:
+                raise Conflict(f"entity '{event.slug}' is already erased", stream=event.slug)
+            self.erased.add(event.slug)
+            return self.claimed_stream(index, event, event.slug)
+        assert event.event_id is not None
+        target = self.earlier.get(event.event_id)
+        if target is None:
+            self.reject(index, "event_id", f"no event {event.event_id} is in the log")
+            return None
+        if target.type.startswith("entity.") or target.type == "event.erased":
+            self.reject(index, "event_id", f"a {target.type} event is neither a fact nor a follow-up")
+            return None
+        if target.erased:
+            raise Conflict(f"event {event.event_id} is already erased", stream=target.stream)
+        self.earlier[event.event_id] = msgspec.structs.replace(target, erased=True)
+        return self.claimed_stream(index, event, target.stream)
 
     def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
         if event.stream is not None and event.stream != stream:
@@ -383,6 +420,9 @@ class _Planner:
         if target.retracted:
             self.reject(index, "event_id", f"event {event.event_id} was retracted")
             return None
+        if target.erased:
+            self.reject(index, "event_id", f"event {event.event_id} was erased")
+            return None
         if isinstance(event, EventCorrected):
             self.check_correction(index, event, target)
         if isinstance(event, EventRetracted):
@@ -403,6 +443,8 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
     """What state deciding ``events`` needs, so the store can read all of it at once."""
     slugs: set[str] = set()
     versions = False
+    erasures: list[str] = []
+    targets = {event.event_id for event in events if isinstance(event, FollowUp)}
     for event in events:
         if event.stream is not None:
             slugs.add(event.stream)
@@ -421,13 +463,20 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
             case EntityMerged() | EntityUnmerged():
                 slugs.update((event.slug, event.into))
                 versions = True
+            case EventErased():
+                if event.slug is not None:
+                    slugs.add(event.slug)
+                    erasures.append(event.slug)
+                if event.event_id is not None:
+                    targets.add(event.event_id)
             case _:
                 assert_never(event)
     return AppendNeeds(
         slugs=sorted(slugs),
         versions=versions,
-        targets=sorted({event.event_id for event in events if isinstance(event, FollowUp)}),
+        targets=sorted(targets),
         ids=[event.id for event in events if event.id is not None],
+        erasures=sorted(erasures),
     )
 
 
@@ -437,17 +486,20 @@ def decide(
     paths: Sequence[str],
     hold: Held | None = None,
     now: datetime | None = None,
+    *,
+    admin: bool = False,
 ) -> AppendPlan | Replay:
     """What appending ``events`` does, given the ``state`` that ``needs(events)`` asked for.
 
     A retry is answered before any rule is checked: what it posted was valid when first
     appended, and the log has moved on since. ``paths`` locates each event in the request for
     error messages. Held events (``hold``, from ``hold_of``) may name the held entities and
-    events in ``state``, and must be embargoed until after ``now``; public events may not.
+    events in ``state``, and must be embargoed until after ``now``; public events may not. Only an
+    ``admin`` key's append may erase.
     """
     if state.prior:
         return replay(events, state.prior)
-    planner = _Planner(state.streams, state.targets, paths, holding=hold is not None)
+    planner = _Planner(state.streams, state.targets, paths, state.erased, admin, holding=hold is not None)
     if hold is not None and hold.publish_at is not None and now is not None and hold.publish_at <= now:
         for index in range(len(events)):
             planner.reject(index, "publish_at", f"must be in the future (it is {now.isoformat()} now)")

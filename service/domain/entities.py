@@ -19,7 +19,7 @@ from uuid import UUID
 import msgspec
 
 from schemas import EntityMerged, EntityRegistered, EntityUnmerged, EntityUpdated
-from service.domain.timeline import Hold, Item, RecordedEvent, sort_key
+from service.domain.timeline import Erased, Hold, Item, RecordedEvent, sort_key
 from service.domain.versions import Version
 
 
@@ -33,6 +33,8 @@ class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
     merged_into: str | None = None
     hold: Hold | None = None
     """Registered by a held event not yet published: only the preview read model has these."""
+    erased: Erased | None = None
+    """Set once its personal fields are erased: it is then shown under a neutral name."""
 
 
 def evolve_logged(profile: Profile | None, logged: RecordedEvent) -> Profile:
@@ -140,7 +142,7 @@ def search_key(text: str) -> str:
 
 
 def alias_keys(profile: Profile) -> list[str]:
-    return sorted({search_key(name) for name in (profile.slug, profile.name, *profile.aliases)})
+    return sorted({search_key(name) for name in (profile.slug, profile.name, *profile.aliases) if name})
 
 
 class FactRef(msgspec.Struct, frozen=True, omit_defaults=True):

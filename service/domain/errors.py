@@ -35,6 +35,14 @@ class Conflict(DomainError):
         self.current_version = current_version
 
 
+class Forbidden(DomainError):
+    """The request's key may not do this: its scope does not allow it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class NotFound(DomainError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

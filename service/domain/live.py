@@ -22,6 +22,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     LiveKind,
@@ -73,6 +74,13 @@ def touch(logged: RecordedEvent) -> Touch | Regrouped | None:
             return Touch(event.event_id, "retracted", cursor)
         case EntityMerged() | EntityUnmerged():
             return Regrouped((event.slug, event.into), cursor)
+        case EventErased() if event.slug is not None:
+            # Its name leaves every page that shows it: its timelines' readers reload.
+            return Regrouped((event.slug, event.slug), cursor)
+        case EventErased():
+            # A follow-up's erased note is told when its fact next changes, or on a reload;
+            # a fact erased is told at once, as its tombstone.
+            return None if event.event_id is None else Touch(event.event_id, "erased", cursor)
         case EntityRegistered() | EntityUpdated():
             return None
         case _:

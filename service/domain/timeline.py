@@ -7,7 +7,7 @@ changes it silently; a retraction marks it, and it stays. The projection stores 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any, Literal, assert_never
 from uuid import UUID
@@ -25,6 +25,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
@@ -101,6 +102,12 @@ class Retraction(msgspec.Struct, frozen=True):
     reason: dict[str, str]
 
 
+class Erased(msgspec.Struct, frozen=True):
+    """The mark an erased fact or entity keeps in place of its text: the day it was erased."""
+
+    on: date
+
+
 class Item(msgspec.Struct, frozen=True, omit_defaults=True):
     """A fact as readers see it now."""
 
@@ -123,6 +130,8 @@ class Item(msgspec.Struct, frozen=True, omit_defaults=True):
     retracted: Retraction | None = None
     hold: Hold | None = None
     """Made by a held fact not yet published: only the preview read model has such items."""
+    erased: Erased | None = None
+    """Set on a tombstone: an erased fact, which keeps its place and none of its text."""
 
     @property
     def slugs(self) -> set[str]:
@@ -190,11 +199,15 @@ def _corrected(item: Item, changes: Correction) -> tuple[dict[str, Any], list[st
 
 
 def evolve(item: Item, logged: RecordedEvent) -> Item:
-    """The item after one follow-up; a retracted item takes no more changes."""
+    """The item after one follow-up; a retracted item takes no more changes, but an erasure.
+
+    An erasure only moves ``updated_at``: what it takes out, ``erasure.erase_item`` does."""
     event = logged.event
+    moved = {"updated_at": logged.recorded_at}
+    if isinstance(event, EventErased):
+        return msgspec.structs.replace(item, **moved)
     if item.retracted is not None:
         return item
-    moved = {"updated_at": logged.recorded_at}
     match event:
         case EventConfirmed() | EventDenied():
             status = "confirmed" if isinstance(event, EventConfirmed) else "denied"
@@ -207,7 +220,9 @@ def evolve(item: Item, logged: RecordedEvent) -> Item:
         case EventRetracted():
             retraction = Retraction(logged.id, logged.recorded_at, event.reason)
             return msgspec.structs.replace(item, retracted=retraction, **moved)
-        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
+        case (
+            Fact() | EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged() | EventErased()
+        ):
             return item  # not a follow-up: nothing it could change
         case _:
             assert_never(event)
@@ -224,8 +239,8 @@ def fold(logged_events: list[RecordedEvent]) -> dict[UUID, Item]:
             case FollowUp():
                 if event.event_id in items:
                     items[event.event_id] = evolve(items[event.event_id], logged)
-            case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
-                pass  # entities are folded into profiles, not items
+            case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged() | EventErased():
+                pass  # entities are folded into profiles, not items; erasures by the read model's fold
             case _:
                 assert_never(event)
     return items

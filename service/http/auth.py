@@ -84,5 +84,6 @@ def guard(
         served.writes.hit(found.name)
         connection.state.author = found.name
         connection.state.key = keys.hash_key(key)
+        connection.state.admin = "admin" in _GRANTS.get(found.scope, set())
 
     return check

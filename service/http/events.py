@@ -52,7 +52,7 @@ async def _append(
     """Append what the request posted, with its author and request id, and count the outcome."""
     metadata = {"author": request.state.author, "request_id": REQUEST_ID.get()}
     try:
-        outcome = await appender.append(posted, metadata, paths, request.state.key)
+        outcome = await appender.append(posted, metadata, paths, request.state.key, admin=request.state.admin)
     except Conflict:
         meter.conflict()
         raise

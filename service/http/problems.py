@@ -23,7 +23,15 @@ from schemas.common import (
     URL_PATTERN,
     WIKIDATA_PATTERN,
 )
-from service.domain.errors import BeyondTheLog, Conflict, FieldProblem, NotCaughtUp, NotFound, Rejected
+from service.domain.errors import (
+    BeyondTheLog,
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    NotCaughtUp,
+    NotFound,
+    Rejected,
+)
 from service.http.rates import TooMany
 from service.http.read_cache import PreviewRefused
 from service.live import Busy, ReaderBusy
@@ -162,6 +170,10 @@ def _conflict(request: Request[Any, Any, Any], exc: Conflict) -> Response[Proble
     )
 
 
+def _forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[Problem]:
+    return problem(request, 403, "forbidden", exc.detail)
+
+
 def _not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Problem]:
     return problem(request, 404, "not-found", exc.detail)
 
@@ -286,6 +298,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         Rejected: _rejected,
         Conflict: _conflict,
         NotFound: _not_found,
+        Forbidden: _forbidden,
         NameTaken: _name_taken,
         Revoked: _revoked,
         PreviewRefused: _preview_refused,

@@ -11,6 +11,7 @@ from schemas import (
     EntityRevisionShown,
     EntitySummary,
     EntityView,
+    ErasedShown,
     FactShown,
     MergeShown,
     RoleShown,
@@ -18,7 +19,8 @@ from schemas import (
 from service.domain import cursors
 from service.domain.entities import FactRef, Profile, RoleHeld, profile_change
 from service.presentation.links import event_link, timeline_link
-from service.presentation.timelines import held
+from service.presentation.timelines import erased_shown, held
+from service.presentation.words import words
 from service.projections.newsroom import EntityListing, EntityState, EntityVersions
 
 
@@ -49,7 +51,7 @@ def entity_view(state: EntityState) -> EntityView:
     return EntityView(
         slug=profile.slug,
         kind=profile.kind,
-        name=profile.name,
+        name=shown_name(profile),
         aliases=profile.aliases,
         description=profile.description,
         wikidata_id=profile.wikidata_id,
@@ -57,17 +59,29 @@ def entity_view(state: EntityState) -> EntityView:
         facts={name: _shown(value) for name, value in state.facts.items()},
         timeline=timeline_link(profile.slug),
         held=held(profile.hold),
+        erased=_erased(profile),
     )
+
+
+def _erased(profile: Profile) -> ErasedShown | None:
+    return None if profile.erased is None else erased_shown(profile.erased, "en")
+
+
+def shown_name(profile: Profile) -> str:
+    """An entity's name, or the neutral one once its personal fields are erased (entity reads
+    take no language: they are in English)."""
+    return profile.name or words("en")["erased_entity"]
 
 
 def _summary(profile: Profile) -> EntitySummary:
     return EntitySummary(
         slug=profile.slug,
         kind=profile.kind,
-        name=profile.name,
+        name=shown_name(profile),
         aliases=profile.aliases,
         merged_into=profile.merged_into,
         held=held(profile.hold),
+        erased=_erased(profile),
     )
 
 
@@ -88,7 +102,7 @@ def entity_history(history: EntityVersions) -> EntityHistory:
                 recorded_at=version.recorded_from,
                 event_id=version.made_by,
                 type=profile_change(versions[number - 2].state if number > 1 else None, version.state),
-                name=version.state.name,
+                name=shown_name(version.state),
                 aliases=version.state.aliases,
                 merged_into=version.state.merged_into,
             )

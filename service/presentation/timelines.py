@@ -11,6 +11,7 @@ import msgspec
 from schemas import (
     ChangesSince,
     CorrectionShown,
+    ErasedShown,
     FactHistory,
     LaterShown,
     Occurred,
@@ -27,7 +28,17 @@ from schemas.events import FollowUpKind
 from schemas.read import FollowUpType, HeldShown, MarkShown, PrecisionName
 from service.domain import cursors
 from service.domain.entities import Profile
-from service.domain.timeline import CorrectionNote, Hold, Item, LaterChange, Retraction, changes, mark, told
+from service.domain.timeline import (
+    CorrectionNote,
+    Erased,
+    Hold,
+    Item,
+    LaterChange,
+    Retraction,
+    changes,
+    mark,
+    told,
+)
 from service.domain.versions import Version
 from service.presentation.languages import display_date, pick
 from service.presentation.links import event_link
@@ -49,8 +60,7 @@ def held(hold: Hold | None, withdrawn: bool = False) -> HeldShown | None:
     return HeldShown(draft=hold.draft, publish_at=hold.publish_at, withdrawn=withdrawn)
 
 
-def entry(item: Item, language: str) -> TimelineEntry:
-    """An item as a reader of ``language`` sees it."""
+def _entry(item: Item, language: str) -> TimelineEntry:
     span = parse_partial_date(item.occurred)
     headline, used = pick(item.headline, language)
     summary, summary_language = pick(item.summary, language)
@@ -81,6 +91,19 @@ def entry(item: Item, language: str) -> TimelineEntry:
         retracted=_retraction(item.retracted, language) if item.retracted else None,
         held=held(item.hold, withdrawn=item.retracted is not None),
     )
+
+
+def entry(item: Item, language: str) -> TimelineEntry:
+    """An item as a reader of ``language`` sees it; a tombstone says only when it was erased."""
+    if item.erased is None:
+        return _entry(item, language)
+    shown = erased_shown(item.erased, language)
+    return msgspec.structs.replace(_entry(item, language), headline=shown.notice, erased=shown)
+
+
+def erased_shown(erased: Erased, language: str) -> ErasedShown:
+    notice = words(language)["erased"].format(date=display_date(erased.on.isoformat(), language))
+    return ErasedShown(on=erased.on, notice=notice)
 
 
 def _correction(note: CorrectionNote, language: str) -> CorrectionShown:
@@ -195,4 +218,6 @@ def pinned_page(pinned: PinnedPage, language: str, live: str) -> PinnedTimelineP
 
 def title(entity: Profile | None, language: str) -> str:
     """What a timeline is called: its entity's name, or "Timeline" in the reader's language."""
-    return entity.name if entity is not None else words(language)["timeline"]
+    if entity is None:
+        return words(language)["timeline"]
+    return entity.name or words(language)["erased_entity"]

@@ -46,6 +46,8 @@ Word = Literal[
     "draft",
     "embargoed",
     "withdrawn",
+    "erased",
+    "erased_entity",
 ]
 
 _WORDS: dict[str, dict[Word, str]] = {
@@ -80,6 +82,8 @@ _WORDS: dict[str, dict[Word, str]] = {
         "draft": "Draft",
         "embargoed": "Embargoed until {date}",
         "withdrawn": "Withdrawn before publication",
+        "erased": "Removed on {date} for legal reasons",
+        "erased_entity": "Erased entity",
     },
     "fr": {
         "timeline": "Chronologie",
@@ -112,6 +116,8 @@ _WORDS: dict[str, dict[Word, str]] = {
         "draft": "Brouillon",
         "embargoed": "Sous embargo jusqu'au {date}",
         "withdrawn": "Retiré avant publication",
+        "erased": "Supprimé le {date} pour des raisons juridiques",
+        "erased_entity": "Entité effacée",
     },
 }
 _COUNTS: dict[str, dict[str, dict[str, str]]] = {

@@ -157,8 +157,8 @@ _STREAM_VERSION = "select version from streams where stream = $1"
 # an event's type.
 _STREAM_STATE = """
 select 'stream' as state, stream, null::uuid as id, version, kind, merged_into,
-       null::boolean as retracted, null::bigint as position, null::timestamptz as recorded_at,
-       null::text as data
+       null::boolean as retracted, null::boolean as erased, null::bigint as position,
+       null::timestamptz as recorded_at, null::text as data
 from streams where stream = any(${}::text[])
 """
 _TARGET_STATE = """
@@ -166,13 +166,23 @@ select 'target' as state, e.stream, e.id, null::int as version, e.type as kind, 
        exists (select 1 from events r
                where r.type = 'event.retracted' and (r.data ->> 'event_id')::uuid = e.id
                  and r.type like 'event.%') as retracted,
+       exists (select 1 from events r
+               where r.type = 'event.erased' and (r.data ->> 'event_id')::uuid = e.id) as erased,
        null::bigint as position, null::timestamptz as recorded_at, null::text as data
 from events e where e.id = any(${}::uuid[])
 """
 _PRIOR_STATE = """
 select 'prior' as state, stream, id, version, type as kind, null::text as merged_into,
-       null::boolean as retracted, position, recorded_at, data::text as data
+       null::boolean as retracted, null::boolean as erased, position, recorded_at, data::text as data
 from events where id = any(${}::uuid[])
+"""
+# Entities erased already, among those an append's erasures name: only erasures ask, so no
+# other append walks an entity's stream for them.
+_ERASED_STATE = """
+select distinct 'erased' as state, stream, null::uuid as id, null::int as version, null::text as kind,
+       null::text as merged_into, null::boolean as retracted, true as erased, null::bigint as position,
+       null::timestamptz as recorded_at, null::text as data
+from events where stream = any(${}::text[]) and type = 'event.erased' and data ? 'slug'
 """
 
 
@@ -206,12 +216,14 @@ async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
             (_STREAM_STATE, needs.slugs),
             (_TARGET_STATE, needs.targets),
             (_PRIOR_STATE, needs.ids),
+            (_ERASED_STATE, needs.erasures),
         )
         if values
     ]
     streams: dict[str, StreamState] = {}
     targets: dict[UUID, TargetState] = {}
     prior: dict[UUID, PriorEvent] = {}
+    erased: set[str] = set()
     if not asked:
         return AppendState(streams, targets, prior)
     statement = _state_statement(tuple(branch for branch, _ in asked))
@@ -219,10 +231,12 @@ async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
         if row["state"] == "stream":
             streams[row["stream"]] = StreamState(row["version"], row["kind"], row["merged_into"])
         elif row["state"] == "target":
-            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"])
+            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"], row["erased"])
+        elif row["state"] == "erased":
+            erased.add(row["stream"])
         else:
             prior[row["id"]] = PriorEvent(_appended(row), row["kind"], row["data"])
-    return AppendState(streams, targets, prior)
+    return AppendState(streams, targets, prior, frozenset(erased))
 
 
 async def stream_version(conn: Database, stream: str) -> int | None:
@@ -382,10 +396,57 @@ class LogSnapshot:
         """``events_about`` within the snapshot."""
         return await events_about(self.conn, facts, entities, LogCursor(int(self.horizon), 0))
 
+    async def erasures(self) -> list[FoldRow]:
+        """Every erasure in the snapshot, in log order."""
+        return [FoldRow(*row) for row in await self.conn.fetch(_ERASURES, self.horizon)]
+
+    async def erased_notes(self) -> dict[UUID, UUID]:
+        """The follow-ups whose note an erasure in the snapshot erases, each with its fact."""
+        return {row[0]: row[1] for row in await self.conn.fetch(_ERASED_NOTES, self.horizon)}
+
     async def references(self, types: Sequence[str]) -> dict[UUID, int]:
         """How many events of ``types`` name each event by its ``event_id`` field."""
         rows = await self.conn.fetch(self.references_statement, self.horizon, list(types))
         return {row["target"]: row["referrers"] for row in rows}
+
+
+# A follow-up's own fact, for erasures of its note: an erasure names the follow-up only.
+_FACTS_FOLLOWED = """
+select id, (data ->> 'event_id')::uuid from events
+where id = any($1::uuid[]) and type like 'event.%' and type <> 'event.erased'
+"""
+_ERASURES = """
+select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
+from events where transaction_id < $1::text::xid8 and type = 'event.erased'
+order by events.transaction_id, events.position
+"""
+_ERASED_NOTES = """
+select f.id, (f.data ->> 'event_id')::uuid from events f
+where f.id in (select (data ->> 'event_id')::uuid from events
+               where transaction_id < $1::text::xid8 and type = 'event.erased' and data ? 'event_id')
+  and f.type like 'event.%'
+"""
+
+
+_READ_ERASURES = f"""
+select {_LOG_COLUMNS}
+from events
+where (transaction_id, position) > ($1::text::xid8, $2) and type = 'event.erased'
+  and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+order by events.transaction_id, events.position
+limit $3
+"""  # noqa: S608
+
+
+async def read_erasures(conn: Database, after: LogCursor, limit: int) -> list[EventRow]:
+    """The erasure ledger: the log's ``event.erased`` events after ``after``, in its gap-free order."""
+    rows = await conn.fetch(_READ_ERASURES, str(after.transaction_id), after.position, limit)
+    return [_stored(row) for row in rows]
+
+
+async def facts_followed(db: Database, ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """Of the events ``ids``, the follow-ups, each with the fact it follows up."""
+    return {row[0]: row[1] for row in await db.fetch(_FACTS_FOLLOWED, list(ids))}
 
 
 async def read_stream(conn: Database, stream: str, from_version: int, limit: int) -> list[EventRow]:

@@ -26,6 +26,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
@@ -33,7 +34,8 @@ from schemas import (
 )
 from service.domain.cursors import LogCursor
 from service.domain.entities import Profile, evolve_logged
-from service.domain.timeline import Item, RecordedEvent, evolve, published, start
+from service.domain.erasure import Erasures, erase_item, erase_profile
+from service.domain.timeline import Erased, Item, RecordedEvent, evolve, published, start
 from service.domain.versions import State, Version, in_order, replayed, versions_after
 from service.projections.engine import EventNotApplied, logged
 from service.store import Connection, merged
@@ -48,6 +50,8 @@ from service.store.newsroom.rows import (
     add_item_versions,
     add_profile,
     add_profile_versions,
+    profile_row,
+    rewritten,
 )
 from service.store.writers import Writers
 
@@ -70,24 +74,50 @@ def _entities_named(event: Event) -> list[EntityRef]:
             | EntityUpdated()
             | EntityMerged()
             | EntityUnmerged()
+            | EventErased()
         ):
             return []
         case _:
             assert_never(event)
 
 
-def _item_fold(item: Item | None, logged: RecordedEvent) -> Item | None:
-    if (publication := published(item, logged)) is not None:
-        return publication
-    if isinstance(logged.event, Fact):
-        return start(logged)
-    return None if item is None else evolve(item, logged)
+def _item_fold(erasures: Erasures) -> Callable[[Item | None, RecordedEvent], Item | None]:
+    def fold(item: Item | None, logged: RecordedEvent) -> Item | None:
+        if (publication := published(item, logged)) is not None:
+            return erase_item(publication, erasures)
+        if isinstance(logged.event, Fact):
+            return erase_item(start(logged), erasures)
+        return None if item is None else erase_item(evolve(item, logged), erasures)
+
+    return fold
 
 
-def _profile_fold(profile: Profile | None, logged: RecordedEvent) -> Profile | None:
-    if isinstance(logged.event, EntityEvent):
-        return evolve_logged(profile, logged)
-    return profile
+def _profile_fold(erasures: Erasures) -> Callable[[Profile | None, RecordedEvent], Profile | None]:
+    def fold(profile: Profile | None, logged: RecordedEvent) -> Profile | None:
+        event = logged.event
+        if isinstance(event, EntityEvent):
+            return erase_profile(evolve_logged(profile, logged), erasures)
+        return profile
+
+    return fold
+
+
+def erasures_known(erasures: Sequence[FoldRow], notes: dict[UUID, UUID]) -> Erasures:
+    """The erasures a rebuild's snapshot holds, applied to every form it folds from the start;
+    ``notes`` maps each follow-up erased to its fact."""
+    known = Erasures()
+    for stored in erasures:
+        erasure = logged(stored)
+        event = erasure.event
+        assert isinstance(event, EventErased)
+        erased = Erased(on=erasure.recorded_at.date())
+        if event.slug is not None:
+            known.entities[event.slug] = erased
+        elif event.event_id in notes:
+            known.notes[event.event_id] = erased
+        elif event.event_id is not None:
+            known.facts[event.event_id] = erased
+    return known
 
 
 _STORED = UUID(int=0)
@@ -168,6 +198,12 @@ class Batch:
         self.item_versions: _Versions[Item] = _Versions()
         self.profile_versions: _Versions[Profile] = _Versions()
         self.last: RecordedEvent | None = None
+        self.erasures = Erasures()
+        """What every form this batch folds is erased of: a rebuild's are known from the start."""
+        self.notes: dict[UUID, UUID] = {}
+        """The fact of each follow-up whose note an erasure in this batch erases."""
+        self.erasing: list[tuple[EventErased, datetime]] = []
+        """Erasures this batch carries out over the rows already written."""
 
     async def load(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Read what ``events`` change from the tables."""
@@ -182,9 +218,13 @@ class Batch:
         slugs.update(e.event.slug for e in events if isinstance(e.event, EntityEvent))
         for item in self.items.values():
             slugs |= item.slugs
+        slugs.update(e.event.slug for e in events if isinstance(e.event, EventErased) and e.event.slug)
         for slug, (profile, since) in (await writes.load_profiles(conn, sorted(slugs))).items():
             self.profiles[slug] = profile
             self.profile_versions.load(slug, profile, since)
+        erased = [e.event.event_id for e in events if isinstance(e.event, EventErased) and e.event.event_id]
+        if erased:
+            self.notes = await log.facts_followed(conn, erased)
 
     def apply(self, logged: RecordedEvent) -> UUID | None:
         """Fold one event in; the item it changed, if any."""
@@ -195,7 +235,7 @@ class Batch:
             return self._published(key, publication, logged)
         match event:
             case Fact():
-                item = self.items[logged.id] = start(logged)
+                item = self.items[logged.id] = erase_item(start(logged), self.erasures)
                 self.changed_items[logged.id] = "new"
                 self.involved[logged.id] = {}
                 self._changed(item, logged)
@@ -204,7 +244,7 @@ class Batch:
                 before = self.items.get(event.event_id)
                 if before is None:
                     raise LookupError(f"{event.event_id} is not a fact this projection holds")
-                after = self.items[event.event_id] = evolve(before, logged)
+                after = self.items[event.event_id] = erase_item(evolve(before, logged), self.erasures)
                 # A retracted fact takes no more changes; but one recorded before the retraction
                 # was, and later in the log, is a change as known in between.
                 if after is before and in_order(self.item_versions.current.get(event.event_id), logged):
@@ -217,9 +257,13 @@ class Batch:
                 self._changed(after, logged)
                 return event.event_id
             case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
-                profile = self.profiles[event.slug] = evolve_logged(self.profiles.get(event.slug), logged)
+                profile = evolve_logged(self.profiles.get(event.slug), logged)
+                profile = self.profiles[event.slug] = erase_profile(profile, self.erasures)
                 self.changed_profiles[event.slug] = logged.position
                 self.profile_versions.change(event.slug, profile, logged, [])
+                return None
+            case EventErased():
+                self.erase(event, logged.recorded_at)
                 return None
             case _:
                 assert_never(event)
@@ -234,6 +278,27 @@ class Batch:
             self._changed(item, logged)
         return event_id
 
+    def erase(self, event: EventErased, at: datetime) -> None:
+        """Erase what ``event`` names from what follows it in the batch, and from the rows.
+
+        A rebuild knew it from the start: every form it folded is already erased, and only an
+        entity's later events (a new name given after the erasure) are folded as they are."""
+        erased = Erased(on=at.date())
+        if event.slug is not None:
+            if self.erasures.entities.pop(event.slug, None) is not None:
+                return
+            if (profile := self.profiles.get(event.slug)) is not None:
+                self.profiles[event.slug] = erase_profile(profile, Erasures(entities={event.slug: erased}))
+        elif event.event_id in self.erasures.facts or event.event_id in self.erasures.notes:
+            return
+        elif event.event_id is not None:
+            known = self.erasures.notes if event.event_id in self.notes else self.erasures.facts
+            known[event.event_id] = erased
+            fact = self.notes.get(event.event_id, event.event_id)
+            if (item := self.items.get(fact)) is not None:
+                self.items[fact] = erase_item(item, self.erasures)
+        self.erasing.append((event, at))
+
     def _changed(self, item: Item, logged: RecordedEvent) -> None:
         # Events are read back unchecked (see ``logged``); a date that does not parse must stop
         # the fold here, at the event that brought it, not later when the rows are made.
@@ -242,12 +307,7 @@ class Batch:
         # search index must come out the same however (and however often) it is built.
         slugs = dict.fromkeys([ref.slug for ref in item.entities])
         self.involved[item.id].update(slugs)
-        names = self.names[item.id] = [
-            name
-            for slug in slugs
-            if (profile := self.profiles.get(slug))
-            for name in (profile.name, *profile.aliases)
-        ]
+        names = self.names[item.id] = _names(item, self.profiles)
         self.item_versions.change(item.id, item, logged, names)
 
     async def replay(self, history: History, facts: Iterable[UUID], entities: bool) -> None:
@@ -260,15 +320,23 @@ class Batch:
         about: dict[Any, list[RecordedEvent]] = {}
         for stored in await history(replay, slugs):
             event = logged(stored)
+            if isinstance(event.event, EventErased):
+                # Erased since: replayed, the fact's forms are all its tombstone.
+                if event.event.event_id in replay:
+                    self.erasures.facts[event.event.event_id] = Erased(on=event.recorded_at.date())
+                continue
             if isinstance(event.event, EntityEvent):
                 key: Any = event.stream
             else:
                 key = event.event.event_id if isinstance(event.event, FollowUp) else event.id
             about.setdefault(key, []).append(event)
         for event_id in replay:
-            self.item_versions.replayed(event_id, replayed(about[event_id], _item_fold), self.names[event_id])
+            versions = replayed(about[event_id], _item_fold(self.erasures))
+            if event_id in self.erasures.facts:
+                self.items[event_id] = versions[-1].state
+            self.item_versions.replayed(event_id, versions, self.names[event_id])
         for slug in slugs:
-            self.profile_versions.replayed(slug, replayed(about[slug], _profile_fold), [])
+            self.profile_versions.replayed(slug, replayed(about[slug], _profile_fold(self.erasures)), [])
 
     def take(self, ids: Iterable[UUID]) -> Rows:
         """The rows of the items ``ids``, which this batch then forgets."""
@@ -318,6 +386,68 @@ class Batch:
         rows = self.take(list(self.changed_items))
         self.take_profiles(rows)
         await writes.save(conn, rows)
+        if self.erasing:
+            await erase_rows(conn, self.erasing, self.erasures, self.notes)
+
+
+async def erase_rows(
+    conn: Connection,
+    erasing: Sequence[tuple[EventErased, datetime]],
+    erasures: Erasures,
+    notes: dict[UUID, UUID],
+) -> None:
+    """Rewrite every stored form of what ``erasing`` names, current rows and versions alike."""
+    facts = [notes.get(event.event_id, event.event_id) for event, _ in erasing if event.event_id is not None]
+    if facts:
+        rewrites = []
+        for event_id, since, item in await writes.item_forms(conn, facts):
+            after = erase_item(item, erasures)
+            if after != item:
+                rewrites.append(rewritten(event_id, since, after, [] if after.erased else None))
+        await writes.rewrite_items(conn, rewrites)
+    slugs = [(event.slug, at) for event, at in erasing if event.slug is not None]
+    for slug, at in slugs:
+        await _erase_profile(conn, slug, at)
+    if slugs:
+        await _rename(conn, [slug for slug, _ in slugs])
+
+
+async def _erase_profile(conn: Connection, slug: str, at: datetime) -> None:
+    """An entity's forms as known before its erasure ``at``, each erased; forms that only its
+    personal fields told apart become one, as a rebuild that knew of the erasure from the start
+    folds them."""
+    erasures = Erasures(entities={slug: Erased(on=at.date())})
+    versions, current, position = await writes.profile_forms(conn, slug)
+    merged: list[Version[Profile]] = []
+    for version in [*versions, current]:
+        state = erase_profile(version.state, erasures) if version.recorded_from <= at else version.state
+        if merged and merged[-1].state == state:
+            last = merged[-1]
+            merged[-1] = Version(last.state, last.recorded_from, last.made_by, version.recorded_until)
+        else:
+            merged.append(Version(state, version.recorded_from, version.made_by, version.recorded_until))
+    *earlier, now = merged
+    await writes.replace_profile(conn, slug, earlier, profile_row(now.state, position, now))
+
+
+async def _rename(conn: Connection, slugs: list[str]) -> None:
+    """The search texts of every form of the facts that involve the erased ``slugs``, made
+    again without their names (from the names their entities have now)."""
+    forms = await writes.item_forms(conn, await writes.involving(conn, slugs))
+    named = sorted({ref.slug for _, _, item in forms for ref in item.entities})
+    profiles = {slug: profile for slug, (profile, _) in (await writes.load_profiles(conn, named)).items()}
+    rewrites = [rewritten(event_id, since, item, _names(item, profiles)) for event_id, since, item in forms]
+    await writes.rewrite_items(conn, rewrites)
+
+
+def _names(item: Item, profiles: dict[str, Profile]) -> list[str]:
+    """The words an item's entities are found by: their names and aliases, in the item's order."""
+    return [
+        name
+        for slug in dict.fromkeys(ref.slug for ref in item.entities)
+        if (profile := profiles.get(slug))
+        for name in (profile.name, *profile.aliases)
+    ]
 
 
 History = Callable[[list[UUID], list[str]], Awaitable[list[FoldRow]]]
@@ -348,6 +478,7 @@ async def load(snapshot: LogSnapshot, writers: Writers) -> None:
     """
     awaiting = await snapshot.references(_FOLLOW_UPS)
     batch = Batch()
+    batch.erasures = erasures_known(await snapshot.erasures(), await snapshot.erased_notes())
     async for chunk in snapshot.chunks(_LOAD_CHUNK):
         finished = []
         for stored in chunk:

@@ -138,6 +138,29 @@ class Retired(msgspec.Struct):
     slug: str | None = None
 
 
+class ItemRewrite(msgspec.Struct, omit_defaults=True):
+    """One form of an item rewritten in place by an erasure (the current row's when
+    ``recorded_from`` is None); a field left out keeps its value."""
+
+    event_id: UUID
+    recorded_from: datetime | None = None
+    item: Item | None = None
+    tags: list[str] | None = None
+    english: str | None = None
+    french: str | None = None
+    simple: str | None = None
+
+
+def rewritten(
+    event_id: UUID, recorded_from: datetime | None, item: Item, names: list[str] | None
+) -> ItemRewrite:
+    """An item's form as an erasure leaves it; ``names`` (its entities') when its search changes."""
+    if names is None:
+        return ItemRewrite(event_id, recorded_from, item=item)
+    english, french, simple = _texts(item, names)
+    return ItemRewrite(event_id, recorded_from, item, item.tags, english, french, simple)
+
+
 class Rows(msgspec.Struct):
     """Rows for the newsroom's tables, as ``writes``' statements take them."""
 
@@ -173,7 +196,10 @@ def _stemmer(language: str) -> int:
 
 
 def _texts(item: Item, names: list[str]) -> tuple[str, str, str]:
-    """The item's words for the English, French and word-for-word indexes, accents removed."""
+    """The item's words for the English, French and word-for-word indexes, accents removed;
+    none for a tombstone."""
+    if item.erased is not None:
+        return "", "", ""
     texts: tuple[list[str], list[str], list[str]] = ([], [], [*names, *item.tags])
     for by_language in (item.headline, item.summary or {}):
         for language, text in by_language.items():
@@ -243,19 +269,21 @@ def add_item_versions(rows: Rows, versions: Iterable[tuple[Version[Item], list[s
 
 def add_profile(rows: Rows, profile: Profile, position: int, version: Version[Profile]) -> None:
     """An entity's row, as it is now: its current ``version``."""
-    rows.profiles.append(
-        ProfileRow(
-            profile.slug,
-            profile.kind,
-            profile.merged_into,
-            alias_keys(profile),
-            search_key(profile.name),
-            search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
-            position,
-            as_json(profile),
-            version.recorded_from,
-            version.made_by,
-        )
+    rows.profiles.append(profile_row(profile, position, version))
+
+
+def profile_row(profile: Profile, position: int, version: Version[Profile]) -> ProfileRow:
+    return ProfileRow(
+        profile.slug,
+        profile.kind,
+        profile.merged_into,
+        alias_keys(profile),
+        search_key(profile.name),
+        search_key(" ".join([*profile.aliases, *(profile.description or {}).values()])),
+        position,
+        as_json(profile),
+        version.recorded_from,
+        version.made_by,
     )
 
 

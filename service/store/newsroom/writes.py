@@ -13,8 +13,17 @@ import msgspec
 
 from service.domain.entities import Profile
 from service.domain.timeline import Item
+from service.domain.versions import Version
 from service.store import Connection
-from service.store.newsroom.rows import ProfileRow, Rows, as_json, decode_item, decode_profile
+from service.store.newsroom.rows import (
+    ItemRewrite,
+    ProfileRow,
+    Rows,
+    add_profile_versions,
+    as_json,
+    decode_item,
+    decode_profile,
+)
 from service.store.writers import Writers
 
 _LOAD_ITEMS = (
@@ -197,3 +206,87 @@ async def _insert_versions(db: Connection | Writers, rows: Rows) -> None:
     ):
         if versions:
             await db.execute(statement, as_json(versions))
+
+
+# Erasure rewrites rows in place: every form an erased fact, note or entity took, current and
+# versions alike, so that no read as known at any instant shows the erased text. A field left
+# null keeps its value (a note's erasure leaves the search index, which never held notes).
+_REWRITE_COLUMNS = "tags text[], english text, french text, simple text, item json"
+_REWRITTEN = f"""
+    item = coalesce(n.item, {{table}}.item), tags = coalesce(n.tags, {{table}}.tags),
+    search = case when n.english is null then {{table}}.search else {_SEARCH} end"""
+_REWRITE_ITEMS = f"""
+update timeline_items set {_REWRITTEN.format(table="timeline_items")}
+from json_to_recordset($1::json) as n (event_id uuid, {_REWRITE_COLUMNS})
+where timeline_items.event_id = n.event_id
+"""
+_REWRITE_ITEM_VERSIONS = f"""
+update timeline_item_versions set {_REWRITTEN.format(table="timeline_item_versions")}
+from json_to_recordset($1::json) as n (event_id uuid, recorded_from timestamptz, {_REWRITE_COLUMNS})
+where timeline_item_versions.event_id = n.event_id and timeline_item_versions.recorded_from = n.recorded_from
+"""
+_ITEM_FORMS = """
+select event_id, null::timestamptz as recorded_from, item::text from timeline_items where event_id = any($1::uuid[])
+union all
+select event_id, recorded_from, item::text from timeline_item_versions where event_id = any($1::uuid[])
+"""
+_INVOLVING = """
+select distinct e.event_id from entity_items e where e.slug = any($1::text[])
+"""
+_PROFILE_FORMS = """
+select recorded_from, recorded_until, made_by, state::text from entity_state_versions where slug = $1
+order by recorded_from
+"""
+_CURRENT_PROFILE = "select current_since, made_by, position, state::text from entity_states where slug = $1"
+_REPLACE_PROFILE = """
+update entity_states set alias_keys = $2, search = setweight(to_tsvector('simple', $3), 'A') || to_tsvector('simple', $4),
+    state = $5::jsonb, current_since = $6, made_by = $7
+where slug = $1
+"""
+
+
+async def item_forms(conn: Connection, ids: Sequence[UUID]) -> list[tuple[UUID, datetime | None, Item]]:
+    """Every form of the items ``ids``: the current row's (no ``recorded_from``) and each version's."""
+    rows = await conn.fetch(_ITEM_FORMS, ids)
+    return [(event_id, since, decode_item(text)) for event_id, since, text in rows]
+
+
+async def involving(conn: Connection, slugs: Sequence[str]) -> list[UUID]:
+    """The facts that involve, or ever involved, any of ``slugs``."""
+    return [row[0] for row in await conn.fetch(_INVOLVING, slugs)]
+
+
+async def rewrite_items(conn: Connection, rows: Sequence[ItemRewrite]) -> None:
+    current = [row for row in rows if row.recorded_from is None]
+    versions = [row for row in rows if row.recorded_from is not None]
+    if current:
+        await conn.execute(_REWRITE_ITEMS, as_json(current))
+    if versions:
+        await conn.execute(_REWRITE_ITEM_VERSIONS, as_json(versions))
+
+
+async def profile_forms(conn: Connection, slug: str) -> tuple[list[Version[Profile]], Version[Profile], int]:
+    """An entity's versions, oldest first, its current one, and its row's position."""
+    row = await conn.fetchrow(_CURRENT_PROFILE, slug)
+    assert row is not None, f"no entity '{slug}' in the read model"  # an erasure's target exists
+    since, made_by, position, state = row
+    versions = [
+        Version(decode_profile(text), start, by, until)
+        for start, until, by, text in await conn.fetch(_PROFILE_FORMS, slug)
+    ]
+    return versions, Version(decode_profile(state), since, made_by), position
+
+
+async def replace_profile(
+    conn: Connection, slug: str, versions: Sequence[Version[Profile]], current: ProfileRow
+) -> None:
+    """Write an entity's versions and current row afresh, in place of what they were."""
+    await conn.execute(_FORGET_PROFILES, [slug])
+    rows = Rows()
+    add_profile_versions(rows, slug, [(version, []) for version in versions])
+    if rows.profile_versions:
+        await conn.execute(_INSERT_PROFILE_VERSIONS, as_json(rows.profile_versions))
+    await conn.execute(
+        _REPLACE_PROFILE, slug, current.alias_keys, current.name, current.other_names, current.state,
+        current.current_since, current.made_by,
+    )  # fmt: skip
