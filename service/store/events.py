@@ -231,7 +231,7 @@ async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
         if row["state"] == "stream":
             streams[row["stream"]] = StreamState(row["version"], row["kind"], row["merged_into"])
         elif row["state"] == "target":
-            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"], row["erased"])
+            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"], erased=row["erased"])
         elif row["state"] == "erased":
             erased.add(row["stream"])
         else:
