@@ -261,6 +261,26 @@ class EventRetracted(FollowUp, tag="event.retracted", kw_only=True):
     reason: Summary
 
 
+class EventErased(Envelope, tag="event.erased", kw_only=True):
+    """Text removed from the log for legal reasons: a fact (with its follow-ups' texts), one
+    follow-up's note, or an entity's personal fields (name, aliases, description).
+
+    The erasure itself is the tombstone: what, when, by which key and on which basis."""
+
+    event_id: UUID | None = None
+    """A fact, or a follow-up whose note is erased."""
+    slug: Slug | None = None
+    """An entity whose personal fields are erased."""
+    basis: ShortText
+    """The legal basis, e.g. "GDPR Art. 17" or "court order"."""
+    reference: ShortText
+    """The order's or the request's reference."""
+
+    def __post_init__(self) -> None:
+        if (self.event_id is None) == (self.slug is None):
+            raise ValueError("an erasure names exactly one of event_id and slug")
+
+
 Event = (
     EntityRegistered
     | EntityUpdated
@@ -281,6 +301,7 @@ Event = (
     | EventDenied
     | EventCorrected
     | EventRetracted
+    | EventErased
 )
 
 EntityEvent = EntityRegistered | EntityUpdated | EntityMerged | EntityUnmerged

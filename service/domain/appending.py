@@ -30,6 +30,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
@@ -219,8 +220,21 @@ class _Planner:
                 return self.register(index, event)
             case EntityUpdated() | EntityMerged() | EntityUnmerged():
                 return self.change_entity(index, event)
+            case EventErased():
+                return self.erase(index, event)
             case _:
                 assert_never(event)
+
+    def erase(self, index: int, event: EventErased) -> str | None:
+        """An erasure belongs to the stream of what it erases."""
+        if event.slug is not None:
+            return None if self.entity(index, "slug", event.slug) is None else event.slug
+        assert event.event_id is not None
+        target = self.earlier.get(event.event_id)
+        if target is None or target.type.startswith("entity."):
+            self.reject(index, "event_id", f"no fact or follow-up {event.event_id} is in the log")
+            return None
+        return self.claimed_stream(index, event, target.stream)
 
     def claimed_stream(self, index: int, event: Envelope, stream: str) -> str | None:
         if event.stream is not None and event.stream != stream:
@@ -350,6 +364,8 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
                 slugs.update(ref.slug for ref in event.changes.entities or ())
             case EventConfirmed() | EventDenied() | EventRetracted():
                 pass  # their stream is their fact's, found by its id
+            case EventErased():
+                slugs.update([event.slug] if event.slug is not None else [])
             case EntityRegistered() | EntityUpdated():
                 slugs.add(event.slug)
                 versions = True
@@ -361,7 +377,13 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
     return AppendNeeds(
         slugs=sorted(slugs),
         versions=versions,
-        targets=sorted({event.event_id for event in events if isinstance(event, FollowUp)}),
+        targets=sorted(
+            {
+                event.event_id
+                for event in events
+                if isinstance(event, FollowUp | EventErased) and event.event_id
+            }
+        ),
         ids=[event.id for event in events if event.id is not None],
     )
 

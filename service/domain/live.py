@@ -22,6 +22,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     LiveKind,
@@ -65,7 +66,7 @@ def touch(logged: RecordedEvent) -> Touch | Regrouped | None:
             return Touch(event.event_id, "retracted", cursor)
         case EntityMerged() | EntityUnmerged():
             return Regrouped((event.slug, event.into), cursor)
-        case EntityRegistered() | EntityUpdated():
+        case EntityRegistered() | EntityUpdated() | EventErased():
             return None
         case _:
             assert_never(event)

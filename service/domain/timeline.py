@@ -25,6 +25,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
@@ -166,7 +167,9 @@ def evolve(item: Item, logged: RecordedEvent) -> Item:
         case EventRetracted():
             retraction = Retraction(logged.id, logged.recorded_at, event.reason)
             return msgspec.structs.replace(item, retracted=retraction, **moved)
-        case Fact() | EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
+        case (
+            Fact() | EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged() | EventErased()
+        ):
             return item  # not a follow-up: nothing it could change
         case _:
             assert_never(event)
@@ -183,7 +186,7 @@ def fold(logged_events: list[RecordedEvent]) -> dict[UUID, Item]:
             case FollowUp():
                 if event.event_id in items:
                     items[event.event_id] = evolve(items[event.event_id], logged)
-            case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged():
+            case EntityRegistered() | EntityUpdated() | EntityMerged() | EntityUnmerged() | EventErased():
                 pass  # entities are folded into profiles, not items
             case _:
                 assert_never(event)

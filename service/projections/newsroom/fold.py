@@ -26,6 +26,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventRetracted,
     Fact,
     FollowUp,
@@ -70,6 +71,7 @@ def _entities_named(event: Event) -> list[EntityRef]:
             | EntityUpdated()
             | EntityMerged()
             | EntityUnmerged()
+            | EventErased()
         ):
             return []
         case _:
@@ -215,6 +217,8 @@ class Batch:
                 self.changed_profiles[event.slug] = logged.position
                 self.profile_versions.change(event.slug, profile, logged, [])
                 return None
+            case EventErased():
+                return None  # what an erasure shows is the read side's (part "erase-read")
             case _:
                 assert_never(event)
 
