@@ -39,6 +39,7 @@ from schemas import (
     EventConfirmed,
     EventCorrected,
     EventDenied,
+    EventErased,
     EventPage,
     EventRetracted,
     FactHistory,
@@ -251,6 +252,7 @@ EVENTS: dict[str, Event] = {
             event_id=_SERVERS_ID,
             reason={"en": "The only source for this item withdrew its claim."},
         ),
+        EventErased(event_id=_SERVERS_ID, basis="GDPR Art. 17", reference="Request 2024-117"),
     )
 }
 """A request body of each event type, by its tag."""
