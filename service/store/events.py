@@ -469,6 +469,14 @@ async def read_event(conn: Database, event_id: UUID) -> EventRow | None:
     return None if row is None else _stored(row)
 
 
+_READ_ERASURES = f"select {_LOG_COLUMNS} from {_KEYED} where type = 'event.erased' order by position"  # noqa: S608
+
+
+async def read_erasures(conn: Database) -> list[EventRow]:
+    """Every erasure in the log, in log order: the ledger a restore applies again."""
+    return [_stored(row) for row in await conn.fetch(_READ_ERASURES)]
+
+
 # Everything a fold needs to replay some facts and entities from scratch: the facts, their
 # follow-ups and the entities' own events, before a point in the log.
 _EVENTS_ABOUT = f"""
