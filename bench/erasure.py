@@ -40,7 +40,7 @@ from schemas.common import EntityRef
 from service.appender import Appender
 from service.domain.appending import PlannedEvent
 from service.domain.cursors import LogCursor
-from service.projections.erasures import clean_up
+from service.projections.erasures import Cleanup, clean_up
 from service.store import events as log
 from service.store import sealing
 from service.store.database import create_pool
@@ -160,7 +160,23 @@ async def _during_erasure(url: str, slugs: list[str], seconds: float) -> dict[st
         },
         "appends": writes.longest(start, end),
         "reads": reads.longest(start, end),
+        "phases": {
+            name: {"appends": writes.longest(begin, until), "reads": reads.longest(begin, until)}
+            for name, begin, until in _phases(start, erased, cleanup, end)
+        },
     }
+
+
+def _phases(start: float, erased: float, cleanup: Cleanup, end: float) -> list[tuple[str, float, float]]:
+    """When each step ran: the erasure's append, then the cleanup's three steps."""
+    compacted = erased + cleanup.compact_seconds
+    rebuilt = compacted + cleanup.rebuild_seconds
+    return [
+        ("erasure", start, erased),
+        ("compact", erased, compacted),
+        ("rebuild", compacted, rebuilt),
+        ("checkpoint", rebuilt, end),
+    ]
 
 
 def run(server_url: str, events: int, seconds: float) -> dict[str, Any]:
@@ -194,6 +210,11 @@ def report(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"{name} during the erasure and cleanup: {figure['calls']} calls, p50 {figure['p50_ms']:.1f} ms,"
             f" longest {figure['longest_seconds'] * 1000:.0f} ms (aim < {STALL_AIM:.0f} s: {verdict})"
+        )
+    for phase, figures in during["phases"].items():
+        lines.append(
+            f"  {phase}: longest append {figures['appends']['longest_seconds'] * 1000:.0f} ms,"
+            f" longest read {figures['reads']['longest_seconds'] * 1000:.0f} ms"
         )
     return lines
 

@@ -96,7 +96,9 @@ UPGRADE = [
         shredded bigint;
     begin
         perform set_config('dateline.shredding', 'on', true);
-        with logged as (
+        -- Not materialized: each use below is planned on its own, through the tables' indexes,
+        -- instead of the whole log and held events copied once.
+        with logged as not materialized (
             select id, type, stream, data from events
             union all
             select id, type, stream, data from held_events
