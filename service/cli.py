@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import click
 import msgspec
@@ -28,6 +28,7 @@ from service.http.metrics import MULTIPROCESS_DIR
 from service.logs import log_config
 from service.projections import PROJECTIONS
 from service.projections.engine import EventNotApplied, Projection, Runner, running
+from service.projections.erasures import clean_up, erasure_ledger
 from service.projections.rebuild import rebuild
 from service.server import server_options
 from service.settings import LogLevel, Settings, SettingsError
@@ -329,6 +330,33 @@ def rebuild_projections(name: str | None) -> None:
                     f"{projection.name}: the rebuild stopped at {failure}; the live tables are unchanged."
                 ) from None
         click.echo(f"{projection.name}: {applied} events applied; now serving the rebuilt tables.")
+
+
+@main.group(name="erasures")
+def erasures_group() -> None:
+    """Legal erasures: the cleanup after them, and their ledger."""
+
+
+@erasures_group.command(name="cleanup")
+def cleanup_erasures() -> None:
+    """Rewrite what still holds erased text on disk: the shredded keys' partitions, every
+    projection (rebuilt), then a checkpoint."""
+    done = asyncio.run(clean_up(database_url()))
+    click.echo(
+        f"Compacted {len(done.partitions)} key partitions in {done.compact_seconds:.2f} s, "
+        f"rebuilt {', '.join(done.rebuilt)} in {done.rebuild_seconds:.1f} s, "
+        f"checkpoint in {done.checkpoint_seconds:.2f} s."
+    )
+
+
+@erasures_group.command(name="export")
+@click.option(
+    "--output", type=click.File("wb"), default="-", help="Where to write the ledger [default: stdout]."
+)
+def export_erasures(output: BinaryIO) -> None:
+    """Every erasure in the log as NDJSON: position, recorded_at, author, what, basis, reference."""
+    for entry in _with_database(database_url(), erasure_ledger):
+        output.write(msgspec.json.encode(entry) + b"\n")
 
 
 @main.group()

@@ -22,12 +22,8 @@ from service.presentation.entities import entity_view
 from service.presentation.timelines import entry
 from service.projections.engine import logged
 from service.projections.newsroom import EntityState
-from service.store.events import FoldRow
+from service.store.events import LogSnapshot
 
-_LOG = """
-select id, stream, position, recorded_at, data::text, transaction_id::text::bigint from events
-order by transaction_id, position
-"""
 _MATCHES = """
 select to_tsvector('english', $1) || to_tsvector('french', $2) || to_tsvector('simple', $3)
        @@ (websearch_to_tsquery('english', $4) || websearch_to_tsquery('french', $4)
@@ -42,7 +38,9 @@ _encode = msgspec.json.Encoder().encode
 async def read_log(url: str) -> list[RecordedEvent]:
     conn = await asyncpg.connect(url)
     try:
-        return [logged(FoldRow(*row)) for row in await conn.fetch(_LOG)]
+        # Through the store, which opens each event's sealed texts; the whole log, in log order.
+        async with LogSnapshot(conn) as snapshot:
+            return [logged(row) async for chunk in snapshot.chunks(5000) for row in chunk]
     finally:
         await conn.close()
 

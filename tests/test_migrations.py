@@ -87,6 +87,9 @@ def test_head_has_the_tables_the_code_uses(blank_url: str) -> None:
         "timeline_item_versions",
         "entity_item_versions",
         "entity_state_versions",
+        "event_keys",
+        "event_keys_to_compact",
+        *(f"event_keys_{n:02d}" for n in range(32)),
     }
     columns = asyncio.run(
         _run(

@@ -30,10 +30,11 @@ transaction.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
@@ -43,6 +44,7 @@ from service.domain.appending import (
     AppendNeeds,
     AppendPlan,
     AppendState,
+    PlannedEvent,
     PriorEvent,
     StreamChange,
     StreamState,
@@ -50,7 +52,7 @@ from service.domain.appending import (
 )
 from service.domain.cursors import LogCursor
 from service.domain.errors import Conflict
-from service.store import Database, connection, keys
+from service.store import Database, connection, keys, sealing
 
 _encode = msgspec.json.Encoder().encode
 
@@ -104,20 +106,41 @@ class NulCharacter(Exception):
     """A text holds U+0000, which PostgreSQL text cannot store."""
 
 
+def _opened(row: asyncpg.Record, at: int, type_: str = "type") -> str:
+    """The data of ``row`` unsealed, from its columns ``_SEALED`` at ``at`` on."""
+    return sealing.unseal(
+        row["id"], row[type_], row[at], (row[at + 1], row[at + 3]), (row[at + 2], row[at + 4])
+    )
+
+
 def _stored(row: asyncpg.Record) -> EventRow:
     return EventRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-        msgspec.Raw(row[8].encode()), msgspec.Raw(row[9].encode()), row[10],
+        msgspec.Raw(_opened(row, 10).encode()), msgspec.Raw(row[8].encode()), row[9],
     )  # fmt: skip
 
 
-_LOG_COLUMNS = """position, id, stream, version, type, schema_version, occurred, recorded_at,
-    data::text as data, metadata::text as metadata, transaction_id::text::bigint as transaction_id"""
+def _fold_row(row: asyncpg.Record) -> FoldRow:
+    return FoldRow(row[0], row[1], row[2], row[3], _opened(row, 6), row[5])
+
+
+# Every read of the log's data opens its sealed parts (``service.store.sealing``): the boxes
+# from ``data``, their keys from ``event_keys``, one index probe (or one hash join) per part.
+_SEALED = """(events.data - 'sealed')::text as clear,
+    decode(events.data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
+    decode(events.data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key"""
+_KEYED = """events
+left join event_keys texts_key on texts_key.event = events.id and texts_key.part = 0
+left join event_keys note_key on note_key.event = events.id and note_key.part = 1"""
+_LOG_COLUMNS = f"""position, id, stream, version, type, schema_version, occurred, recorded_at,
+    metadata::text as metadata, transaction_id::text::bigint as transaction_id, {_SEALED}"""
+_FOLD_COLUMNS = f"""id, stream, position, recorded_at, type, transaction_id::text::bigint as transaction_id,
+    {_SEALED}"""
 
 # The f-strings below only splice in the constant column list above.
 _READ_LOG = f"""
 select {_LOG_COLUMNS}
-from events
+from {_KEYED}
 where (transaction_id, position) > ($1::text::xid8, $2)
   and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 -- Qualified: the select list renames transaction_id (as a bigint), and ordering by that
@@ -127,12 +150,12 @@ limit $3
 """  # noqa: S608
 # A rebuild reads the whole log below the horizon at once, in one snapshot.
 _HORIZON = "select pg_snapshot_xmin(pg_current_snapshot())::text"
-_READ_BELOW = """
-select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
-from events
+_READ_BELOW = f"""
+select {_FOLD_COLUMNS}
+from {_KEYED}
 where transaction_id < $1::text::xid8
 order by events.transaction_id, events.position
-"""
+"""  # noqa: S608
 _REFERENCES = """
 select (data ->> 'event_id')::uuid as target, count(*) as referrers
 from events
@@ -141,12 +164,12 @@ group by 1
 """
 _READ_STREAM = f"""
 select {_LOG_COLUMNS}
-from events
+from {_KEYED}
 where stream = $1 and version >= $2
 order by version
 limit $3
 """  # noqa: S608
-_READ_EVENT = f"select {_LOG_COLUMNS} from events where id = $1"  # noqa: S608
+_READ_EVENT = f"select {_LOG_COLUMNS} from {_KEYED} where id = $1"  # noqa: S608
 _STREAM_VERSION = "select version from streams where stream = $1"
 # Everything an append's rules need, in one round trip: the streams it names, the events its
 # follow-ups are about, and the events already logged under its ids (a retry). Each branch is an
@@ -158,7 +181,8 @@ _STREAM_VERSION = "select version from streams where stream = $1"
 _STREAM_STATE = """
 select 'stream' as state, stream, null::uuid as id, version, kind, merged_into,
        null::boolean as retracted, null::boolean as erased, null::bigint as position,
-       null::timestamptz as recorded_at, null::text as data
+       null::timestamptz as recorded_at, null::text as clear, null::bytea as texts_box, null::bytea as texts_key,
+       null::bytea as note_box, null::bytea as note_key
 from streams where stream = any(${}::text[])
 """
 _TARGET_STATE = """
@@ -168,20 +192,22 @@ select 'target' as state, e.stream, e.id, null::int as version, e.type as kind, 
                  and r.type like 'event.%') as retracted,
        exists (select 1 from events r
                where r.type = 'event.erased' and (r.data ->> 'event_id')::uuid = e.id) as erased,
-       null::bigint as position, null::timestamptz as recorded_at, null::text as data
+       null::bigint as position, null::timestamptz as recorded_at, null::text as clear, null::bytea as texts_box, null::bytea as texts_key,
+       null::bytea as note_box, null::bytea as note_key
 from events e where e.id = any(${}::uuid[])
 """
-_PRIOR_STATE = """
+_PRIOR_STATE = f"""
 select 'prior' as state, stream, id, version, type as kind, null::text as merged_into,
-       null::boolean as retracted, null::boolean as erased, position, recorded_at, data::text as data
-from events where id = any(${}::uuid[])
-"""
+       null::boolean as retracted, null::boolean as erased, position, recorded_at, {_SEALED}
+from {_KEYED} where id = any(${{}}::uuid[])
+"""  # noqa: S608
 # Entities erased already, among those an append's erasures name: only erasures ask, so no
 # other append walks an entity's stream for them.
 _ERASED_STATE = """
 select distinct 'erased' as state, stream, null::uuid as id, null::int as version, null::text as kind,
        null::text as merged_into, null::boolean as retracted, true as erased, null::bigint as position,
-       null::timestamptz as recorded_at, null::text as data
+       null::timestamptz as recorded_at, null::text as clear, null::bytea as texts_box, null::bytea as texts_key,
+       null::bytea as note_box, null::bytea as note_key
 from events where stream = any(${}::text[]) and type = 'event.erased' and data ? 'slug'
 """
 
@@ -196,16 +222,33 @@ def _state_statement(branches: tuple[str, ...]) -> str:
 # so a revoked key's write calls nothing and returns no row. The check costs an index probe and
 # no round trip; its snapshot is the statement's, so a key revoked before the write began is
 # refused by it, in every process, with no cache to wait for.
+#
+# The events' keys are written by the same statement, under the same check: a data-modifying
+# CTE always runs, and all of the statement commits or none, so no event is without its keys
+# and no key without its event.
 _APPEND = f"""
+with keyed as (
+    insert into event_keys (event, part, key)
+    select * from unnest($16::uuid[], $17::smallint[], $18::bytea[])
+    where {keys.ALL_LIVE.format(hashes="$15")}
+)
 select id, stream, version, position, recorded_at
 from append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)
 where {keys.ALL_LIVE.format(hashes="$15")}
 """  # noqa: S608
+# An erasure's keys are shredded in its append's transaction: no erasure is logged without its
+# shredding, and nothing is shredded without its erasure logged.
+_SHRED = "select shred($1::uuid, $2::text)"
+_ERASED = "event.erased"
 # Undoing a merge is rare enough to take a second statement, in the same transaction as the
 # append, instead of another argument to append_events: the stream's row is already locked.
 _UNMERGE = "update streams set merged_into = null where stream = $1 and merged_into = $2 returning stream"
 _STREAM_MOVED = "DL001"
 _EVENT_ID_UNIQUE = "events_id_key"
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+"""U+0000 as JSON escapes it (an escaped backslash before ``u0000`` is no NUL)."""
+_KEY_UNIQUE = "event_keys_"
+"""Every partition's primary key starts so: an event's keys are taken when its id is."""
 
 
 async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
@@ -231,11 +274,13 @@ async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
         if row["state"] == "stream":
             streams[row["stream"]] = StreamState(row["version"], row["kind"], row["merged_into"])
         elif row["state"] == "target":
-            targets[row["id"]] = TargetState(row["kind"], row["stream"], row["retracted"], erased=row["erased"])
+            targets[row["id"]] = TargetState(
+                row["kind"], row["stream"], row["retracted"], erased=row["erased"]
+            )
         elif row["state"] == "erased":
             erased.add(row["stream"])
         else:
-            prior[row["id"]] = PriorEvent(_appended(row), row["kind"], row["data"])
+            prior[row["id"]] = PriorEvent(_appended(row), row["kind"], _opened(row, 10, "kind"))
     return AppendState(streams, targets, prior, frozenset(erased))
 
 
@@ -262,21 +307,29 @@ async def write_plan(
     metadata: Sequence[Mapping[str, Any]],
     writers: Sequence[bytes] = (),
 ) -> list[Appended]:
-    """Write a plan in one statement (two for undone merges); ``Conflict`` if a stream moved
-    since the plan was made, ``keys.Revoked`` if a key of ``writers`` (their hashes; none for
-    the service's own writes) is not live."""
+    """Write a plan in one statement (a transaction for undone merges and erasures);
+    ``Conflict`` if a stream moved since the plan was made, ``keys.Revoked`` if a key of
+    ``writers`` (their hashes; none for the service's own writes) is not live."""
     changes = plan.streams
     unmerges = [change for change in changes if change.unmerges_from is not None]
-    arguments = [*_append_arguments(plan, metadata), sorted(set(writers))]
+    erasures = [_erased(event.data) for event in plan.events if event.type == _ERASED]
+    events, sealed = _sealed(plan.events)
+    arguments = [
+        *_append_arguments(plan, events, metadata),
+        sorted(set(writers)),
+        [key.event for key in sealed],
+        [key.part for key in sealed],
+        [key.key for key in sealed],
+    ]
     try:
-        if unmerges:
-            rows = await _append_and_unmerge(conn, unmerges, arguments)
+        if unmerges or erasures:
+            rows = await _append_in_transaction(conn, unmerges, erasures, arguments)
         else:
             rows = await conn.fetch(_APPEND, *arguments)
     except asyncpg.UntranslatableCharacterError:
         raise NulCharacter from None
     except asyncpg.UniqueViolationError as error:
-        if error.constraint_name == _EVENT_ID_UNIQUE:
+        if error.constraint_name == _EVENT_ID_UNIQUE or (error.constraint_name or "").startswith(_KEY_UNIQUE):
             raise EventIdTaken from None
         raise
     except asyncpg.PostgresError as error:
@@ -290,8 +343,39 @@ async def write_plan(
     return [_appended(row) for row in sorted(rows, key=lambda row: row["position"])]
 
 
-async def _append_and_unmerge(
-    db: Database, unmerges: Sequence[StreamChange], arguments: list[Any]
+def _sealed(planned: Sequence[PlannedEvent]) -> tuple[list[PlannedEvent], list[sealing.SealedKey]]:
+    """The events with their texts sealed, and their keys. Keys are found by event id, so an
+    event the client gave no id gets one here rather than from the database."""
+    events: list[PlannedEvent] = []
+    sealed: list[sealing.SealedKey] = []
+    for event in planned:
+        # PostgreSQL's text cannot hold U+0000, and sealed texts no longer reach a text column
+        # on the way in: refused here, as the database refused it before.
+        if _NUL.search(event.data):
+            raise NulCharacter
+        event_id = event.id or uuid4()
+        data, event_keys = sealing.seal(event_id, event.data)
+        events.append(msgspec.structs.replace(event, id=event_id, data=data))
+        sealed += event_keys
+    return events, sealed
+
+
+def _erased(data: str) -> tuple[UUID | None, str | None]:
+    """What an erasure's data names: a fact or follow-up, or an entity."""
+    erasure = msgspec.json.decode(data, type=_Erasure)
+    return erasure.event_id, erasure.slug
+
+
+class _Erasure(msgspec.Struct):
+    event_id: UUID | None = None
+    slug: str | None = None
+
+
+async def _append_in_transaction(
+    db: Database,
+    unmerges: Sequence[StreamChange],
+    erasures: Sequence[tuple[UUID | None, str | None]],
+    arguments: list[Any],
 ) -> list[asyncpg.Record]:
     async with connection(db) as conn, conn.transaction():
         rows = await conn.fetch(_APPEND, *arguments)
@@ -304,12 +388,15 @@ async def _append_and_unmerge(
                     stream=change.stream,
                     current_version=await stream_version(conn, change.stream),
                 )
+        for event_id, slug in erasures:
+            await conn.fetchval(_SHRED, event_id, slug)
         return rows
 
 
-def _append_arguments(plan: AppendPlan, metadata: Sequence[Mapping[str, Any]]) -> list[Any]:
+def _append_arguments(
+    plan: AppendPlan, events: Sequence[PlannedEvent], metadata: Sequence[Mapping[str, Any]]
+) -> list[Any]:
     changes = plan.streams
-    events = plan.events
     # A batch's events usually share one metadata object: it is sent, and parsed, once.
     shared = metadata[0] if metadata else {}
     seen: dict[str, int] = {}
@@ -390,7 +477,7 @@ class LogSnapshot:
                 self.on_read(self.read)
 
     def row(self, record: asyncpg.Record) -> FoldRow:
-        return FoldRow(*record)
+        return _fold_row(record)
 
     async def about(self, facts: Sequence[UUID], entities: Sequence[str]) -> list[FoldRow]:
         """``events_about`` within the snapshot."""
@@ -398,7 +485,7 @@ class LogSnapshot:
 
     async def erasures(self) -> list[FoldRow]:
         """Every erasure in the snapshot, in log order."""
-        return [FoldRow(*row) for row in await self.conn.fetch(_ERASURES, self.horizon)]
+        return [_fold_row(row) for row in await self.conn.fetch(_ERASURES, self.horizon)]
 
     async def erased_notes(self) -> dict[UUID, UUID]:
         """The follow-ups whose note an erasure in the snapshot erases, each with its fact."""
@@ -415,11 +502,11 @@ _FACTS_FOLLOWED = """
 select id, (data ->> 'event_id')::uuid from events
 where id = any($1::uuid[]) and type like 'event.%' and type <> 'event.erased'
 """
-_ERASURES = """
-select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
-from events where transaction_id < $1::text::xid8 and type = 'event.erased'
+_ERASURES = f"""
+select {_FOLD_COLUMNS}
+from {_KEYED} where transaction_id < $1::text::xid8 and type = 'event.erased'
 order by events.transaction_id, events.position
-"""
+"""  # noqa: S608
 _ERASED_NOTES = """
 select f.id, (f.data ->> 'event_id')::uuid from events f
 where f.id in (select (data ->> 'event_id')::uuid from events
@@ -428,9 +515,9 @@ where f.id in (select (data ->> 'event_id')::uuid from events
 """
 
 
-_READ_ERASURES = f"""
+_ERASURES_AFTER = f"""
 select {_LOG_COLUMNS}
-from events
+from {_KEYED}
 where (transaction_id, position) > ($1::text::xid8, $2) and type = 'event.erased'
   and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 order by events.transaction_id, events.position
@@ -440,7 +527,7 @@ limit $3
 
 async def read_erasures(conn: Database, after: LogCursor, limit: int) -> list[EventRow]:
     """The erasure ledger: the log's ``event.erased`` events after ``after``, in its gap-free order."""
-    rows = await conn.fetch(_READ_ERASURES, str(after.transaction_id), after.position, limit)
+    rows = await conn.fetch(_ERASURES_AFTER, str(after.transaction_id), after.position, limit)
     return [_stored(row) for row in rows]
 
 
@@ -458,17 +545,25 @@ async def read_event(conn: Database, event_id: UUID) -> EventRow | None:
     return None if row is None else _stored(row)
 
 
+_LEDGER = f"select {_LOG_COLUMNS} from {_KEYED} where type = 'event.erased' order by position"  # noqa: S608
+
+
+async def whole_ledger(conn: Database) -> list[EventRow]:
+    """Every erasure in the log, in log order: the ledger a restore applies again."""
+    return [_stored(row) for row in await conn.fetch(_LEDGER)]
+
+
 # Everything a fold needs to replay some facts and entities from scratch: the facts, their
 # follow-ups and the entities' own events, before a point in the log.
-_EVENTS_ABOUT = """
-select id, stream, position, recorded_at, data::text as data, transaction_id::text::bigint as transaction_id
-from events
+_EVENTS_ABOUT = f"""
+select {_FOLD_COLUMNS}
+from {_KEYED}
 where (id = any($1::uuid[])
        or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[]))
        or (stream = any($2::text[]) and type like 'entity.%'))
   and (transaction_id, position) < ($3::text::xid8, $4)
 order by events.transaction_id, events.position
-"""
+"""  # noqa: S608
 
 
 async def events_about(
@@ -479,4 +574,4 @@ async def events_about(
     rows = await db.fetch(
         _EVENTS_ABOUT, list(facts), list(entities), str(before.transaction_id), before.position
     )
-    return [FoldRow(*row) for row in rows]
+    return [_fold_row(row) for row in rows]

@@ -17,7 +17,7 @@ import asyncpg
 
 from service.domain.cursors import LogCursor
 from service.domain.timeline import Hold
-from service.store import Database
+from service.store import Database, sealing
 from service.store.events import FoldRow, LogSnapshot
 
 
@@ -35,19 +35,27 @@ class MergedRow(FoldRow, frozen=True, array_like=True):
 
 # Each side walks its own (transaction_id, position) index; the union keeps that order with a
 # merge, and the casts come last, once the rows are in order.
+# The log's texts are sealed (``service.store.sealing``): its side brings each part's box and
+# key, opened in ``_rows``; held events are kept in clear until published.
 _LOGGED = """
-select e.id, e.stream, e.position, e.recorded_at, e.data, e.transaction_id, null::timestamptz as publish_at,
-       false as held, exists (select 1 from held_events h where h.id = e.id) as publishes
-from events e where {where}
+select e.id, e.stream, e.position, e.recorded_at, e.data - 'sealed' as data, e.transaction_id,
+       null::timestamptz as publish_at, false as held,
+       exists (select 1 from held_events h where h.id = e.id) as publishes, e.type,
+       decode(e.data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
+       decode(e.data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key
+from events e
+left join event_keys texts_key on texts_key.event = e.id and texts_key.part = 0
+left join event_keys note_key on note_key.event = e.id and note_key.part = 1
+where {where}
 """
 _HELD = """
 select h.id, h.stream, h.position, h.recorded_at, h.data, h.transaction_id, h.publish_at, true as held,
-       false as publishes
+       false as publishes, h.type, null::bytea, null::bytea, null::bytea, null::bytea
 from held_events h where {where}
 """
 _MERGED = """
 select m.id, m.stream, m.position, m.recorded_at, m.data::text, m.transaction_id::text::bigint, m.held,
-       m.publish_at, m.publishes
+       m.publish_at, m.publishes, m.type, m.texts_box, m.texts_key, m.note_box, m.note_key
 from ({logged} union all {held}) m
 order by m.transaction_id, m.position
 """
@@ -90,8 +98,15 @@ group by target
 """
 
 
+def _row(record: asyncpg.Record) -> MergedRow:
+    data = sealing.unseal(record[0], record[9], record[4], (record[10], record[12]), (record[11], record[13]))
+    return MergedRow(
+        record[0], record[1], record[2], record[3], data, record[5], record[6], record[7], record[8]
+    )
+
+
 def _rows(records: Sequence[asyncpg.Record]) -> list[MergedRow]:
-    return [MergedRow(*record) for record in records]
+    return [_row(record) for record in records]
 
 
 async def read_merged(conn: Database, after: LogCursor, limit: int) -> list[MergedRow]:
@@ -114,7 +129,7 @@ class MergedSnapshot(LogSnapshot):
     references_statement = _REFERENCES
 
     def row(self, record: asyncpg.Record) -> FoldRow:
-        return MergedRow(*record)
+        return _row(record)
 
     async def about(self, facts: Sequence[UUID], entities: Sequence[str]) -> list[FoldRow]:
         return await events_about(self.conn, facts, entities, LogCursor(int(self.horizon), 0))
