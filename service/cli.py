@@ -347,6 +347,12 @@ def cleanup_erasures() -> None:
         f"rebuilt {', '.join(done.rebuilt)} in {done.rebuild_seconds:.1f} s, "
         f"checkpoint in {done.checkpoint_seconds:.2f} s."
     )
+    if not done.statistics:
+        click.echo(
+            "The planner's statistics (pg_statistic) were not rewritten: that needs a superuser, "
+            "who can run VACUUM FULL pg_catalog.pg_statistic.",
+            err=True,
+        )
 
 
 @erasures_group.command(name="export")

@@ -457,8 +457,6 @@ def needs(events: Sequence[Event]) -> AppendNeeds:
                 slugs.update(ref.slug for ref in event.changes.entities or ())
             case EventConfirmed() | EventDenied() | EventRetracted():
                 pass  # their stream is their fact's, found by its id
-            case EventErased():
-                slugs.update([event.slug] if event.slug is not None else [])
             case EntityRegistered() | EntityUpdated():
                 slugs.add(event.slug)
                 versions = True

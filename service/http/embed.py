@@ -150,6 +150,7 @@ def _page_documented(*problems: int) -> dict[str, Any]:
         "embed",
         "The page (HTML), in `lang` or else the browser's language (then `Vary: Accept-Language`).",
         400,
+        401,
         503,
         *problems,
         conditional=True,
@@ -201,7 +202,7 @@ class EmbedController(Controller):
     @get(
         "/oembed",
         operation_id="describeEmbed",
-        **documented(200, OEmbed, "oembed", "How to embed the page.", 400, 404, 501, 503),
+        **documented(200, OEmbed, "oembed", "How to embed the page.", 400, 401, 404, 501, 503),
     )
     async def oembed(
         self,
@@ -254,6 +255,7 @@ class EmbedController(Controller):
             "source",
             "To the source's own URL.",
             400,
+            401,
             404,
             503,
             headers={"Location": header("The source's URL, as its fact gives it.")},

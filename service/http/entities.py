@@ -25,7 +25,7 @@ class EntitiesController(Controller):
     @get(
         operation_id="listEntities",
         opt=CACHED,
-        **documented(200, EntityPage, "entities", "A page of entities.", 400, 503, conditional=True),
+        **documented(200, EntityPage, "entities", "A page of entities.", 400, 401, 503, conditional=True),
     )
     async def list_entities(
         self,
@@ -70,6 +70,7 @@ class EntitiesController(Controller):
             "entity_history",
             "Every version of the entity.",
             400,
+            401,
             404,
             503,
             conditional=True,
@@ -96,7 +97,7 @@ class EntitiesController(Controller):
         "/{slug:str}",
         operation_id="readEntity",
         opt=CACHED,
-        **documented(200, EntityView, "entity", "The entity now.", 400, 404, 503, conditional=True),
+        **documented(200, EntityView, "entity", "The entity now.", 400, 401, 404, 503, conditional=True),
     )
     async def read_entity(
         self,

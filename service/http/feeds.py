@@ -29,7 +29,7 @@ _FEED = f"{_ATOM}; charset=utf-8"
 
 def _documented(*problems: int) -> dict[str, Any]:
     return documented(
-        200, str, "feed", "The feed (Atom 1.0).", 400, *problems, 503, conditional=True, media_type=_ATOM
+        200, str, "feed", "The feed (Atom 1.0).", 400, 401, *problems, 503, conditional=True, media_type=_ATOM
     )
 
 

@@ -242,7 +242,14 @@ class TimelineController(Controller):
         operation_id="readTimeline",
         opt=CACHED,
         **documented(
-            200, _TIMELINE, ("timeline", "timelinejs"), "A page of the timeline.", 400, 503, conditional=True
+            200,
+            _TIMELINE,
+            ("timeline", "timelinejs"),
+            "A page of the timeline.",
+            400,
+            401,
+            503,
+            conditional=True,
         ),
     )
     async def timeline(
@@ -266,6 +273,7 @@ class TimelineController(Controller):
             ("timeline", "timelinejs"),
             "A page of the entity's timeline.",
             400,
+            401,
             404,
             503,
             conditional=True,
@@ -287,7 +295,14 @@ class TimelineController(Controller):
         operation_id="readPinnedTimeline",
         opt=CACHED,
         **documented(
-            200, PinnedTimelinePage, "pinned", "The timeline pinned to as_of.", 400, 503, conditional=True
+            200,
+            PinnedTimelinePage,
+            "pinned",
+            "The timeline pinned to as_of.",
+            400,
+            401,
+            503,
+            conditional=True,
         ),
     )
     async def pinned_timeline(
@@ -310,6 +325,7 @@ class TimelineController(Controller):
             "pinned",
             "The entity's timeline pinned to as_of.",
             400,
+            401,
             404,
             503,
             conditional=True,
@@ -330,7 +346,7 @@ class TimelineController(Controller):
         operation_id="readFactHistory",
         opt=CACHED,
         **documented(
-            200, FactHistory, "history", "Every version of the fact.", 400, 404, 503, conditional=True
+            200, FactHistory, "history", "Every version of the fact.", 400, 401, 404, 503, conditional=True
         ),
     )
     async def fact_history(

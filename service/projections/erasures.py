@@ -42,6 +42,8 @@ class Cleanup(msgspec.Struct, frozen=True):
     compact_seconds: float
     rebuild_seconds: float
     checkpoint_seconds: float
+    statistics: bool = True
+    """Whether the planner's statistics were rewritten too (it needs a superuser)."""
 
 
 async def clean_up(database_url: str) -> Cleanup:
@@ -55,6 +57,7 @@ async def clean_up(database_url: str) -> Cleanup:
         compacted = time.monotonic()
         rebuilt = {projection.name: await rebuild(database_url, projection) for projection in PROJECTIONS}
         built = time.monotonic()
+        statistics = await erasures.compact_statistics(conn)
         await erasures.checkpoint(conn)
         return Cleanup(
             partitions,
@@ -62,6 +65,7 @@ async def clean_up(database_url: str) -> Cleanup:
             compact_seconds=compacted - started,
             rebuild_seconds=built - compacted,
             checkpoint_seconds=time.monotonic() - built,
+            statistics=statistics,
         )
     finally:
         await conn.close()

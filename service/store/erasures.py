@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import asyncpg
+
 from service.store import Connection, Database
 
 _PARTITION = re.compile(r"^event_keys_\d{2}$")
@@ -37,6 +39,17 @@ async def compact(conn: Connection, partition: str) -> None:
     except BaseException:
         await conn.execute(_NOTE, partition)
         raise
+
+
+async def compact_statistics(conn: Connection) -> bool:
+    """Rewrite the planner's statistics without the rows a rebuild left dead: ``ANALYZE`` keeps
+    sample values of the read model's columns there, erased words among them. Only a superuser
+    may; whether it was done."""
+    try:
+        await conn.execute("vacuum full pg_catalog.pg_statistic")
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    return True
 
 
 async def checkpoint(conn: Connection) -> None:

@@ -20,7 +20,8 @@ The placeholder contract, for every reader above the store
 ---------------------------------------------------------
 The store unseals on the way out: folds, ``/v1/events``, streams, rebuilds and exports get the
 event's JSON as it was posted (fields in jsonb's order). A part whose key was shredded comes
-back as its **placeholder**: the part's fields that its event type requires, each empty of its
+back as its **placeholder**: the part's fields that its event type requires (and a note part's
+note, required or not, since the part exists only when a note was given), each empty of its
 kind (a language map ``{}``, a text ``""``, a list ``[]``, a correction's changes ``{}`` on top of
 the changes kept in clear), and nothing of its optional fields. So an erased fact reads
 ``{"type": ..., "occurred": ..., "entities": [...], "status": ..., "headline": {}}``, an erased
@@ -145,7 +146,8 @@ def _merged(clear: str, opened: list[bytes]) -> str:
 
 @functools.cache
 def placeholder(type_: str, part: int) -> bytes:
-    """What a shredded part of a ``type_`` event reads as: its required fields, empty."""
+    """What a shredded part of a ``type_`` event reads as: its required fields, empty; a note
+    part (there only when a note was given) keeps its note, empty, required or not."""
     cls = EVENT_TYPES.get(type_)
     if cls is None:
         return b"{}"
@@ -153,9 +155,9 @@ def placeholder(type_: str, part: int) -> bytes:
     empty: dict[str, Any] = {}
     for field in msgspec.structs.fields(cls):
         required = field.default is msgspec.NODEFAULT and field.default_factory is msgspec.NODEFAULT
-        if not required or field.name in CLEAR or field.name == "type":
-            continue
         in_note = field.name in NOTES and type_.startswith("event.")
+        if not (required or (part == NOTE and in_note)) or field.name in CLEAR or field.name == "type":
+            continue
         if (part == NOTE) == in_note:
             empty[field.name] = _empty(hints[field.name])
     return _encode(empty)
