@@ -106,8 +106,8 @@ class NulCharacter(Exception):
     """A text holds U+0000, which PostgreSQL text cannot store."""
 
 
-def _opened(row: asyncpg.Record, at: int, type_: str = "type") -> str:
-    """The data of ``row`` unsealed, from its columns ``_SEALED`` at ``at`` on."""
+def opened(row: asyncpg.Record, at: int, type_: str = "type") -> str:
+    """The data of ``row`` unsealed, from its columns ``SEALED`` at ``at`` on."""
     return sealing.unseal(
         row["id"], row[type_], row[at], (row[at + 1], row[at + 3]), (row[at + 2], row[at + 4])
     )
@@ -116,31 +116,32 @@ def _opened(row: asyncpg.Record, at: int, type_: str = "type") -> str:
 def _stored(row: asyncpg.Record) -> EventRow:
     return EventRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-        msgspec.Raw(_opened(row, 10).encode()), msgspec.Raw(row[8].encode()), row[9],
+        msgspec.Raw(opened(row, 10).encode()), msgspec.Raw(row[8].encode()), row[9],
     )  # fmt: skip
 
 
 def _fold_row(row: asyncpg.Record) -> FoldRow:
-    return FoldRow(row[0], row[1], row[2], row[3], _opened(row, 6), row[5])
+    return FoldRow(row[0], row[1], row[2], row[3], opened(row, 6), row[5])
 
 
-# Every read of the log's data opens its sealed parts (``service.store.sealing``): the boxes
+# Every read of the log's data (here, and the merged reads of ``held`` and ``merged``) opens its
+# sealed parts (``service.store.sealing``): the boxes
 # from ``data``, their keys from ``event_keys``, one index probe (or one hash join) per part.
-_SEALED = """(events.data - 'sealed')::text as clear,
+SEALED = """(events.data - 'sealed')::text as clear,
     decode(events.data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
     decode(events.data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key"""
-_KEYED = """events
+KEYED = """events
 left join event_keys texts_key on texts_key.event = events.id and texts_key.part = 0
 left join event_keys note_key on note_key.event = events.id and note_key.part = 1"""
 _LOG_COLUMNS = f"""position, id, stream, version, type, schema_version, occurred, recorded_at,
-    metadata::text as metadata, transaction_id::text::bigint as transaction_id, {_SEALED}"""
+    metadata::text as metadata, transaction_id::text::bigint as transaction_id, {SEALED}"""
 _FOLD_COLUMNS = f"""id, stream, position, recorded_at, type, transaction_id::text::bigint as transaction_id,
-    {_SEALED}"""
+    {SEALED}"""
 
 # The f-strings below only splice in the constant column list above.
 _READ_LOG = f"""
 select {_LOG_COLUMNS}
-from {_KEYED}
+from {KEYED}
 where (transaction_id, position) > ($1::text::xid8, $2)
   and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 -- Qualified: the select list renames transaction_id (as a bigint), and ordering by that
@@ -152,7 +153,7 @@ limit $3
 _HORIZON = "select pg_snapshot_xmin(pg_current_snapshot())::text"
 _READ_BELOW = f"""
 select {_FOLD_COLUMNS}
-from {_KEYED}
+from {KEYED}
 where transaction_id < $1::text::xid8
 order by events.transaction_id, events.position
 """  # noqa: S608
@@ -164,12 +165,12 @@ group by 1
 """
 _READ_STREAM = f"""
 select {_LOG_COLUMNS}
-from {_KEYED}
+from {KEYED}
 where stream = $1 and version >= $2
 order by version
 limit $3
 """  # noqa: S608
-_READ_EVENT = f"select {_LOG_COLUMNS} from {_KEYED} where id = $1"  # noqa: S608
+_READ_EVENT = f"select {_LOG_COLUMNS} from {KEYED} where id = $1"  # noqa: S608
 _STREAM_VERSION = "select version from streams where stream = $1"
 # Everything an append's rules need, in one round trip: the streams it names, the events its
 # follow-ups are about, and the events already logged under its ids (a retry). Each branch is an
@@ -198,8 +199,8 @@ from events e where e.id = any(${}::uuid[])
 """
 _PRIOR_STATE = f"""
 select 'prior' as state, stream, id, version, type as kind, null::text as merged_into,
-       null::boolean as retracted, null::boolean as erased, position, recorded_at, {_SEALED}
-from {_KEYED} where id = any(${{}}::uuid[])
+       null::boolean as retracted, null::boolean as erased, position, recorded_at, {SEALED}
+from {KEYED} where id = any(${{}}::uuid[])
 """  # noqa: S608
 # Entities erased already, among those an append's erasures name: only erasures ask, so no
 # other append walks an entity's stream for them.
@@ -280,7 +281,7 @@ async def append_state(conn: Database, needs: AppendNeeds) -> AppendState:
         elif row["state"] == "erased":
             erased.add(row["stream"])
         else:
-            prior[row["id"]] = PriorEvent(_appended(row), row["kind"], _opened(row, 10, "kind"))
+            prior[row["id"]] = PriorEvent(_appended(row), row["kind"], opened(row, 10, "kind"))
     return AppendState(streams, targets, prior, frozenset(erased))
 
 
@@ -504,7 +505,7 @@ where id = any($1::uuid[]) and type like 'event.%' and type <> 'event.erased'
 """
 _ERASURES = f"""
 select {_FOLD_COLUMNS}
-from {_KEYED} where transaction_id < $1::text::xid8 and type = 'event.erased'
+from {KEYED} where transaction_id < $1::text::xid8 and type = 'event.erased'
 order by events.transaction_id, events.position
 """  # noqa: S608
 _ERASED_NOTES = """
@@ -517,7 +518,7 @@ where f.id in (select (data ->> 'event_id')::uuid from events
 
 _ERASURES_AFTER = f"""
 select {_LOG_COLUMNS}
-from {_KEYED}
+from {KEYED}
 where (transaction_id, position) > ($1::text::xid8, $2) and type = 'event.erased'
   and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 order by events.transaction_id, events.position
@@ -545,7 +546,7 @@ async def read_event(conn: Database, event_id: UUID) -> EventRow | None:
     return None if row is None else _stored(row)
 
 
-_LEDGER = f"select {_LOG_COLUMNS} from {_KEYED} where type = 'event.erased' order by position"  # noqa: S608
+_LEDGER = f"select {_LOG_COLUMNS} from {KEYED} where type = 'event.erased' order by position"  # noqa: S608
 
 
 async def whole_ledger(conn: Database) -> list[EventRow]:
@@ -557,7 +558,7 @@ async def whole_ledger(conn: Database) -> list[EventRow]:
 # follow-ups and the entities' own events, before a point in the log.
 _EVENTS_ABOUT = f"""
 select {_FOLD_COLUMNS}
-from {_KEYED}
+from {KEYED}
 where (id = any($1::uuid[])
        or (type like 'event.%' and (data ->> 'event_id')::uuid = any($1::uuid[]))
        or (stream = any($2::text[]) and type like 'entity.%'))

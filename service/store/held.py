@@ -27,8 +27,8 @@ from service.domain.appending import (
     TargetState,
 )
 from service.domain.cursors import LogCursor
-from service.store import Database, keys, sealing
-from service.store.events import EventIdTaken, EventRow, NulCharacter
+from service.store import Database, keys
+from service.store.events import KEYED, SEALED, EventIdTaken, EventRow, NulCharacter, opened
 
 CHANNEL = "dateline_held"
 """Told of every held append, so that each process's publisher looks at its next due instant."""
@@ -114,19 +114,15 @@ limit 1
 _LOG_WITH_HELD = f"""
 select * from (
     select position, id, stream, version, type, schema_version, occurred, recorded_at,
-           (data - 'sealed')::text as data, metadata::text as metadata,
-           transaction_id::text::bigint as transaction_id, null::timestamptz as publish_at, false as held,
-           decode(data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
-           decode(data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key
-    from events
-    left join event_keys texts_key on texts_key.event = events.id and texts_key.part = 0
-    left join event_keys note_key on note_key.event = events.id and note_key.part = 1
+           metadata::text as metadata, transaction_id::text::bigint as transaction_id,
+           null::timestamptz as publish_at, false as held, {SEALED}
+    from {KEYED}
     where (transaction_id, position) > ($1::text::xid8, $2)
       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
     union all
-    select h.position, h.id, h.stream, null, h.type, h.schema_version, h.occurred, h.recorded_at, h.data::text,
+    select h.position, h.id, h.stream, null, h.type, h.schema_version, h.occurred, h.recorded_at,
            h.metadata::text, h.transaction_id::text::bigint, h.publish_at, true,
-           null::bytea, null::bytea, null::bytea, null::bytea
+           h.data::text, null::bytea, null::bytea, null::bytea, null::bytea
     from held_events h
     where (h.transaction_id, h.position) > ($1::text::xid8, $2)
       and h.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) and {_PENDING}
@@ -136,8 +132,8 @@ limit $3
 """  # noqa: S608
 _STREAM = f"""
 select h.position, h.id, h.stream, null as version, h.type, h.schema_version, h.occurred, h.recorded_at,
-       h.data::text as data, h.metadata::text as metadata, h.transaction_id::text::bigint as transaction_id,
-       h.publish_at, true as held, null::bytea, null::bytea, null::bytea, null::bytea
+       h.metadata::text as metadata, h.transaction_id::text::bigint as transaction_id,
+       h.publish_at, true as held, h.data::text, null::bytea, null::bytea, null::bytea, null::bytea
 from held_events h where h.stream = $1 and {_PENDING}
 order by h.position
 """  # noqa: S608
@@ -152,11 +148,10 @@ def _held(row: asyncpg.Record) -> HeldRow:
 
 def _mixed(row: asyncpg.Record) -> EventRow:
     """A row of the log or a held one; the log's sealed texts are opened (held ones are clear)."""
-    held = Held(publish_at=row[11], draft=row[11] is None) if row[12] else None
-    data = sealing.unseal(row[1], row[4], row[8], (row[13], row[15]), (row[14], row[16]))
+    held = Held(publish_at=row[10], draft=row[10] is None) if row[11] else None
     return EventRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-        msgspec.Raw(data.encode()), msgspec.Raw(row[9].encode()), row[10], held,
+        msgspec.Raw(opened(row, 12).encode()), msgspec.Raw(row[8].encode()), row[9], held,
     )  # fmt: skip
 
 

@@ -17,8 +17,8 @@ import asyncpg
 
 from service.domain.cursors import LogCursor
 from service.domain.timeline import Hold
-from service.store import Database, sealing
-from service.store.events import FoldRow, LogSnapshot
+from service.store import Database
+from service.store.events import KEYED, SEALED, FoldRow, LogSnapshot, opened
 
 
 class MergedRow(FoldRow, frozen=True, array_like=True):
@@ -36,36 +36,32 @@ class MergedRow(FoldRow, frozen=True, array_like=True):
 # Each side walks its own (transaction_id, position) index; the union keeps that order with a
 # merge, and the casts come last, once the rows are in order.
 # The log's texts are sealed (``service.store.sealing``): its side brings each part's box and
-# key, opened in ``_rows``; held events are kept in clear until published.
-_LOGGED = """
-select e.id, e.stream, e.position, e.recorded_at, e.data - 'sealed' as data, e.transaction_id,
+# key (``events.SEALED``), opened in ``_row``; held events are kept in clear until published.
+_LOGGED = f"""
+select events.id, events.stream, events.position, events.recorded_at, events.transaction_id,
        null::timestamptz as publish_at, false as held,
-       exists (select 1 from held_events h where h.id = e.id) as publishes, e.type,
-       decode(e.data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
-       decode(e.data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key
-from events e
-left join event_keys texts_key on texts_key.event = e.id and texts_key.part = 0
-left join event_keys note_key on note_key.event = e.id and note_key.part = 1
-where {where}
-"""
+       exists (select 1 from held_events h where h.id = events.id) as publishes, events.type, {SEALED}
+from {KEYED}
+where {{where}}
+"""  # noqa: S608
 _HELD = """
-select h.id, h.stream, h.position, h.recorded_at, h.data, h.transaction_id, h.publish_at, true as held,
-       false as publishes, h.type, null::bytea, null::bytea, null::bytea, null::bytea
+select h.id, h.stream, h.position, h.recorded_at, h.transaction_id, h.publish_at, true as held,
+       false as publishes, h.type, h.data::text, null::bytea, null::bytea, null::bytea, null::bytea
 from held_events h where {where}
 """
 _MERGED = """
-select m.id, m.stream, m.position, m.recorded_at, m.data::text, m.transaction_id::text::bigint, m.held,
-       m.publish_at, m.publishes, m.type, m.texts_box, m.texts_key, m.note_box, m.note_key
+select m.id, m.stream, m.position, m.recorded_at, m.transaction_id::text::bigint, m.held,
+       m.publish_at, m.publishes, m.type, m.clear, m.texts_box, m.texts_key, m.note_box, m.note_key
 from ({logged} union all {held}) m
 order by m.transaction_id, m.position
 """
 
 
 def _merged(where: str, limit: str = "") -> str:
-    logged = _LOGGED.format(where=where.format(t="e"))
+    logged = _LOGGED.format(where=where.format(t="events"))
     held = _HELD.format(where=where.format(t="h"))
     if limit:  # each side needs no more than the limit, and walks its index to it
-        logged = f"({logged} order by e.transaction_id, e.position {limit})"
+        logged = f"({logged} order by events.transaction_id, events.position {limit})"
         held = f"({held} order by h.transaction_id, h.position {limit})"
     return _MERGED.format(logged=logged, held=held) + limit
 
@@ -99,10 +95,9 @@ group by target
 
 
 def _row(record: asyncpg.Record) -> MergedRow:
-    data = sealing.unseal(record[0], record[9], record[4], (record[10], record[12]), (record[11], record[13]))
     return MergedRow(
-        record[0], record[1], record[2], record[3], data, record[5], record[6], record[7], record[8]
-    )
+        record[0], record[1], record[2], record[3], opened(record, 9), record[4], record[5], record[6], record[7]
+    )  # fmt: skip
 
 
 def _rows(records: Sequence[asyncpg.Record]) -> list[MergedRow]:
