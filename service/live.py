@@ -267,8 +267,7 @@ class Hub:
                     while not listener.is_closed():
                         self._wake.clear()
                         await self._follow()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                        await checkpoints.woken(self._wake, self.poll_seconds)
                     _log.warning("live streams lost their notices; listening again")
             except (*UNREACHABLE, *REFUSED) as error:
                 _log.warning("live streams lost the database (%s); reconnecting", error)

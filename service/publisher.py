@@ -11,7 +11,6 @@ come, and looks again whenever a held event is appended anywhere (``held.CHANNEL
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -111,8 +110,7 @@ class Publisher:
                         coming = await held.next_due(self.appender.pool)
                         self.next_at = None if coming is None else coming[0]
                         wait = self.poll_seconds if coming is None else min(coming[1], self.poll_seconds)
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
+                        await checkpoints.woken(self._wake, wait)
             except (*UNREACHABLE, *REFUSED) as error:
                 _log.warning("the publisher lost the database (%s); reconnecting", error)
             except Exception:  # whatever fails, held events wait for the next try

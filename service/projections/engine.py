@@ -196,7 +196,7 @@ class Runner:
                         "projection %s lost its connection (%s); reconnecting", self.projection.name, error
                     )
             self.leading = False
-            await _waited(self.stopping, self.poll_seconds)
+            await checkpoints.woken(self.stopping, self.poll_seconds)
 
     async def _lead(self) -> None:
         async with checkpoints.session(
@@ -204,7 +204,7 @@ class Runner:
         ) as conn:
             while not await checkpoints.try_lead(conn, self.projection.name):
                 # Standby: another process leads. Trying is what keeps this session's own lease.
-                if await _waited(self.stopping, checkpoints.BEAT_SECONDS):
+                if await checkpoints.woken(self.stopping, checkpoints.BEAT_SECONDS):
                     return
             self.leading = True
             _log.info("projection %s: leading", self.projection.name)
@@ -218,16 +218,9 @@ class Runner:
         loop = asyncio.get_running_loop()
         until = loop.time() + seconds
         while (left := until - loop.time()) > 0:
-            if await _waited(self.wake, min(left, checkpoints.BEAT_SECONDS)):
+            if await checkpoints.woken(self.wake, min(left, checkpoints.BEAT_SECONDS)):
                 return
             await checkpoints.beat(conn)
-
-
-async def _waited(event: asyncio.Event, seconds: float) -> bool:
-    """Wait ``seconds`` or until ``event`` is set; whether it was."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
-    return event.is_set()
 
 
 @contextlib.asynccontextmanager

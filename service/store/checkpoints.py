@@ -16,6 +16,7 @@ after being replaced finds its connection closed, and everything it had begun ro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -227,6 +228,17 @@ async def listening(
         yield conn
     finally:
         conn.terminate()
+
+
+async def woken(event: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` or until ``event`` (set by a notice) is; whether it was.
+
+    ``asyncio.timeout``, not ``wait_for``: Python 3.11's ``wait_for`` loses a cancellation that
+    arrives as the event is set, which left a stopping process's loops running on."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await event.wait()
+    return event.is_set()
 
 
 def session(
