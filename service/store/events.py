@@ -572,6 +572,11 @@ async def read_event(conn: Database, event_id: UUID) -> EventRow | None:
     return None if row is None else _stored(row)
 
 
+# The clear ``event_id`` of a follow-up: what its fact is, found through the log's primary key.
+_FOLLOWED_UP = """
+select id, (data ->> 'event_id')::uuid as fact from events
+where id = any($1::uuid[]) and type like 'event.%' and data ? 'event_id'
+"""
 _LEDGER = f"select {_LOG_COLUMNS} from {KEYED} where type = 'event.erased' order by position"  # noqa: S608
 
 
@@ -602,3 +607,8 @@ async def events_about(
         _EVENTS_ABOUT, list(facts), list(entities), str(before.transaction_id), before.position
     )
     return [_fold_row(row) for row in rows]
+
+
+async def followed_up(conn: Database, follow_ups: Sequence[UUID]) -> dict[UUID, UUID]:
+    """The facts which those of ``follow_ups`` that are in the log follow up, by follow-up."""
+    return {row["id"]: row["fact"] for row in await conn.fetch(_FOLLOWED_UP, list(follow_ups))}
