@@ -56,16 +56,18 @@ RESULTS = ROOT / "bench" / "results"
 @contextmanager
 def unsealed() -> Iterator[None]:
     """The store's sealing step passed through: texts written in clear, as before migration 0009."""
-    sealed = log._sealed  # private: the bench swaps it to measure it, nothing more
+    sealed = log.sealed_events  # the bench swaps it to measure it, nothing more
 
-    def clear(planned: Sequence[PlannedEvent]) -> tuple[list[PlannedEvent], list[sealing.SealedKey]]:
+    async def clear(
+        conn: object, planned: Sequence[PlannedEvent], published: Sequence[object] = ()
+    ) -> tuple[list[PlannedEvent], list[sealing.SealedKey]]:
         return list(planned), []
 
-    log._sealed = clear
+    log.sealed_events = clear
     try:
         yield
     finally:
-        log._sealed = sealed
+        log.sealed_events = sealed
 
 
 def _appended_and_rebuilt(url: str, events: int, seconds: float) -> dict[str, Any]:

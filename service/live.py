@@ -361,7 +361,12 @@ class Hub:
 
     async def _changes(self, events: Sequence[RecordedEvent]) -> _Changes:
         touched = [touch(event) for event in events]
-        facts = latest(found for found in touched if isinstance(found, Touch))
+        found = [one for one in touched if isinstance(one, Touch)]
+        if erased := [one.fact for one in found if one.kind == "erased"]:
+            # An erasure names a fact or a follow-up: a follow-up's erased note changes its fact.
+            facts_of = await log.followed_up(self.pool, erased)
+            found = [msgspec.structs.replace(one, fact=facts_of.get(one.fact, one.fact)) for one in found]
+        facts = latest(found)
         items = await self.newsroom.facts([found.fact for found in facts]) if facts else {}
         regrouped = any(isinstance(found, Regrouped) for found in touched)
         return _Changes(events, facts, items, regrouped)

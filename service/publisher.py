@@ -23,6 +23,7 @@ from schemas import Event
 from service.appender import Appender, AppendOutcome
 from service.domain.errors import Conflict, Rejected
 from service.store import REFUSED, UNREACHABLE, checkpoints, held
+from service.store import events as log
 from service.store.held import HeldRow
 
 _log = logging.getLogger("dateline.publisher")
@@ -41,7 +42,7 @@ def published(row: HeldRow, by: str) -> tuple[Event, dict[str, Any]]:
     event = msgspec.structs.replace(_decode(row.data), id=row.id, stream=row.stream)
     metadata = msgspec.json.decode(row.metadata)
     how = {"recorded_at": row.recorded_at.isoformat(), **msgspec.to_builtins(row.held)}
-    return event, {**metadata, "held": how, "published_by": by}
+    return event, {**metadata, "held": how, log.PUBLISHED_BY: by}
 
 
 class Publisher:

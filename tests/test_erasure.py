@@ -485,7 +485,9 @@ async def test_every_process_stops_showing_the_text_at_once(database_url: str) -
             assert "for legal reasons" in response.text, path
 
 
-async def test_an_open_live_stream_sees_the_fact_become_its_tombstone(database_url: str) -> None:
+async def test_an_open_live_stream_sees_the_fact_become_its_tombstone_and_a_note_leave(
+    database_url: str,
+) -> None:
     key, admin = await make_key(database_url), await make_key(database_url, "legal-desk", "admin")
     with serving(database_url) as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -496,6 +498,16 @@ async def test_an_open_live_stream_sees_the_fact_become_its_tombstone(database_u
                 events = Events(response)
                 await _erase(http, admin, event_id=story.ids["secret"])
                 kind, change = await events.next()
+                # A follow-up's note erased: its fact is told again at once, without the note.
+                await _erase(http, admin, event_id=story.ids["confirmation"])
+                note_kind, note_change = await events.next()
         assert (kind, change["kind"]) == ("change", "erased")
         assert change["entry"]["erased"]["notice"] == change["entry"]["headline"]
-        _clean(json.dumps(change))
+        assert (note_kind, note_change["kind"], note_change["entry"]["id"]) == (
+            "change",
+            "erased",
+            story.ids["ceo"],
+        )
+        assert note_change["entry"]["erased"] is None  # the fact stays; only the note went
+        for told in (change, note_change):
+            _clean(json.dumps(told))

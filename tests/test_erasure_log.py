@@ -15,6 +15,7 @@ import pytest
 from service import migrations
 from service.projections.erasures import clean_up
 from service.store import events as log
+from service.store import held
 from service.store.database import create_database, with_database
 from tests.conftest import Client, make_key
 from tests.factories import bearer, registered, reported
@@ -404,6 +405,13 @@ def test_migration_0009_seals_an_existing_log_and_its_downgrade_opens_it(blank_u
                 correction_id,
                 json.dumps(correction),
             )
+            # The fact was a draft before it was published: its held copy shares its keys.
+            await conn.execute(
+                "insert into held_events (id, stream, type, schema_version, data, metadata)"
+                " values ($1, 'acme', 'fact.reported', 1, $2::jsonb, '{}')",
+                ids[1],
+                json.dumps(_PLAIN[1][2]),
+            )
         finally:
             await conn.close()
 
@@ -416,7 +424,10 @@ def test_migration_0009_seals_an_existing_log_and_its_downgrade_opens_it(blank_u
     async def read_back() -> list[dict[str, Any]]:
         conn = await asyncpg.connect(blank_url)
         try:
-            return [json.loads(bytes(row.data)) for row in await log.read_stream(conn, "acme", 1, 10)]
+            logged = [json.loads(bytes(row.data)) for row in await log.read_stream(conn, "acme", 1, 10)]
+            draft = await held.read_held(conn, ids[1])
+            assert draft is not None
+            return [*logged, json.loads(bytes(draft.data))]
         finally:
             await conn.close()
 
@@ -425,7 +436,7 @@ def test_migration_0009_seals_an_existing_log_and_its_downgrade_opens_it(blank_u
     migrations.upgrade(blank_url)
     sealed = asyncio.run(rows())
     assert all(UNIQUE not in data for _, data in sealed)
-    assert asyncio.run(read_back()) == [json.loads(data) for _, data in before]
+    assert asyncio.run(read_back()) == [*(json.loads(data) for _, data in before), _PLAIN[1][2]]
     for statement in ("update events set data = data", "delete from events", "truncate events"):
         with pytest.raises(asyncpg.RestrictViolationError):
             asyncio.run(_fetch(blank_url, statement))

@@ -17,7 +17,7 @@ bind an owner; the trigger guards against the same mistakes as the log's own (an
 but the one path), and like it is no wall against someone who may drop triggers.
 
 Existing logs: this migration seals every row of ``events`` and ``held_events`` once, the one
-place their rows are rewritten. It disables their append-only triggers for that UPDATE only,
+place their rows are rewritten; a held event and its publication share their keys. It disables their append-only triggers for that UPDATE only,
 inside this migration's transaction, and enables them again before it commits. The rewritten
 rows' old versions, in plaintext, stay in the tables' dead space until ``VACUUM FULL events``
 (and ``held_events``) in a maintenance window: see docs/operations.md. The downgrade opens
@@ -167,7 +167,14 @@ def _seal(table: str) -> None:
         ).all()
         if not rows:
             return []
-        sealed = [seal(row[1], row[2]) for row in rows]
+        # A held event published before is sealed under its log copy's keys, as publication does.
+        kept: dict[Any, dict[int, bytes]] = {}
+        for event, part, key in bind.execute(
+            sa.text("select event, part, key from event_keys where event = any(cast(:ids as uuid[]))"),
+            {"ids": [row[1] for row in rows]},
+        ):
+            kept.setdefault(event, {})[part] = key
+        sealed = [seal(row[1], row[2], kept.get(row[1])) for row in rows]
         keys = [key for _, row_keys in sealed for key in row_keys]
         bind.execute(
             sa.text(
@@ -181,7 +188,6 @@ def _seal(table: str) -> None:
             sa.text(
                 "insert into event_keys (event, part, key)"
                 " select * from unnest(cast(:events as uuid[]), cast(:parts as smallint[]), cast(:keys as bytea[]))"
-                " on conflict do nothing"
             ),
             {
                 "events": [key.event for key in keys],

@@ -78,8 +78,7 @@ def touch(logged: RecordedEvent) -> Touch | Regrouped | None:
             # Its name leaves every page that shows it: its timelines' readers reload.
             return Regrouped((event.slug, event.slug), cursor)
         case EventErased():
-            # A follow-up's erased note is told when its fact next changes, or on a reload;
-            # a fact erased is told at once, as its tombstone.
+            # What it names, a fact or a follow-up (whose fact the hub finds): told at once.
             return None if event.event_id is None else Touch(event.event_id, "erased", cursor)
         case EntityRegistered() | EntityUpdated():
             return None

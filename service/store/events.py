@@ -124,15 +124,26 @@ def _fold_row(row: asyncpg.Record) -> FoldRow:
     return FoldRow(row[0], row[1], row[2], row[3], opened(row, 6), row[5])
 
 
-# Every read of the log's data (here, and the merged reads of ``held`` and ``merged``) opens its
-# sealed parts (``service.store.sealing``): the boxes
-# from ``data``, their keys from ``event_keys``, one index probe (or one hash join) per part.
-SEALED = """(events.data - 'sealed')::text as clear,
-    decode(events.data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
-    decode(events.data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key"""
-KEYED = """events
-left join event_keys texts_key on texts_key.event = events.id and texts_key.part = 0
-left join event_keys note_key on note_key.event = events.id and note_key.part = 1"""
+def sealed_columns(table: str) -> str:
+    """The columns by which a read of ``table`` (the log, or ``held_events``) opens its rows'
+    sealed parts (``service.store.sealing``): the boxes from ``data``, their keys from
+    ``event_keys`` (joined by ``keyed``), one index probe (or one hash join) per part."""
+    return f"""({table}.data - 'sealed')::text as clear,
+    decode({table}.data -> 'sealed' ->> 'texts', 'base64') as texts_box, texts_key.key as texts_key,
+    decode({table}.data -> 'sealed' ->> 'note', 'base64') as note_box, note_key.key as note_key"""
+
+
+def keyed(table: str, alias: str | None = None) -> str:
+    """``table`` (named ``alias``) with the keys of its rows' sealed parts, for ``sealed_columns``."""
+    name = alias or table
+    return f"""{table} {name}
+left join event_keys texts_key on texts_key.event = {name}.id and texts_key.part = 0
+left join event_keys note_key on note_key.event = {name}.id and note_key.part = 1"""
+
+
+# Every read of the log's data (here, and the merged reads of ``held`` and ``merged``).
+SEALED = sealed_columns("events")
+KEYED = keyed("events")
 _LOG_COLUMNS = f"""position, id, stream, version, type, schema_version, occurred, recorded_at,
     metadata::text as metadata, transaction_id::text::bigint as transaction_id, {SEALED}"""
 _FOLD_COLUMNS = f"""id, stream, position, recorded_at, type, transaction_id::text::bigint as transaction_id,
@@ -240,6 +251,9 @@ where {keys.ALL_LIVE.format(hashes="$15")}
 # An erasure's keys are shredded in its append's transaction: no erasure is logged without its
 # shredding, and nothing is shredded without its erasure logged.
 _SHRED = "select shred($1::uuid, $2::text)"
+_KEPT_KEYS = "select event, part, key from event_keys where event = any($1::uuid[])"
+PUBLISHED_BY = "published_by"
+"""The metadata by which the publisher says an event publishes a held one (``publisher``)."""
 _ERASED = "event.erased"
 # Undoing a merge is rare enough to take a second statement, in the same transaction as the
 # append, instead of another argument to append_events: the stream's row is already locked.
@@ -314,7 +328,12 @@ async def write_plan(
     changes = plan.streams
     unmerges = [change for change in changes if change.unmerges_from is not None]
     erasures = [_erased(event.data) for event in plan.events if event.type == _ERASED]
-    events, sealed = _sealed(plan.events)
+    published = [
+        event.id
+        for event, meta in zip(plan.events, metadata, strict=True)
+        if event.id and PUBLISHED_BY in meta
+    ]
+    events, sealed = await sealed_events(conn, plan.events, published)
     arguments = [
         *_append_arguments(plan, events, metadata),
         sorted(set(writers)),
@@ -344,9 +363,16 @@ async def write_plan(
     return [_appended(row) for row in sorted(rows, key=lambda row: row["position"])]
 
 
-def _sealed(planned: Sequence[PlannedEvent]) -> tuple[list[PlannedEvent], list[sealing.SealedKey]]:
-    """The events with their texts sealed, and their keys. Keys are found by event id, so an
-    event the client gave no id gets one here rather than from the database."""
+async def sealed_events(
+    conn: Database, planned: Sequence[PlannedEvent], published: Sequence[UUID] = ()
+) -> tuple[list[PlannedEvent], list[sealing.SealedKey]]:
+    """The events with their texts sealed, and their new keys. Keys are found by event id, so an
+    event the client gave no id gets one here rather than from the database. The ``published``
+    held events are sealed under the keys they were held under: one erasure reaches both copies."""
+    kept: dict[UUID, dict[int, bytes]] = {}
+    if published:
+        for row in await conn.fetch(_KEPT_KEYS, list(published)):
+            kept.setdefault(row["event"], {})[row["part"]] = row["key"]
     events: list[PlannedEvent] = []
     sealed: list[sealing.SealedKey] = []
     for event in planned:
@@ -355,7 +381,7 @@ def _sealed(planned: Sequence[PlannedEvent]) -> tuple[list[PlannedEvent], list[s
         if _NUL.search(event.data):
             raise NulCharacter
         event_id = event.id or uuid4()
-        data, event_keys = sealing.seal(event_id, event.data)
+        data, event_keys = sealing.seal(event_id, event.data, kept.get(event_id))
         events.append(msgspec.structs.replace(event, id=event_id, data=data))
         sealed += event_keys
     return events, sealed
@@ -546,6 +572,11 @@ async def read_event(conn: Database, event_id: UUID) -> EventRow | None:
     return None if row is None else _stored(row)
 
 
+# The clear ``event_id`` of a follow-up: what its fact is, found through the log's primary key.
+_FOLLOWED_UP = """
+select id, (data ->> 'event_id')::uuid as fact from events
+where id = any($1::uuid[]) and type like 'event.%' and data ? 'event_id'
+"""
 _LEDGER = f"select {_LOG_COLUMNS} from {KEYED} where type = 'event.erased' order by position"  # noqa: S608
 
 
@@ -576,3 +607,8 @@ async def events_about(
         _EVENTS_ABOUT, list(facts), list(entities), str(before.transaction_id), before.position
     )
     return [_fold_row(row) for row in rows]
+
+
+async def followed_up(conn: Database, follow_ups: Sequence[UUID]) -> dict[UUID, UUID]:
+    """The facts which those of ``follow_ups`` that are in the log follow up, by follow-up."""
+    return {row["id"]: row["fact"] for row in await conn.fetch(_FOLLOWED_UP, list(follow_ups))}

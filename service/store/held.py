@@ -28,7 +28,17 @@ from service.domain.appending import (
 )
 from service.domain.cursors import LogCursor
 from service.store import Database, keys
-from service.store.events import KEYED, SEALED, EventIdTaken, EventRow, NulCharacter, opened
+from service.store.events import (
+    KEYED,
+    SEALED,
+    EventIdTaken,
+    EventRow,
+    NulCharacter,
+    keyed,
+    opened,
+    sealed_columns,
+    sealed_events,
+)
 
 CHANNEL = "dateline_held"
 """Told of every held append, so that each process's publisher looks at its next due instant."""
@@ -75,9 +85,13 @@ _WITHDRAWN = """exists (select 1 from held_events w
     where w.type = 'event.retracted' and (w.data ->> 'event_id')::uuid = h.id
       and (w.metadata ->> 'withdraws')::boolean)"""
 _PENDING = f"not {_PUBLISHED} and not {_WITHDRAWN}"
+# Held events are sealed as the log's are (``service.store.sealing``), under the keys their
+# publication reuses: an erasure shreds a held event's texts, published or not.
+_SEALED = sealed_columns("h")
+_KEYED = keyed("held_events", "h")
 _COLUMNS = f"""h.position, h.id, h.stream, h.type, h.schema_version, h.occurred, h.recorded_at,
-    h.data::text as data, h.metadata::text as metadata, h.transaction_id::text::bigint as transaction_id,
-    h.publish_at, {_PUBLISHED} as published, {_WITHDRAWN} as withdrawn"""
+    h.metadata::text as metadata, h.transaction_id::text::bigint as transaction_id,
+    h.publish_at, {_PUBLISHED} as published, {_WITHDRAWN} as withdrawn, {_SEALED}"""
 
 # The f-strings below only splice in the constant SQL above.
 _STREAMS = f"""
@@ -85,21 +99,27 @@ select h.stream, h.data ->> 'kind' as kind from held_events h
 where h.type = 'entity.registered' and h.stream = any($1::text[]) and {_PENDING}
 """  # noqa: S608
 _TARGETS = f"select h.id, h.type, h.stream from held_events h where h.id = any($1::uuid[]) and {_PENDING}"  # noqa: S608
-_PRIOR = "select id, stream, position, recorded_at, publish_at, type, data::text as data from held_events where id = any($1::uuid[])"
+_PRIOR = f"""select h.id, h.stream, h.position, h.recorded_at, h.publish_at, h.type, {_SEALED}
+from {_KEYED} where h.id = any($1::uuid[])"""  # noqa: S608
+# The keys are written by the same statement under the same check, as the log's append does.
 _WRITE = f"""
+with keyed as (
+    insert into event_keys (event, part, key)
+    select * from unnest($10::uuid[], $11::smallint[], $12::bytea[])
+    where {keys.ALL_LIVE.format(hashes="$9")}
+)
 insert into held_events (id, stream, type, schema_version, data, metadata, occurred, publish_at)
-select coalesce(e.id, gen_random_uuid()), e.stream, e.type, e.schema_version, e.data::jsonb,
-       e.metadata::jsonb, e.occurred, $8
+select e.id, e.stream, e.type, e.schema_version, e.data::jsonb, e.metadata::jsonb, e.occurred, $8
 from unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[])
      with ordinality as e(id, stream, type, schema_version, data, metadata, occurred, n)
 where {keys.ALL_LIVE.format(hashes="$9")}
 order by e.n
 returning id, stream, position, recorded_at, publish_at
 """  # noqa: S608
-_EVENT = f"select {_COLUMNS} from held_events h where h.id = $1"  # noqa: S608
+_EVENT = f"select {_COLUMNS} from {_KEYED} where h.id = $1"  # noqa: S608
 # Due: pending, embargoed until now or before; withdrawals are never published themselves.
 _DUE = f"""
-select {_COLUMNS} from held_events h
+select {_COLUMNS} from {_KEYED}
 where h.publish_at <= clock_timestamp() and {_PENDING} and not coalesce((h.metadata ->> 'withdraws')::boolean, false)
 order by h.position
 """  # noqa: S608
@@ -121,9 +141,8 @@ select * from (
       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
     union all
     select h.position, h.id, h.stream, null, h.type, h.schema_version, h.occurred, h.recorded_at,
-           h.metadata::text, h.transaction_id::text::bigint, h.publish_at, true,
-           h.data::text, null::bytea, null::bytea, null::bytea, null::bytea
-    from held_events h
+           h.metadata::text, h.transaction_id::text::bigint, h.publish_at, true, {_SEALED}
+    from {_KEYED}
     where (h.transaction_id, h.position) > ($1::text::xid8, $2)
       and h.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) and {_PENDING}
 ) merged
@@ -133,21 +152,21 @@ limit $3
 _STREAM = f"""
 select h.position, h.id, h.stream, null as version, h.type, h.schema_version, h.occurred, h.recorded_at,
        h.metadata::text as metadata, h.transaction_id::text::bigint as transaction_id,
-       h.publish_at, true as held, h.data::text, null::bytea, null::bytea, null::bytea, null::bytea
-from held_events h where h.stream = $1 and {_PENDING}
+       h.publish_at, true as held, {_SEALED}
+from {_KEYED} where h.stream = $1 and {_PENDING}
 order by h.position
 """  # noqa: S608
 
 
 def _held(row: asyncpg.Record) -> HeldRow:
     return HeldRow(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-        msgspec.Raw(row[7].encode()), msgspec.Raw(row[8].encode()), row[9], row[10], row[11], row[12],
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], msgspec.Raw(opened(row, 12).encode()),
+        msgspec.Raw(row[7].encode()), row[8], row[9], row[10], row[11],
     )  # fmt: skip
 
 
 def _mixed(row: asyncpg.Record) -> EventRow:
-    """A row of the log or a held one; the log's sealed texts are opened (held ones are clear)."""
+    """A row of the log or a held one, its sealed texts opened."""
     held = Held(publish_at=row[10], draft=row[10] is None) if row[11] else None
     return EventRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
@@ -179,7 +198,7 @@ async def held_state(conn: Database, needs: AppendNeeds) -> AppendState:
         for row in (await conn.fetch(_TARGETS, needs.targets) if needs.targets else [])
     }
     prior = {
-        row["id"]: PriorEvent(_appended(row), row["type"], row["data"])
+        row["id"]: PriorEvent(_appended(row), row["type"], opened(row, 6))
         for row in (await conn.fetch(_PRIOR, needs.ids) if needs.ids else [])
     }
     return AppendState(streams, targets, prior)
@@ -194,12 +213,12 @@ async def write_held(
 ) -> list[Appended]:
     """Write a plan's events as held, in one statement; ``keys.Revoked`` unless every key of
     ``writers`` is live."""
-    events = plan.events
     metas = [
         _encode({**meta, "withdraws": True} if event.withdraws else meta).decode()
-        for event, meta in zip(events, metadata, strict=True)
+        for event, meta in zip(plan.events, metadata, strict=True)
     ]
     try:
+        events, sealed = await sealed_events(conn, plan.events)
         rows = await conn.fetch(
             _WRITE,
             [event.id for event in events],
@@ -211,6 +230,9 @@ async def write_held(
             [event.occurred for event in events],
             hold.publish_at,
             sorted(set(writers)),
+            [key.event for key in sealed],
+            [key.part for key in sealed],
+            [key.key for key in sealed],
         )
     except asyncpg.UntranslatableCharacterError:
         raise NulCharacter from None

@@ -18,7 +18,7 @@ import asyncpg
 from service.domain.cursors import LogCursor
 from service.domain.timeline import Hold
 from service.store import Database
-from service.store.events import KEYED, SEALED, FoldRow, LogSnapshot, opened
+from service.store.events import KEYED, SEALED, FoldRow, LogSnapshot, keyed, opened, sealed_columns
 
 
 class MergedRow(FoldRow, frozen=True, array_like=True):
@@ -35,8 +35,8 @@ class MergedRow(FoldRow, frozen=True, array_like=True):
 
 # Each side walks its own (transaction_id, position) index; the union keeps that order with a
 # merge, and the casts come last, once the rows are in order.
-# The log's texts are sealed (``service.store.sealing``): its side brings each part's box and
-# key (``events.SEALED``), opened in ``_row``; held events are kept in clear until published.
+# Both sides' texts are sealed (``service.store.sealing``): each brings each part's box and key
+# (``events.sealed_columns``), opened in ``_row``.
 _LOGGED = f"""
 select events.id, events.stream, events.position, events.recorded_at, events.transaction_id,
        null::timestamptz as publish_at, false as held,
@@ -44,11 +44,11 @@ select events.id, events.stream, events.position, events.recorded_at, events.tra
 from {KEYED}
 where {{where}}
 """  # noqa: S608
-_HELD = """
+_HELD = f"""
 select h.id, h.stream, h.position, h.recorded_at, h.transaction_id, h.publish_at, true as held,
-       false as publishes, h.type, h.data::text, null::bytea, null::bytea, null::bytea, null::bytea
-from held_events h where {where}
-"""
+       false as publishes, h.type, {sealed_columns("h")}
+from {keyed("held_events", "h")} where {{where}}
+"""  # noqa: S608
 _MERGED = """
 select m.id, m.stream, m.position, m.recorded_at, m.transaction_id::text::bigint, m.held,
        m.publish_at, m.publishes, m.type, m.clear, m.texts_box, m.texts_key, m.note_box, m.note_key

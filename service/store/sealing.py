@@ -13,8 +13,9 @@ else is sealed with AES-GCM in up to two parts, each under a random key of its o
 
 The sealed parts travel inside ``data`` as ``"sealed": {"texts": <base64>, "note": <base64>}``
 (nonce then ciphertext; the event's id and the part are the associated data, so a box moved to
-another event or part does not open). A copy of ``data`` (a held event published into the log)
-stays readable, since keys are found by event id.
+another event or part does not open). A held event is sealed as it is held (``held_events``),
+and its publication into the log is sealed again under the same keys, found by its id: one
+erasure shreds both copies.
 
 The placeholder contract, for every reader above the store
 ---------------------------------------------------------
@@ -37,6 +38,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+from collections.abc import Mapping
 from typing import Any, get_args, get_origin, get_type_hints
 from uuid import UUID
 
@@ -72,11 +74,10 @@ def _associated(event: UUID, part: int) -> bytes:
     return event.bytes + bytes([part])
 
 
-def seal(event: UUID, data: str) -> tuple[str, list[SealedKey]]:
-    """``data`` (an event's JSON) with its texts sealed, and the keys that open them."""
+def seal(event: UUID, data: str, kept: Mapping[int, bytes] | None = None) -> tuple[str, list[SealedKey]]:
+    """``data`` (an event's JSON) with its texts sealed, and the new keys that open them. A part
+    whose key is in ``kept`` (by part) is sealed under it instead of a new one."""
     fields = _decode(data)
-    if "sealed" in fields:  # sealed already: a held event published with its stored data
-        return data, []
     follow_up = str(fields.get("type", "")).startswith("event.")
     clear: dict[str, Any] = {}
     parts: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
@@ -98,11 +99,14 @@ def seal(event: UUID, data: str) -> tuple[str, list[SealedKey]]:
     keys: list[SealedKey] = []
     for part, plain in enumerate(parts):
         if plain:
-            key = AESGCM.generate_key(bit_length=128)
+            key = (kept or {}).get(part)
+            if key is None:
+                key = AESGCM.generate_key(bit_length=128)
+                keys.append(SealedKey(event, part, key))
+            # A fresh nonce for every box, so a key sealing twice (a publication) is still safe.
             nonce = os.urandom(_NONCE)
             box = nonce + AESGCM(key).encrypt(nonce, _encode(plain), _associated(event, part))
             boxes[PARTS[part]] = base64.b64encode(box).decode()
-            keys.append(SealedKey(event, part, key))
     if boxes:
         clear["sealed"] = boxes
     return _encode(clear).decode(), keys
