@@ -17,6 +17,10 @@ one run (a throwaway embedded one, or ``DATABASE_URL``'s), loopback only:
    compacted, every projection rebuilt and switched, a checkpoint) runs. The longest append and read during that window are the figures (aim:
    under 1 s), with how long the cleanup took, step by step.
 
+``--database-url URL`` runs step 2 alone, on a database that already holds a log with its
+projections built (a log generated before, or a newsroom's own copy upgraded to migration 0009):
+to measure the stall and the cleanup at a million events without appending the log twice.
+
 Every step is bounded by a count and by ``--seconds``. Results land in ``bench/results/``.
 """
 
@@ -39,6 +43,7 @@ from typing import Any
 from bench.harness import ROOT, connected, fresh_database, postgres_server, vacuum
 from bench.newsroom_log import generate
 from bench.rebuilds import timed_rebuild
+from bench.timeline_reads import entity_slugs
 from schemas import EventErased, FactReported
 from schemas.common import EntityRef
 from service.appender import Appender
@@ -227,15 +232,35 @@ def run(server_url: str, events: int, seconds: float) -> dict[str, Any]:
     return results
 
 
+def run_on(url: str, seconds: float) -> dict[str, Any]:
+    """Step 2 alone, on an existing database with its projections built."""
+    slugs = asyncio.run(entity_slugs(url, "organization"))
+    if not slugs:
+        raise SystemExit("the database holds no organizations: is it a generated log, projected?")
+
+    async def events() -> int:
+        async with connected(url) as conn:
+            return int(await conn.fetchval("select count(*) from events"))
+
+    return {
+        "events": asyncio.run(events()),
+        "during_erasure": asyncio.run(_during_erasure(url, slugs, seconds)),
+    }
+
+
 def report(results: dict[str, Any]) -> list[str]:
-    clear, sealed, during = results["clear"], results["sealed"], results["during_erasure"]
-    lines = [
-        f"log of {sealed['events']:,} events (clear: {clear['events']:,})",
-        f"appends  clear {clear['appends_per_second']:,.0f}/s  sealed {sealed['appends_per_second']:,.0f}/s"
-        f"  ratio {sealed['appends_per_second'] / max(clear['appends_per_second'], 1e-9):.2f}",
-        f"rebuild  clear {clear['rebuild']['events_per_second']:,.0f}/s  "
-        f"sealed {sealed['rebuild']['events_per_second']:,.0f}/s  ratio "
-        f"{sealed['rebuild']['events_per_second'] / max(clear['rebuild']['events_per_second'], 1e-9):.2f}",
+    during = results["during_erasure"]
+    lines = [f"log of {results['events']:,} events"]
+    if "clear" in results:
+        clear, sealed = results["clear"], results["sealed"]
+        lines += [
+            f"appends  clear {clear['appends_per_second']:,.0f}/s  sealed {sealed['appends_per_second']:,.0f}/s"
+            f"  ratio {sealed['appends_per_second'] / max(clear['appends_per_second'], 1e-9):.2f}",
+            f"rebuild  clear {clear['rebuild']['events_per_second']:,.0f}/s  "
+            f"sealed {sealed['rebuild']['events_per_second']:,.0f}/s  ratio "
+            f"{sealed['rebuild']['events_per_second'] / max(clear['rebuild']['events_per_second'], 1e-9):.2f}",
+        ]
+    lines += [
         f"erasure appended in {during['erasure_append_seconds'] * 1000:.0f} ms; cleanup {during['cleanup_seconds']:.1f} s"
         f" (compact {during['cleanup']['compact_seconds']:.2f} s of {during['cleanup']['partitions']} partitions,"
         f" rebuild {during['cleanup']['rebuild_seconds']:.1f} s, checkpoint {during['cleanup']['checkpoint_seconds']:.2f} s)",
@@ -260,10 +285,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=600.0, help="the bound of each step")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 events")
+    parser.add_argument("--database-url", help="only the erasure and its cleanup, on this built database")
     args = parser.parse_args()
     events = 20_000 if args.quick else args.events
-    with postgres_server() as server_url:
-        results = run(server_url, events, args.seconds)
+    if args.database_url:
+        results = run_on(args.database_url, args.seconds)
+    else:
+        with postgres_server() as server_url:
+            results = run(server_url, events, args.seconds)
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     (RESULTS / f"erasure-{stamp}.json").write_text(json.dumps(results, indent=2))

@@ -88,7 +88,9 @@ def demo_template(server_url: str) -> str:
 
 async def _database_from(server_url: str, template: str) -> str:
     name = f"test_{uuid.uuid4().hex[:16]}"
-    await _admin(server_url, f'create database "{name}" template "{template}"')
+    # A copy of the files, not of the template through the WAL (PostgreSQL 15's default): faster
+    # for a database this small, and paid by every test.
+    await _admin(server_url, f'create database "{name}" template "{template}" strategy file_copy')
     return name
 
 

@@ -13,7 +13,7 @@ import pytest
 from schemas import EntityRef, FactReported
 from service.domain.appending import AppendPlan, decide, needs
 from service.store import events as log
-from tests.conftest import Client
+from tests.conftest import Client, client_for
 from tests.factories import bearer, registered, reported
 
 
@@ -64,7 +64,14 @@ async def _follow(client: Client, stop: asyncio.Event) -> list[str]:
             await asyncio.sleep(0.005)
 
 
-async def test_a_reader_following_eight_writers_sees_every_event_once(client: Client, write_key: str) -> None:
+async def test_a_reader_following_eight_writers_sees_every_event_once(
+    database_url: str, write_key: str
+) -> None:
+    async with client_for(database_url, projections=False) as client:  # the log alone is under test
+        await _eight_writers(client, write_key)
+
+
+async def _eight_writers(client: Client, write_key: str) -> None:
     writers = [f"writer-{n}" for n in range(8)]
     registrations = await client.post(
         "/v1/events/batch", json={"events": [registered(w) for w in writers]}, headers=bearer(write_key)
